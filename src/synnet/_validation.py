@@ -1,0 +1,102 @@
+"""Input checks shared by fit, predict and loss_and_grads: fail before any work."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from synnet.errors import ConfigError, DataError
+
+
+def is_sparse(x: Any) -> bool:
+    """True for scipy sparse matrices/arrays, recognised without importing scipy."""
+    return hasattr(x, "tocsr") and hasattr(x, "nnz")
+
+
+def check_X(X: Any, n_features: int | None, dtype: np.dtype[Any] | None, what: str = "X") -> Any:
+    """Validate a 2-D feature matrix; return it, converted only if it must be.
+
+    Floating arrays are returned as they are (no copy: float32 stays float32).
+    Integers and booleans become ``dtype`` (float64 if None): the one copy
+    that cannot be avoided. Sparse matrices are returned in CSR form.
+    """
+    if is_sparse(X):
+        X = X.tocsr()
+        values = X.data
+    else:
+        X = np.asarray(X)
+        values = X
+    if X.ndim != 2:
+        hint = " (for one feature use X.reshape(-1, 1))" if X.ndim == 1 else ""
+        raise DataError(f"{what} must be 2-D (n_samples, n_features), got shape {X.shape}{hint}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise DataError(f"{what} is empty (shape {X.shape}); pass at least one sample and feature")
+    kind = values.dtype.kind
+    if kind not in "fiub":
+        raise DataError(f"{what} must be numeric, got dtype {values.dtype}; "
+                        "encode text columns as numbers first")
+    if kind == "f":
+        _check_finite(values, what)
+    else:  # integers and booleans are finite; converting them is the unavoidable copy
+        X = X.astype(dtype or np.float64)
+    if n_features is not None and X.shape[1] != n_features:
+        raise DataError(f"{what} has {X.shape[1]} features but the network expects {n_features}; "
+                        "pass data with the same columns the network was built for")
+    return X
+
+
+def _check_finite(values: np.ndarray, what: str) -> None:
+    """Raise DataError naming the first non-finite entry; no full-size temporary when clean."""
+    with np.errstate(all="ignore"):
+        total = np.sum(values, dtype=np.float64)  # NaN/inf propagate; a cheap first pass
+    if math.isfinite(total):
+        return
+    flat = values.reshape(len(values), -1) if values.ndim > 1 else values.reshape(-1, 1)
+    step = max(1, (1 << 20) // max(1, flat.shape[1]))
+    for start in range(0, len(flat), step):
+        bad = ~np.isfinite(flat[start:start + step])
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise DataError(
+                f"{what} contains NaN or inf (first at row {start + row}, column {col}); "
+                "remove or impute those values first"
+            )
+    # Only overflow of the sum itself: every value is finite.
+
+
+def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
+    """None, or a 1-D float array of n finite weights >= 0, not all zero."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.ndim == 0:
+        w = np.full(n, float(w))
+    if w.shape != (n,):
+        raise DataError(f"sample_weight must have shape ({n},), got {w.shape}")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise DataError("sample_weight must be finite and >= 0")
+    if not w.any():
+        raise DataError("sample_weight is zero for every sample; nothing to learn from")
+    return w
+
+
+def check_int(name: str, value: Any, low: int, allow_none: bool = False) -> int | None:
+    """An int >= low (or None when allowed), else ConfigError."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"{name} must be an int >= {low}" + (" or None" if allow_none else "")
+                          + f", got {value!r}")
+    if value < low:
+        raise ConfigError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def check_fraction(name: str, value: Any) -> float:
+    """A float in [0, 1), else ConfigError."""
+    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+    if not ok or not 0.0 <= float(value) < 1.0:
+        raise ConfigError(f"{name} must be a number in [0, 1), got {value!r}")
+    return float(value)

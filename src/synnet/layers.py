@@ -1,0 +1,174 @@
+"""Dense and Dropout layers (see :mod:`synnet.base` for the Layer protocol)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from synnet import initializers
+from synnet._rng import Rng, uniform01
+from synnet.activations import Activation, get_activation
+from synnet.base import Layer
+from synnet.errors import ConfigError
+
+
+def _check_size(name: str, value: Any) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"{name} must be a positive int, got {value!r}")
+    if value < 1:
+        raise ConfigError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+class Dense(Layer):
+    """A fully connected layer followed by an activation: y = act(x @ W + b).
+
+    Shapes: x (n, in_features), W (in_features, out_features), b (out_features,),
+    y (n, out_features). ``W`` is laid out as in the tutorial, scikit-learn's
+    ``coefs_`` and ONNX ``Gemm``.
+
+    Args:
+        in_features: number of input features.
+        out_features: number of output units.
+        activation: a name (``"sigmoid"``, ``"relu"``, ...), an Activation, or
+            None for the identity.
+        bias: whether to add a bias vector ``b``.
+        init: weight initializer (name or callable); None takes the network's
+            ``init``, or else a default suited to the activation (He for ReLU,
+            Glorot otherwise).
+        bias_init: bias initializer (default zeros, which draws nothing).
+    """
+
+    kind = "dense"
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        activation: str | Activation | type[Activation] | None = None,
+        *,
+        bias: bool = True,
+        init: initializers.InitSpec = None,
+        bias_init: initializers.InitSpec = "zeros",
+    ) -> None:
+        super().__init__()
+        self.in_features = _check_size("in_features", in_features)
+        self.out_features = _check_size("out_features", out_features)
+        self.activation = get_activation(activation)
+        self.bias = bool(bias)
+        if init is not None:
+            initializers.get_initializer(init)  # fail now, not at build time
+        self.init = init
+        self.bias_init = initializers.get_initializer(bias_init)
+        self._bias_init_spec = bias_init
+        self._x: np.ndarray | None = None
+
+    def build(self, rng: Rng, init: initializers.InitSpec, dtype: np.dtype[Any]) -> None:
+        """Draw W (then b) from ``rng``: W first so the tutorial's draws line up."""
+        spec = self.init if self.init is not None else init
+        if spec is None:
+            spec = initializers.default_for(self.activation.kind)
+        shape = (self.in_features, self.out_features)
+        self.params = {"W": np.ascontiguousarray(
+            initializers.get_initializer(spec)(rng, shape, dtype), dtype=dtype)}
+        if self.bias:
+            self.params["b"] = np.ascontiguousarray(
+                self.bias_init(rng, (self.out_features,), dtype), dtype=dtype)
+        for key, value in self.params.items():
+            if value.shape != (shape if key == "W" else (self.out_features,)):
+                raise ConfigError(f"initializer returned shape {value.shape} for {key}")
+        self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
+
+    def forward_linear(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """The pre-activation z = x @ W + b: (n, in) -> (n, out)."""
+        z = x @ self.params["W"]  # `@`, not np.matmul, so scipy sparse x works too
+        if self.bias:
+            z += self.params["b"]
+        self._x = x if training else None
+        return z
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """y = act(x @ W + b): (n, in) -> (n, out)."""
+        return self.activation.forward(self.forward_linear(x, training), training, inplace=True)
+
+    def backward_linear(self, grad_z: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Given dL/dz (n, out): set dL/dW = x.T @ dL/dz, dL/db = sum_rows dL/dz; return dL/dx."""
+        if self._x is None:
+            raise RuntimeError("Dense.backward called without a training-mode forward")
+        if isinstance(self._x, np.ndarray):
+            np.matmul(self._x.T, grad_z, out=self.grads["W"])
+        else:  # scipy sparse input: its product returns a new dense array
+            self.grads["W"][...] = self._x.T @ grad_z
+        if self.bias:
+            np.sum(grad_z, axis=0, out=self.grads["b"])
+        return np.matmul(grad_z, self.params["W"].T) if input_grad else None
+
+    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """dL/dy (n, out) -> dL/dx (n, in), through the activation then the linear map."""
+        grad_z = self.activation.backward(grad_y)
+        assert grad_z is not None
+        return self.backward_linear(grad_z, input_grad)
+
+    def output_size(self, input_size: int) -> int:
+        return self.out_features
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "kind": self.kind,
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "activation": self.activation.get_config(),
+            "bias": self.bias,
+        }
+        if isinstance(self.init, str):
+            config["init"] = self.init
+        return config
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, y = x * mask / (1 - rate), mask ~ Bernoulli(1 - rate).
+
+    At inference it is the identity, so no rescaling is needed then. The mask is
+    drawn from the network's generator. Shapes: x and y (n, features).
+
+    Args:
+        rate: fraction of units dropped, in [0, 1).
+    """
+
+    kind = "dropout"
+
+    def __init__(self, rate: float) -> None:
+        super().__init__()
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) or not (
+            0.0 <= rate < 1.0
+        ):
+            raise ConfigError(f"dropout rate must be a number in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+        self._rng: Rng | None = None
+        self._mask: np.ndarray | None = None
+
+    def build(self, rng: Rng, init: initializers.InitSpec, dtype: np.dtype[Any]) -> None:
+        self._rng = rng
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        if not training or self.rate == 0.0:
+            self._mask = None
+            return x
+        if self._rng is None:
+            raise RuntimeError("Dropout layer used before its network was built")
+        keep = uniform01(self._rng, x.shape, x.dtype) >= self.rate
+        # The mask already carries the 1/(1-rate) scale, so backward is one multiply.
+        self._mask = np.multiply(keep, 1.0 / (1.0 - self.rate), dtype=x.dtype)
+        return x * self._mask
+
+    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        if not input_grad:
+            return None
+        return grad_y if self._mask is None else grad_y * self._mask
+
+    def get_config(self) -> dict[str, Any]:
+        return {"kind": self.kind, "rate": self.rate}
+
+
+LAYERS: dict[str, type[Layer]] = {"dense": Dense, "dropout": Dropout}

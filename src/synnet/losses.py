@@ -1,0 +1,331 @@
+"""Loss functions: squared error, binary and categorical cross-entropy, Poisson.
+
+A loss turns predictions ``pred`` of shape (n, k) and prepared targets into a
+scalar and, on request, its gradient with respect to ``pred`` (same shape).
+
+Reductions follow Keras and PyTorch: ``"sse"`` sums (the tutorial's
+0.5 * sum((out - y)**2)); every other loss averages per-sample losses, weighted
+by ``sample_weight`` when given (sum(w_i * l_i) / sum(w_i)), and, for
+elementwise losses, averages over the k outputs inside each sample.
+
+Fusing: cross-entropy after softmax, binary cross-entropy after sigmoid and
+Poisson after exp are computed from the *logits* z when the network's last
+activation is the one named by ``fuses_with``. That is both faster (dL/dz is
+simply (p - y) / n) and numerically exact where the unfused forms lose
+precision (log of a probability that rounded to 0). The network asks the loss
+explicitly (:meth:`Loss.fuses`); nothing is special-cased elsewhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from synnet.activations import Activation, Exponential, Sigmoid, Softmax, exp_limit
+from synnet.errors import ConfigError, DataError
+
+# Probabilities are clipped to [EPS, 1 - EPS] where an unfused loss takes a log.
+EPS = 1e-12
+
+
+class Loss:
+    """Base class. ``reduction`` is "mean" (weighted sample mean) or "sum"."""
+
+    name = "loss"
+    reduction = "mean"
+    #: the output activation this loss can absorb and work on logits for.
+    fuses_with: type[Activation] | None = None
+
+    def fuses(self, activation: Activation) -> bool:
+        """Whether this loss computes on the logits of ``activation``'s input."""
+        return self.fuses_with is not None and type(activation) is self.fuses_with
+
+    def check_output(self, n_outputs: int) -> None:
+        """Raise ConfigError if a network with ``n_outputs`` units cannot use this loss."""
+
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: np.dtype[Any]) -> np.ndarray:
+        """Validate targets and bring them to the form ``evaluate`` expects.
+
+        Returns an (n, k) array of ``dtype`` (a view when it already is one).
+        """
+        y = _as_numeric(y, "y")
+        if y.ndim == 1:
+            y = y.reshape(-1, 1)
+        if y.ndim != 2 or y.shape[1] != n_outputs:
+            raise DataError(
+                f"y has shape {y.shape} but the network has {n_outputs} output unit(s); "
+                f"pass y of shape (n_samples, {n_outputs})"
+                + (" or (n_samples,)" if n_outputs == 1 else "")
+            )
+        _check_finite(y, "y")
+        return np.asarray(y, dtype=dtype)
+
+    def evaluate(
+        self,
+        pred: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        *,
+        logits: bool = False,
+        grad: bool = True,
+    ) -> tuple[float, np.ndarray | None]:
+        """(loss value, dL/dpred or None). ``logits`` means ``pred`` is pre-activation."""
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _as_numeric(y: Any, what: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.dtype == bool:
+        y = y.astype(np.float64)
+    if not np.issubdtype(y.dtype, np.number) or np.issubdtype(y.dtype, np.complexfloating):
+        raise DataError(f"{what} must be numeric, got dtype {y.dtype}; encode labels as numbers")
+    if y.size == 0:
+        raise DataError(f"{what} is empty; pass at least one sample")
+    return y
+
+
+def _check_finite(a: np.ndarray, what: str) -> None:
+    if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+        rows = np.unique(np.nonzero(~np.isfinite(a))[0])[:5]
+        raise DataError(f"{what} contains NaN or inf (rows {rows.tolist()}...); "
+                        "remove or impute them first")
+
+
+def _weights(sample_weight: np.ndarray | None, n: int, dtype: np.dtype[Any]
+             ) -> tuple[np.ndarray | None, float]:
+    """Column of per-sample weights (n, 1) or None, and the normalizer sum(w)."""
+    if sample_weight is None:
+        return None, float(n)
+    w = sample_weight.reshape(-1, 1).astype(dtype, copy=False)
+    return w, float(w.sum())
+
+
+def _scaled(d: np.ndarray, w: np.ndarray | None, factor: float) -> np.ndarray:
+    """d * w * factor in place on ``d`` (which the caller owns)."""
+    if w is not None:
+        d *= w
+    if factor != 1.0:
+        d *= factor
+    return d
+
+
+class SumSquaredError(Loss):
+    """L = 0.5 * sum_i w_i * sum_j (pred_ij - y_ij)**2;  dL/dpred = w_i * (pred - y).
+
+    The tutorial's loss: its update ``syn += l.T.dot((y - out) * out * (1 - out))``
+    is gradient descent with learning rate 1 on exactly this sum.
+    """
+
+    name = "sse"
+    reduction = "sum"
+
+    def evaluate(self, pred, y, sample_weight=None, *, logits=False, grad=True):  # type: ignore[no-untyped-def]
+        d = np.subtract(pred, y)
+        w, _ = _weights(sample_weight, len(pred), pred.dtype)
+        sq = d * d
+        value = 0.5 * float(np.sum(sq if w is None else sq * w))
+        return value, (_scaled(d, w, 1.0) if grad else None)
+
+
+class MeanSquaredError(Loss):
+    """L = sum_i w_i * mean_j (pred_ij - y_ij)**2 / sum_i w_i;  dL/dpred = 2 w_i (pred - y) / (k sum w)."""
+
+    name = "mse"
+
+    def evaluate(self, pred, y, sample_weight=None, *, logits=False, grad=True):  # type: ignore[no-untyped-def]
+        n, k = pred.shape
+        d = np.subtract(pred, y)
+        w, total = _weights(sample_weight, n, pred.dtype)
+        if total == 0.0:
+            return 0.0, (np.zeros_like(pred) if grad else None)
+        sq = d * d
+        value = float(np.sum(sq if w is None else sq * w)) / (k * total)
+        return value, (_scaled(d, w, 2.0 / (k * total)) if grad else None)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return Sigmoid()(z)
+
+
+class BinaryCrossEntropy(Loss):
+    """L = mean_i,j w_i * -(y log p + (1 - y) log(1 - p)), p = sigmoid(z); targets in [0, 1].
+
+    From logits: l = max(z, 0) - z * y + log(1 + exp(-|z|)) and dL/dz = w (p - y) / (k sum w).
+    One unit for binary problems; k units for k independent labels (multilabel).
+    """
+
+    name = "binary_crossentropy"
+    fuses_with = Sigmoid
+
+    def prepare_targets(self, y, n_outputs, dtype):  # type: ignore[no-untyped-def]
+        y = super().prepare_targets(y, n_outputs, dtype)
+        if y.min() < 0 or y.max() > 1:
+            raise DataError("binary cross-entropy needs targets in [0, 1] (class 0/1 per unit); "
+                            f"got values from {y.min()} to {y.max()}")
+        return y
+
+    def evaluate(self, pred, y, sample_weight=None, *, logits=False, grad=True):  # type: ignore[no-untyped-def]
+        n, k = pred.shape
+        w, total = _weights(sample_weight, n, pred.dtype)
+        if total == 0.0:
+            return 0.0, (np.zeros_like(pred) if grad else None)
+        if logits:
+            # log(1 + exp(-|z|)); -|z| is clipped so exp cannot underflow.
+            soft = np.maximum(-np.abs(pred), -exp_limit(pred.dtype))
+            np.exp(soft, out=soft)
+            np.log1p(soft, out=soft)
+            elem = np.maximum(pred, 0.0)
+            elem -= pred * y
+            elem += soft
+            d = _sigmoid(pred) - y if grad else None
+        else:
+            p = np.clip(pred, EPS, 1.0 - EPS)
+            elem = -(y * np.log(p) + (1.0 - y) * np.log1p(-p))
+            d = (p - y) / (p * (1.0 - p)) if grad else None
+        value = float(np.sum(elem if w is None else elem * w)) / (k * total)
+        return value, (_scaled(d, w, 1.0 / (k * total)) if d is not None else None)
+
+
+class CategoricalCrossEntropy(Loss):
+    """L = sum_i w_i * -log p_{i, y_i} / sum_i w_i, p = softmax(z).
+
+    Targets: integer class labels (n,) in [0, k), or one-hot / probability rows (n, k).
+    From logits: log p = z - max(z) - log(sum(exp(z - max(z)))) and
+    dL/dz = w_i (p - onehot(y)) / sum w.
+    """
+
+    name = "categorical_crossentropy"
+    fuses_with = Softmax
+
+    def check_output(self, n_outputs: int) -> None:
+        if n_outputs < 2:
+            raise ConfigError(
+                "categorical cross-entropy needs an output layer with >= 2 units (one per class); "
+                "for two classes use loss='binary_crossentropy' with 1 sigmoid unit"
+            )
+
+    def prepare_targets(self, y, n_outputs, dtype):  # type: ignore[no-untyped-def]
+        y = _as_numeric(y, "y")
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim == 1:  # class labels
+            _check_finite(y, "y")
+            if not np.issubdtype(y.dtype, np.integer):
+                if not np.array_equal(y, np.round(y)):
+                    raise DataError("categorical cross-entropy with 1-D y needs integer class "
+                                    "labels 0..k-1; got non-integer values")
+            labels = y.astype(np.intp, copy=False)
+            if labels.min() < 0 or labels.max() >= n_outputs:
+                raise DataError(
+                    f"class labels must be in [0, {n_outputs}) for {n_outputs} output units; "
+                    f"got labels from {labels.min()} to {labels.max()}"
+                )
+            return labels
+        if y.ndim != 2 or y.shape[1] != n_outputs:
+            raise DataError(f"y has shape {y.shape}; pass integer labels (n_samples,) or "
+                            f"one-hot rows (n_samples, {n_outputs})")
+        _check_finite(y, "y")
+        if y.min() < 0:
+            raise DataError("one-hot / probability targets must be >= 0")
+        return np.asarray(y, dtype=dtype)
+
+    def evaluate(self, pred, y, sample_weight=None, *, logits=False, grad=True):  # type: ignore[no-untyped-def]
+        n = len(pred)
+        w, total = _weights(sample_weight, n, pred.dtype)
+        if total == 0.0:
+            return 0.0, (np.zeros_like(pred) if grad else None)
+        if logits:
+            # log-softmax from the row-shifted logits: exp only ever sees values <= 0.
+            logp = pred - pred.max(axis=1, keepdims=True)
+            p = np.maximum(logp, -exp_limit(pred.dtype))
+            np.exp(p, out=p)
+            total_exp = p.sum(axis=1, keepdims=True)
+            p /= total_exp
+            logp -= np.log(total_exp)
+        else:
+            p = np.clip(pred, EPS, 1.0)
+            logp = np.log(p)
+        if y.ndim == 1:
+            picked = logp[np.arange(n), y]
+            value = -float(np.sum(picked if w is None else picked * w[:, 0])) / total
+            if not grad:
+                return value, None
+            if logits:
+                d = p
+                d[np.arange(n), y] -= 1.0
+            else:
+                d = np.zeros_like(pred)
+                d[np.arange(n), y] = -1.0 / p[np.arange(n), y]
+        else:
+            elem = y * logp
+            value = -float(np.sum(elem if w is None else elem * w)) / total
+            if not grad:
+                return value, None
+            d = p - y * p.sum(axis=1, keepdims=True) if logits else -y / p
+        return value, _scaled(d, w, 1.0 / total)
+
+
+class Poisson(Loss):
+    """L = mean w * (mu - y log mu), mu = exp(z); targets >= 0 (counts or rates).
+
+    From logits (log-rates): l = exp(z) - y z and dL/dz = w (exp(z) - y) / (k sum w).
+    """
+
+    name = "poisson"
+    fuses_with = Exponential
+
+    def prepare_targets(self, y, n_outputs, dtype):  # type: ignore[no-untyped-def]
+        y = super().prepare_targets(y, n_outputs, dtype)
+        if y.min() < 0:
+            raise DataError("Poisson loss needs targets >= 0 (counts or rates)")
+        return y
+
+    def evaluate(self, pred, y, sample_weight=None, *, logits=False, grad=True):  # type: ignore[no-untyped-def]
+        n, k = pred.shape
+        w, total = _weights(sample_weight, n, pred.dtype)
+        if total == 0.0:
+            return 0.0, (np.zeros_like(pred) if grad else None)
+        if logits:
+            mu = Exponential()(pred)
+            elem = mu - y * pred
+            d = mu - y if grad else None
+        else:
+            mu = np.maximum(pred, EPS)
+            elem = mu - y * np.log(mu)
+            d = 1.0 - y / mu if grad else None
+        value = float(np.sum(elem if w is None else elem * w)) / (k * total)
+        return value, (_scaled(d, w, 1.0 / (k * total)) if d is not None else None)
+
+
+LOSSES: dict[str, type[Loss]] = {
+    "sse": SumSquaredError,
+    "mse": MeanSquaredError,
+    "squared_error": MeanSquaredError,
+    "binary_crossentropy": BinaryCrossEntropy,
+    "bce": BinaryCrossEntropy,
+    "categorical_crossentropy": CategoricalCrossEntropy,
+    "sparse_categorical_crossentropy": CategoricalCrossEntropy,
+    "cross_entropy": CategoricalCrossEntropy,
+    "poisson": Poisson,
+}
+
+
+def get_loss(spec: str | Loss | type[Loss]) -> Loss:
+    """A loss instance from a registered name, a Loss class or instance."""
+    if isinstance(spec, Loss):
+        return spec
+    if isinstance(spec, type) and issubclass(spec, Loss):
+        return spec()
+    if isinstance(spec, str):
+        try:
+            return LOSSES[spec.lower()]()
+        except KeyError:
+            raise ConfigError(f"unknown loss {spec!r}; known: {', '.join(sorted(LOSSES))}") from None
+    raise TypeError(f"loss must be a name or a Loss, got {type(spec).__name__}")

@@ -1,0 +1,342 @@
+"""Network: an ordered stack of layers with one gradient function.
+
+Everything builds on :meth:`Network.loss_and_grads`: the training loop calls
+it per minibatch (through the same private step), the gradient checker perturbs
+parameters around it, and the scikit-learn estimators reach it through ``fit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from synnet import initializers
+from synnet._rng import Seed, as_rng
+from synnet._validation import check_int, check_sample_weight, check_X
+from synnet.base import Layer
+from synnet.errors import ConfigError, DataError
+from synnet.layers import Dense
+from synnet.losses import Loss, get_loss
+
+if TYPE_CHECKING:
+    from synnet.callbacks import Callback, History
+    from synnet.optimizers import Optimizer
+
+# Rows per chunk when predicting, so prediction never holds more than one
+# chunk's activations at a time whatever the data size.
+PREDICT_CHUNK = 8192
+
+
+class Network:
+    """A feed-forward network.
+
+    Args:
+        layers: the layers in order; consecutive sizes must match.
+        init: default weight initializer for layers that do not name their own
+            (``"tutorial"``, ``"glorot_uniform"``, ..., or a callable).
+        seed: an int, a ``np.random.Generator`` or a ``np.random.RandomState``;
+            the only source of randomness (weights, shuffling, dropout).
+            ``np.random.RandomState(1)`` with ``init="tutorial"`` reproduces the
+            tutorial's ``np.random.seed(1)`` weights exactly.
+        dtype: parameter dtype. None adopts the dtype of the first data passed
+            to ``fit`` (float32 stays float32; anything else is float64).
+
+    Parameters are named ``"<layer index>.<key>"`` (``"0.W"``, ``"0.b"``, ...);
+    those names key optimizer state, checkpoints and model files.
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[Layer],
+        *,
+        init: initializers.InitSpec = None,
+        seed: Seed = None,
+        dtype: Any = None,
+    ) -> None:
+        self.layers: list[Layer] = list(layers)
+        if not self.layers:
+            raise ConfigError("a Network needs at least one layer")
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layer {i} is a {type(layer).__name__}, not a synnet Layer")
+        if not any(isinstance(layer, Dense) for layer in self.layers):
+            raise ConfigError("a Network needs at least one Dense layer")
+        self._check_sizes()
+        if init is not None:
+            initializers.get_initializer(init)
+        self.init = init
+        self.rng = as_rng(seed)
+        self.dtype: np.dtype[Any] | None = None if dtype is None else _float_dtype(dtype)
+        for layer in self.layers:
+            layer.build(self.rng, init, self.dtype or np.dtype(np.float64))
+        self._collect()
+        self.loss: Loss | None = None
+        self.optimizer: Optimizer | None = None
+        self.history: History | None = None
+        self.epochs_trained = 0
+        self.stop_training = False
+
+    # -- structure ----------------------------------------------------------
+    def _check_sizes(self) -> None:
+        size: int | None = None
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Dense):
+                if size is not None and layer.in_features != size:
+                    raise ConfigError(
+                        f"layer {i} (Dense) expects {layer.in_features} inputs but the layer "
+                        f"before it gives {size}; make in_features of layer {i} equal {size}"
+                    )
+                size = layer.out_features
+
+    def _collect(self) -> None:
+        """Flatten layer parameters and gradients to stable names."""
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        for i, layer in enumerate(self.layers):
+            for key in layer.params:
+                self.params[f"{i}.{key}"] = layer.params[key]
+                self.grads[f"{i}.{key}"] = layer.grads[key]
+
+    @property
+    def n_inputs(self) -> int:
+        """Number of input features."""
+        first = next(layer for layer in self.layers if isinstance(layer, Dense))
+        return first.in_features
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of output units."""
+        last = next(layer for layer in reversed(self.layers) if isinstance(layer, Dense))
+        return last.out_features
+
+    @property
+    def output_layer(self) -> Dense:
+        """The last layer, whose activation a loss may fuse with."""
+        last = self.layers[-1]
+        if not isinstance(last, Dense):
+            raise ConfigError("the last layer must be Dense")
+        return last
+
+    def count_params(self) -> int:
+        """Total number of trainable scalars."""
+        return sum(p.size for p in self.params.values())
+
+    def astype(self, dtype: Any) -> Network:
+        """Convert parameters to ``dtype`` (float32 or float64) in place; returns self."""
+        self.dtype = _float_dtype(dtype)
+        for layer in self.layers:
+            if any(p.dtype != self.dtype for p in layer.params.values()):
+                layer.astype(self.dtype)
+        self._collect()
+        return self
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter, keyed by name."""
+        return {name: p.copy() for name, p in self.params.items()}
+
+    def set_weights(self, weights: dict[str, np.ndarray]) -> None:
+        """Copy ``weights`` (same names and shapes as :attr:`params`) into the network."""
+        if set(weights) != set(self.params):
+            raise ConfigError(f"weights have names {sorted(weights)}, expected {sorted(self.params)}")
+        for name, value in weights.items():
+            value = np.asarray(value)
+            if value.shape != self.params[name].shape:
+                raise ConfigError(f"weight {name!r} has shape {value.shape}, "
+                                  f"expected {self.params[name].shape}")
+            np.copyto(self.params[name], value, casting="same_kind")
+
+    def get_config(self) -> dict[str, Any]:
+        """JSON-able description of the architecture (layers from the fixed registry)."""
+        return {
+            "layers": [layer.get_config() for layer in self.layers],
+            "dtype": None if self.dtype is None else self.dtype.name,
+        }
+
+    def summary(self) -> str:
+        """A table of layers, output sizes and parameter counts."""
+        lines = [f"{'#':>3}  {'layer':<44} {'output':>8} {'params':>10}"]
+        size = self.n_inputs
+        for i, layer in enumerate(self.layers):
+            size = layer.output_size(size)
+            n = sum(p.size for p in layer.params.values())
+            lines.append(f"{i:>3}  {layer!r:<44.44} {size:>8} {n:>10,}")
+        lines.append(f"total parameters: {self.count_params():,}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        inner = ",\n    ".join(repr(layer) for layer in self.layers)
+        return f"Network([\n    {inner},\n])"
+
+    # -- computation --------------------------------------------------------
+    def _forward(self, x: Any, training: bool, logits: bool = False) -> np.ndarray:
+        """Run the layers; with ``logits`` the last layer's activation is skipped."""
+        h = x
+        for layer in self.layers[:-1]:
+            h = layer.forward(h, training)
+        if logits:
+            return self.output_layer.forward_linear(h, training)
+        return self.layers[-1].forward(h, training)
+
+    def _backward(self, grad: np.ndarray, from_logits: bool) -> None:
+        """Backpropagate dL/d(output) (or dL/d(logits)); fills every layer's grads."""
+        last = len(self.layers) - 1
+        g: np.ndarray | None
+        if from_logits:
+            g = self.output_layer.backward_linear(grad, input_grad=last > 0)
+        else:
+            g = self.layers[-1].backward(grad, input_grad=last > 0)
+        for i in range(last - 1, -1, -1):
+            assert g is not None
+            g = self.layers[i].backward(g, input_grad=i > 0)
+
+    def _train_batch(
+        self, x: Any, y: np.ndarray, sample_weight: np.ndarray | None, loss: Loss,
+        l2: float, want_output: bool,
+    ) -> tuple[float, np.ndarray | None]:
+        """One forward/backward pass on prepared data; returns (loss, output or None)."""
+        fused = loss.fuses(self.output_layer.activation)
+        out = self._forward(x, training=True, logits=fused)
+        value, grad = loss.evaluate(out, y, sample_weight, logits=fused)
+        assert grad is not None
+        output = None
+        if want_output:
+            # The activation's plain call allocates its result, leaving the logits intact.
+            output = self.output_layer.activation(out) if fused else out
+        self._backward(grad, from_logits=fused)
+        if l2:
+            value += self._add_l2(l2, loss, len(y) if sample_weight is None
+                                  else float(sample_weight.sum()))
+        return value, output
+
+    def _add_l2(self, l2: float, loss: Loss, norm: float) -> float:
+        """Add 0.5 * l2 * sum(W**2) (per-sample scaled like the loss) and its gradient."""
+        scale = l2 / norm if loss.reduction == "mean" else l2
+        penalty = 0.0
+        for name, param in self.params.items():
+            if name.endswith("W"):
+                penalty += float(np.vdot(param, param))
+                self.grads[name] += scale * param
+        return 0.5 * scale * penalty
+
+    def loss_and_grads(
+        self, x: Any, y: Any, loss: str | Loss, *, sample_weight: Any = None, l2: float = 0.0,
+    ) -> tuple[float, dict[str, np.ndarray]]:
+        """The loss on (x, y) and its gradient for every parameter, in training mode.
+
+        Args:
+            x: (n, n_inputs) inputs.
+            y: targets as the loss expects them: (n, n_outputs), or (n,) labels.
+            loss: loss name or instance.
+            sample_weight: optional (n,) weights.
+            l2: L2 penalty 0.5 * l2 * sum(W**2), scaled per sample like the loss.
+
+        Returns:
+            (loss value, {name: dL/dparam}) with gradients shaped like
+            :attr:`params`. The gradient arrays are the network's own buffers,
+            overwritten by the next call: copy them to keep them.
+        """
+        loss_fn = get_loss(loss)
+        loss_fn.check_output(self.n_outputs)
+        x = check_X(x, self.n_inputs, self.dtype)
+        yp = loss_fn.prepare_targets(y, self.n_outputs, self._param_dtype())
+        if len(yp) != x.shape[0]:
+            raise DataError(f"x has {x.shape[0]} rows but y has {len(yp)}")
+        w = check_sample_weight(sample_weight, x.shape[0])
+        with np.errstate(under="ignore"):
+            value, _ = self._train_batch(x, yp, w, loss_fn, float(l2), want_output=False)
+        return value, self.grads
+
+    def _param_dtype(self) -> np.dtype[Any]:
+        return next(iter(self.params.values())).dtype
+
+    def predict(self, X: Any, batch_size: int | None = None) -> np.ndarray:
+        """Network output for X: (n, n_inputs) -> (n, n_outputs), in inference mode.
+
+        Computed in chunks of ``batch_size`` rows (default 8192) so memory stays
+        bounded; dropout is off.
+        """
+        X = check_X(X, self.n_inputs, self._param_dtype())
+        return self._predict(X, batch_size)
+
+    def _predict(self, X: Any, batch_size: int | None = None, logits: bool = False) -> np.ndarray:
+        n = X.shape[0]
+        chunk = check_int("batch_size", batch_size, 1, allow_none=True) or PREDICT_CHUNK
+        with np.errstate(under="ignore"):
+            if n <= chunk:
+                return self._forward(X, training=False, logits=logits)
+            first = self._forward(X[:chunk], training=False, logits=logits)
+            out = np.empty((n, first.shape[1]), dtype=first.dtype)
+            out[:chunk] = first
+            for start in range(chunk, n, chunk):
+                out[start:start + chunk] = self._forward(
+                    X[start:start + chunk], training=False, logits=logits)
+            return out
+
+    def __call__(self, X: Any) -> np.ndarray:
+        """Same as :meth:`predict`."""
+        return self.predict(X)
+
+    # -- training -----------------------------------------------------------
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        loss: str | Loss | None = None,
+        optimizer: str | Optimizer | None = None,
+        *,
+        epochs: int = 1,
+        batch_size: int | None = 32,
+        shuffle: bool = True,
+        validation_data: tuple[Any, Any] | None = None,
+        validation_split: float = 0.0,
+        metrics: Iterable[str] = (),
+        callbacks: Iterable[Callback] = (),
+        sample_weight: Any = None,
+        l2: float = 0.0,
+        progress: bool = False,
+    ) -> History:
+        """Train on (X, y), continuing from the current weights; returns the History.
+
+        Args:
+            X: (n, n_inputs) features; float32 stays float32, integers become float64.
+            y: (n, n_outputs) targets, or (n,) labels / values.
+            loss: loss name or instance; None reuses the last fit's loss.
+            optimizer: name or instance; None reuses the last fit's optimizer
+                (and its state), or a fresh Adam on the first fit.
+            epochs: passes over the data.
+            batch_size: rows per update; None means the whole data (full batch).
+            shuffle: reshuffle rows every epoch, drawing from the network's generator.
+            validation_data: (X_val, y_val) evaluated after every epoch.
+            validation_split: fraction of the *last* rows held out for
+                validation instead (as in Keras), taken before any shuffling.
+            metrics: names from ``synnet.metrics`` ("accuracy", "mae", "mse"),
+                logged for training and validation data.
+            callbacks: :class:`synnet.callbacks.Callback` instances.
+            sample_weight: (n,) per-sample weights.
+            l2: L2 penalty strength (scikit-learn's ``alpha``).
+            progress: show a progress bar (off by default).
+        """
+        from synnet.training import fit
+
+        return fit(
+            self, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
+            shuffle=shuffle, validation_data=validation_data, validation_split=validation_split,
+            metrics=metrics, callbacks=callbacks, sample_weight=sample_weight, l2=l2,
+            progress=progress,
+        )
+
+    def evaluate(self, X: Any, y: Any, loss: str | Loss | None = None,
+                 metrics: Iterable[str] = ()) -> dict[str, float]:
+        """Loss and metrics on (X, y) in inference mode: {"loss": ..., metric: ...}."""
+        from synnet.training import evaluate
+
+        return evaluate(self, X, y, loss=loss, metrics=metrics)
+
+
+def _float_dtype(dtype: Any) -> np.dtype[Any]:
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise ConfigError(f"dtype must be float32 or float64, got {dt}")
+    return dt

@@ -1,0 +1,258 @@
+"""The fit loop: validation up front, then epochs of minibatch steps.
+
+Everything the loop does per batch is: gather rows (or take a view), one
+forward/backward pass (``Network._train_batch``), one optimizer step, and a
+finite-loss check. Metrics, validation and callbacks run per epoch; per-batch
+callback hooks are called only for callbacks that define them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from synnet._validation import (
+    check_fraction,
+    check_int,
+    check_sample_weight,
+    check_X,
+    is_sparse,
+)
+from synnet.callbacks import Callback, History, ProgressBar, overrides
+from synnet.errors import ConfigError, DataError, DivergenceError
+from synnet.losses import Loss, get_loss
+from synnet.metrics import Metric, get_metric
+from synnet.optimizers import Adam, Optimizer, get_optimizer
+
+if TYPE_CHECKING:
+    from synnet.network import Network
+
+
+class _Data:
+    """Validated training arrays: X (n, d), prepared targets y, optional weights w."""
+
+    def __init__(self, X: Any, y: np.ndarray, w: np.ndarray | None) -> None:
+        self.X, self.y, self.w = X, y, w
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    def rows(self, start: int, stop: int) -> _Data:
+        """Views of rows [start, stop): no copy."""
+        w = None if self.w is None else self.w[start:stop]
+        return _Data(self.X[start:stop], self.y[start:stop], w)
+
+
+def _prepare(network: Network, X: Any, y: Any, loss: Loss, sample_weight: Any,
+             what: str = "X") -> _Data:
+    X = check_X(X, network.n_inputs, network.dtype, what)
+    dtype = network.dtype or np.dtype(np.float64)
+    yp = loss.prepare_targets(y, network.n_outputs, dtype)
+    if len(yp) != X.shape[0]:
+        raise DataError(f"{what} has {X.shape[0]} rows but its targets have {len(yp)}; "
+                        "pass one target per row")
+    w = check_sample_weight(sample_weight, X.shape[0])
+    return _Data(X, yp, None if w is None else w.astype(dtype, copy=False))
+
+
+def _adopt_dtype(network: Network, X: Any) -> None:
+    """On the first fit, parameters take the data's float dtype (float32 stays float32)."""
+    if network.dtype is not None:
+        return
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    network.astype(dtype)
+
+
+class _Batches:
+    """Minibatches of a dataset, gathered into one reused buffer when shuffled."""
+
+    def __init__(self, data: _Data, batch_size: int, shuffle: bool, network: Network) -> None:
+        self.data, self.batch_size, self.shuffle, self.network = data, batch_size, shuffle, network
+        self._buf: dict[str, np.ndarray] = {}
+
+    def __iter__(self) -> Iterator[_Data]:
+        data, n, bs = self.data, len(self.data), self.batch_size
+        if bs >= n:  # full batch: the data itself, no copy
+            yield data
+            return
+        if not self.shuffle:
+            for start in range(0, n, bs):
+                yield data.rows(start, start + bs)
+            return
+        order = self.network.rng.permutation(n)
+        for start in range(0, n, bs):
+            idx = order[start:start + bs]
+            yield _Data(self._take("X", data.X, idx), self._take("y", data.y, idx),
+                        None if data.w is None else self._take("w", data.w, idx))
+
+    def _take(self, key: str, a: Any, idx: np.ndarray) -> Any:
+        if is_sparse(a):
+            return a[idx]
+        buf = self._buf.get(key)
+        if buf is None:
+            buf = self._buf[key] = np.empty((self.batch_size, *a.shape[1:]), dtype=a.dtype)
+        out = buf[: len(idx)]
+        np.take(a, idx, axis=0, out=out)
+        return out
+
+
+def _resolve_validation(network: Network, data: _Data, loss: Loss, validation_data: Any,
+                        validation_split: float) -> tuple[_Data, _Data | None]:
+    if validation_data is not None:
+        if validation_split:
+            raise ConfigError("pass validation_data or validation_split, not both")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ConfigError("validation_data must be a tuple (X_val, y_val[, sample_weight])")
+        sw = validation_data[2] if len(validation_data) == 3 else None
+        return data, _prepare(network, validation_data[0], validation_data[1], loss, sw, "X_val")
+    if not validation_split:
+        return data, None
+    n_val = int(math.ceil(len(data) * validation_split))
+    n_train = len(data) - n_val
+    if n_val < 1 or n_train < 1:
+        raise DataError(f"validation_split={validation_split} leaves {n_train} training and "
+                        f"{n_val} validation rows; use more data or another fraction")
+    return data.rows(0, n_train), data.rows(n_train, len(data))
+
+
+def fit(
+    network: Network, X: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int,
+    batch_size: int | None, shuffle: bool, validation_data: Any, validation_split: float,
+    metrics: Iterable[str], callbacks: Iterable[Callback], sample_weight: Any, l2: float,
+    progress: bool,
+) -> History:
+    """Train ``network``; see :meth:`synnet.Network.fit` for the arguments."""
+    # -- everything is checked before any work starts --------------------------
+    if loss is None:
+        if network.loss is None:
+            raise ConfigError("no loss given: pass loss='mse', 'binary_crossentropy', ...")
+        loss_fn = network.loss
+    else:
+        loss_fn = get_loss(loss)
+    loss_fn.check_output(network.n_outputs)
+    opt: Optimizer = (get_optimizer(optimizer) if optimizer is not None
+                      else network.optimizer or Adam())
+    epochs = check_int("epochs", epochs, 0) or 0
+    batch = check_int("batch_size", batch_size, 1, allow_none=True)
+    validation_split = check_fraction("validation_split", validation_split)
+    l2 = float(l2)
+    if not (math.isfinite(l2) and l2 >= 0):
+        raise ConfigError(f"l2 must be a finite number >= 0, got {l2!r}")
+    metric_fns = {name: get_metric(name) for name in metrics}
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks must be synnet Callback instances, got {type(cb).__name__}")
+    data = _prepare(network, X, y, loss_fn, sample_weight)
+    train, val = _resolve_validation(network, data, loss_fn, validation_data, validation_split)
+    _adopt_dtype(network, data.X)
+
+    # -- the loop -------------------------------------------------------------
+    network.loss, network.optimizer, network.stop_training = loss_fn, opt, False
+    history = History()
+    network.history = history
+    all_callbacks: list[Callback] = [history, *callbacks]
+    if progress:
+        all_callbacks.append(ProgressBar(total=epochs))
+    for cb in all_callbacks:
+        cb.set_network(network)
+    batch_hooks = [cb for cb in all_callbacks if overrides(cb, "on_batch_end")]
+    batches = _Batches(train, batch or len(train), shuffle, network)
+    loop = _Loop(network, loss_fn, opt, metric_fns, l2, batch_hooks)
+
+    for cb in all_callbacks:
+        cb.on_train_begin({})
+    logs: dict[str, float] = {}
+    try:
+        for _ in range(epochs):
+            epoch = network.epochs_trained
+            for cb in all_callbacks:
+                cb.on_epoch_begin(epoch, {})
+            logs = loop.run_epoch(batches, epoch)
+            if val is not None:
+                logs.update(_evaluate(network, val, loss_fn, metric_fns, prefix="val_"))
+            network.epochs_trained += 1
+            for cb in all_callbacks:
+                cb.on_epoch_end(epoch, logs)
+            if network.stop_training:
+                break
+    finally:
+        for cb in all_callbacks:
+            cb.on_train_end(logs)
+    return history
+
+
+class _Loop:
+    """Per-epoch training state: the snapshot for divergence and the running sums."""
+
+    def __init__(self, network: Network, loss: Loss, optimizer: Optimizer,
+                 metrics: dict[str, Metric], l2: float, batch_hooks: list[Callback]) -> None:
+        self.network, self.loss, self.optimizer = network, loss, optimizer
+        self.metrics, self.l2, self.batch_hooks = metrics, l2, batch_hooks
+        self._snapshot = {name: np.empty_like(p) for name, p in network.params.items()}
+
+    def run_epoch(self, batches: _Batches, epoch: int) -> dict[str, float]:
+        network, params = self.network, self.network.params
+        for name, p in params.items():  # the weights to return to if this epoch diverges
+            np.copyto(self._snapshot[name], p)
+        total_loss = 0.0
+        seen = 0
+        metric_sums = dict.fromkeys(self.metrics, 0.0)
+        want_output = bool(self.metrics)
+        for b, batch in enumerate(batches):
+            try:
+                with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+                    value, out = network._train_batch(
+                        batch.X, batch.y, batch.w, self.loss, self.l2, want_output)
+                    if not math.isfinite(value):
+                        raise FloatingPointError("non-finite loss")
+                    self.optimizer.step(params, network.grads)
+            except FloatingPointError as exc:
+                self._diverged(epoch, b, exc)
+            m = len(batch)
+            # Sum losses add up over batches; mean losses are averaged by batch size.
+            total_loss += value * (m if self.loss.reduction == "mean" else 1)
+            seen += m
+            if out is not None:
+                for name, fn in self.metrics.items():
+                    metric_sums[name] += fn(out, batch.y) * m
+            for cb in self.batch_hooks:
+                cb.on_batch_end(b, {"loss": value, "size": m})
+        logs = {"loss": total_loss / seen if self.loss.reduction == "mean" else total_loss}
+        logs.update({name: s / seen for name, s in metric_sums.items()})
+        return logs
+
+    def _diverged(self, epoch: int, batch: int, exc: BaseException) -> None:
+        self.network.set_weights(self._snapshot)
+        lr = getattr(self.optimizer, "lr", None)
+        raise DivergenceError(
+            f"training diverged at epoch {epoch}, batch {batch} ({exc}); the network keeps the "
+            f"finite weights it had at the start of epoch {epoch}. Try a smaller learning rate "
+            f"(it is {lr})."
+        ) from exc
+
+
+def _evaluate(network: Network, data: _Data, loss: Loss, metrics: dict[str, Metric],
+              prefix: str = "") -> dict[str, float]:
+    fused = loss.fuses(network.output_layer.activation)
+    raw = network._predict(data.X, logits=fused)
+    with np.errstate(under="ignore"):
+        value, _ = loss.evaluate(raw, data.y, data.w, logits=fused, grad=False)
+        out = network.output_layer.activation(raw) if fused and metrics else raw
+        logs = {f"{prefix}loss": value}
+        logs.update({f"{prefix}{name}": fn(out, data.y) for name, fn in metrics.items()})
+    return logs
+
+
+def evaluate(network: Network, X: Any, y: Any, *, loss: Any,
+             metrics: Iterable[str]) -> dict[str, float]:
+    """Loss and metrics of ``network`` on (X, y), inference mode."""
+    loss_fn = get_loss(loss) if loss is not None else network.loss
+    if loss_fn is None:
+        raise ConfigError("no loss given and the network was never fitted: pass loss=...")
+    loss_fn.check_output(network.n_outputs)
+    metric_fns = {name: get_metric(name) for name in metrics}
+    return _evaluate(network, _prepare(network, X, y, loss_fn, None), loss_fn, metric_fns)
