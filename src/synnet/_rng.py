@@ -8,12 +8,12 @@ used here: ``random``, ``uniform``, ``normal`` and ``permutation``.
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
-Rng = Union[np.random.Generator, np.random.RandomState]
-Seed = Union[int, np.integer, np.random.Generator, np.random.RandomState, None]
+Rng = np.random.Generator | np.random.RandomState
+Seed = int | np.integer | np.random.Generator | np.random.RandomState | None
 
 
 def as_rng(seed: Seed) -> Rng:

@@ -18,15 +18,20 @@ import numpy as np
 from synnet.base import Layer
 from synnet.errors import ConfigError
 
+_EXP_LIMITS: dict[np.dtype[Any], float] = {}
+
 
 def exp_limit(dtype: np.dtype[Any]) -> float:
     """Largest |z| for which exp(z) and 1/(1+exp(z)) stay finite and normal in ``dtype``.
 
     float64: ~699.8, float32: ~78.7. Sigmoid(-limit) is ~1e-304 (float64) and
     ~1e-34 (float32): clipping there changes no result that is not already 0
-    to within the dtype's resolution of 1.
+    to within the dtype's resolution of 1. Cached: it is asked for every batch.
     """
-    return float(np.log(np.finfo(dtype).max)) - 10.0
+    limit = _EXP_LIMITS.get(dtype)
+    if limit is None:
+        limit = _EXP_LIMITS[dtype] = float(np.log(np.finfo(dtype).max)) - 10.0
+    return limit
 
 
 class Activation(Layer):
@@ -36,7 +41,7 @@ class Activation(Layer):
         super().__init__()
         self._y: np.ndarray | None = None
 
-    def forward(  # type: ignore[override]
+    def forward(
         self, x: np.ndarray, training: bool = False, inplace: bool = False
     ) -> np.ndarray:
         y = self._apply(x, x if inplace else None)
@@ -86,7 +91,9 @@ class Sigmoid(Activation):
     def _apply(self, x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
         limit = exp_limit(x.dtype)
         y = np.negative(x, out=out)
-        np.clip(y, -limit, limit, out=y)
+        # np.minimum/np.maximum rather than np.clip: same result, a third of the call overhead.
+        np.minimum(y, limit, out=y)
+        np.maximum(y, -limit, out=y)
         np.exp(y, out=y)
         y += 1.0
         return np.divide(1.0, y, out=y)
@@ -186,7 +193,8 @@ class Exponential(Activation):
 
     def _apply(self, x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
         limit = exp_limit(x.dtype)
-        y = np.clip(x, -limit, limit, out=out)
+        y = np.minimum(x, limit, out=out)
+        np.maximum(y, -limit, out=y)
         return np.exp(y, out=y)
 
     def _grad(self, grad_y: np.ndarray, y: np.ndarray) -> np.ndarray:

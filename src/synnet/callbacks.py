@@ -27,9 +27,14 @@ class Callback:
     """Base class; override the hooks you need."""
 
     network: Network
+    #: set by fit: {"epochs": ..., "steps": batches per epoch, "samples": training rows}
+    params: dict[str, int]
 
     def set_network(self, network: Network) -> None:
         self.network = network
+
+    def set_params(self, params: dict[str, int]) -> None:
+        self.params = params
 
     def on_train_begin(self, logs: Logs) -> None: ...
     def on_train_end(self, logs: Logs) -> None: ...
@@ -145,7 +150,7 @@ class ProgressBar(Callback):
     """A tqdm progress bar over epochs showing the latest logs.
 
     Args:
-        total: number of epochs (set by ``fit`` when left None).
+        total: number of epochs (taken from ``fit`` when left None).
         file: where to draw (stderr by default).
     """
 
@@ -157,7 +162,8 @@ class ProgressBar(Callback):
     def on_train_begin(self, logs: Logs) -> None:
         from tqdm.auto import tqdm
 
-        self._bar = tqdm(total=self.total, unit="epoch", file=self.file or sys.stderr,
+        total = self.total if self.total is not None else self.params.get("epochs")
+        self._bar = tqdm(total=total, unit="epoch", file=self.file or sys.stderr,
                          dynamic_ncols=True, leave=True)
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
@@ -209,24 +215,24 @@ class LambdaCallback(Callback):
                  on_batch_end: Callable[[int, Logs], None] | None = None,
                  on_train_begin: Callable[[Logs], None] | None = None,
                  on_train_end: Callable[[Logs], None] | None = None) -> None:
-        self._hooks = {"on_epoch_end": on_epoch_end, "on_batch_end": on_batch_end,
-                       "on_train_begin": on_train_begin, "on_train_end": on_train_end}
+        self._epoch_end, self._batch_end = on_epoch_end, on_batch_end
+        self._train_begin, self._train_end = on_train_begin, on_train_end
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
-        if self._hooks["on_epoch_end"]:
-            self._hooks["on_epoch_end"](epoch, logs)
+        if self._epoch_end:
+            self._epoch_end(epoch, logs)
 
     def on_batch_end(self, batch: int, logs: Logs) -> None:
-        if self._hooks["on_batch_end"]:
-            self._hooks["on_batch_end"](batch, logs)
+        if self._batch_end:
+            self._batch_end(batch, logs)
 
     def on_train_begin(self, logs: Logs) -> None:
-        if self._hooks["on_train_begin"]:
-            self._hooks["on_train_begin"](logs)
+        if self._train_begin:
+            self._train_begin(logs)
 
     def on_train_end(self, logs: Logs) -> None:
-        if self._hooks["on_train_end"]:
-            self._hooks["on_train_end"](logs)
+        if self._train_end:
+            self._train_end(logs)
 
 
 class LearningRateScheduler(Callback):

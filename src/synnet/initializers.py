@@ -7,7 +7,7 @@ from the generator it is given and from nothing else.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from synnet._rng import Rng
 from synnet.errors import ConfigError
 
 Initializer = Callable[[Rng, tuple[int, ...], np.dtype[Any]], np.ndarray]
-InitSpec = Union[str, Initializer, None]
+InitSpec = str | Initializer | None
 
 
 def _fans(shape: tuple[int, ...]) -> tuple[int, int]:

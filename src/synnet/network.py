@@ -139,7 +139,8 @@ class Network:
     def set_weights(self, weights: dict[str, np.ndarray]) -> None:
         """Copy ``weights`` (same names and shapes as :attr:`params`) into the network."""
         if set(weights) != set(self.params):
-            raise ConfigError(f"weights have names {sorted(weights)}, expected {sorted(self.params)}")
+            raise ConfigError(
+                f"weights have names {sorted(weights)}, expected {sorted(self.params)}")
         for name, value in weights.items():
             value = np.asarray(value)
             if value.shape != self.params[name].shape:

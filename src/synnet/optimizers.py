@@ -12,6 +12,7 @@ and not to biases, as scikit-learn's ``alpha`` does.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,7 @@ class Optimizer:
         self.weight_decay = _check("weight_decay", weight_decay, 0.0)
         self.iterations = 0
         self.slots: dict[str, dict[str, np.ndarray]] = {s: {} for s in self.slot_names}
-        self._scratch: dict[str, np.ndarray] = {}
+        self._scratch: dict[tuple[str, str], np.ndarray] = {}
 
     # -- the update ---------------------------------------------------------
     def step(self, params: Params, grads: Params) -> None:
@@ -81,7 +82,7 @@ class Optimizer:
 
     def _buffer(self, tag: str, name: str, param: np.ndarray) -> np.ndarray:
         """Scratch space reused across steps so updates do not allocate."""
-        key = f"{tag}:{name}"
+        key = (tag, name)
         buf = self._scratch.get(key)
         if buf is None or buf.shape != param.shape or buf.dtype != param.dtype:
             buf = self._scratch[key] = np.empty_like(param)
@@ -234,7 +235,7 @@ class RMSprop(Optimizer):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+OPTIMIZERS: dict[str, Callable[[], Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 
 
 def get_optimizer(spec: str | Optimizer) -> Optimizer:

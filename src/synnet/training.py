@@ -110,7 +110,7 @@ def _resolve_validation(network: Network, data: _Data, loss: Loss, validation_da
         return data, _prepare(network, validation_data[0], validation_data[1], loss, sw, "X_val")
     if not validation_split:
         return data, None
-    n_val = int(math.ceil(len(data) * validation_split))
+    n_val = math.ceil(len(data) * validation_split)
     n_train = len(data) - n_val
     if n_val < 1 or n_train < 1:
         raise DataError(f"validation_split={validation_split} leaves {n_train} training and "
@@ -156,29 +156,37 @@ def fit(
     network.history = history
     all_callbacks: list[Callback] = [history, *callbacks]
     if progress:
-        all_callbacks.append(ProgressBar(total=epochs))
+        all_callbacks.append(ProgressBar())
+    bs = batch or len(train)
+    fit_params = {"epochs": epochs, "steps": -(-len(train) // bs), "samples": len(train)}
     for cb in all_callbacks:
         cb.set_network(network)
+        cb.set_params(fit_params)
     batch_hooks = [cb for cb in all_callbacks if overrides(cb, "on_batch_end")]
-    batches = _Batches(train, batch or len(train), shuffle, network)
+    batches = _Batches(train, bs, shuffle, network)
     loop = _Loop(network, loss_fn, opt, metric_fns, l2, batch_hooks)
 
+    epoch_hooks = [cb for cb in all_callbacks if overrides(cb, "on_epoch_begin")]
     for cb in all_callbacks:
         cb.on_train_begin({})
     logs: dict[str, float] = {}
     try:
-        for _ in range(epochs):
-            epoch = network.epochs_trained
-            for cb in all_callbacks:
-                cb.on_epoch_begin(epoch, {})
-            logs = loop.run_epoch(batches, epoch)
-            if val is not None:
-                logs.update(_evaluate(network, val, loss_fn, metric_fns, prefix="val_"))
-            network.epochs_trained += 1
-            for cb in all_callbacks:
-                cb.on_epoch_end(epoch, logs)
-            if network.stop_training:
-                break
+        # Overflow and invalid operations raise, so divergence is caught where it starts
+        # (the loop turns it into DivergenceError); underflow to 0 is harmless. Set once
+        # here, not per batch: entering errstate costs as much as several small ufuncs.
+        with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+            for _ in range(epochs):
+                epoch = network.epochs_trained
+                for cb in epoch_hooks:
+                    cb.on_epoch_begin(epoch, {})
+                logs = loop.run_epoch(batches, epoch)
+                if val is not None:
+                    logs.update(_evaluate(network, val, loss_fn, metric_fns, prefix="val_"))
+                network.epochs_trained += 1
+                for cb in all_callbacks:
+                    cb.on_epoch_end(epoch, logs)
+                if network.stop_training:
+                    break
     finally:
         for cb in all_callbacks:
             cb.on_train_end(logs)
@@ -204,12 +212,11 @@ class _Loop:
         want_output = bool(self.metrics)
         for b, batch in enumerate(batches):
             try:
-                with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
-                    value, out = network._train_batch(
-                        batch.X, batch.y, batch.w, self.loss, self.l2, want_output)
-                    if not math.isfinite(value):
-                        raise FloatingPointError("non-finite loss")
-                    self.optimizer.step(params, network.grads)
+                value, out = network._train_batch(
+                    batch.X, batch.y, batch.w, self.loss, self.l2, want_output)
+                if not math.isfinite(value):
+                    raise FloatingPointError("non-finite loss")
+                self.optimizer.step(params, network.grads)
             except FloatingPointError as exc:
                 self._diverged(epoch, b, exc)
             m = len(batch)
