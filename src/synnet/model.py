@@ -1,0 +1,161 @@
+"""A trained model ready to predict: network + preprocessing + target encoding.
+
+``synnet.load(path)`` returns a :class:`Model`. It takes raw data the way the
+model was trained on it (named columns: a dict of arrays, a pandas DataFrame,
+a :class:`synnet.tabular_io.Table`; or a 2-D array with the columns in
+training order), applies the stored preprocessing, runs the network and maps
+the outputs back to the original class labels or target units.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from synnet.activations import Sigmoid, Softmax
+from synnet.errors import ConfigError, DataError
+from synnet.network import Network
+from synnet.preprocessing import Preprocessor, TargetEncoder
+
+if TYPE_CHECKING:
+    from synnet.serialization import ModelFile
+
+
+def _columns_of(X: Any) -> Mapping[str, Any] | None:
+    """Named columns of X (dict, DataFrame, Table), or None for a plain array."""
+    if hasattr(X, "columns") and isinstance(getattr(X, "columns"), Mapping):
+        return X.columns  # a synnet Table
+    if isinstance(X, Mapping):
+        return X
+    if hasattr(X, "columns") and hasattr(X, "__getitem__"):  # a DataFrame, duck-typed
+        return {str(c): X[c].to_numpy() if hasattr(X[c], "to_numpy") else X[c]
+                for c in X.columns}
+    return None
+
+
+class Model:
+    """A network with its preprocessing and target encoding.
+
+    Args:
+        network: the trained network.
+        preprocessor: fitted feature preprocessing, or None (the network takes
+            the features as they are).
+        target: the target encoding, or None (predictions are the raw outputs).
+        metadata, training: free JSON kept with the model.
+        header: the model file's header, when loaded from a file.
+    """
+
+    def __init__(self, network: Network, preprocessor: Preprocessor | None = None,
+                 target: TargetEncoder | None = None, *, metadata: dict[str, Any] | None = None,
+                 training: dict[str, Any] | None = None,
+                 header: dict[str, Any] | None = None) -> None:
+        self.network = network
+        self.preprocessor = preprocessor
+        self.target = target
+        self.metadata = dict(metadata or {})
+        self.training = dict(training or {})
+        self.header = dict(header or {})
+
+    @classmethod
+    def from_file(cls, loaded: ModelFile) -> Model:
+        return cls(loaded.network, loaded.preprocessor, loaded.target, metadata=loaded.metadata,
+                   training=loaded.training, header=loaded.header)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Model:
+        """Load a model file (see :func:`synnet.serialization.load_model`)."""
+        from synnet.serialization import load
+
+        return load(path)
+
+    def save(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
+        """Write the model file atomically (see :func:`synnet.serialization.save_model`)."""
+        from synnet.serialization import save_model
+
+        kwargs.setdefault("metadata", self.metadata)
+        kwargs.setdefault("training", self.training)
+        save_model(path, self.network, preprocessor=self.preprocessor, target=self.target,
+                   **kwargs)
+
+    # -- description ----------------------------------------------------------------
+    @property
+    def task(self) -> str | None:
+        """"classification", "regression", or None when the target is unknown."""
+        return None if self.target is None else self.target.task
+
+    @property
+    def classes(self) -> np.ndarray | None:
+        """The original class labels, in the order of ``predict_proba``'s columns."""
+        return None if self.target is None else self.target.classes
+
+    @property
+    def feature_names(self) -> list[str] | None:
+        """The input column names, when known."""
+        if self.preprocessor is not None:
+            return self.preprocessor.input_names
+        names = self.metadata.get("feature_names")
+        return list(names) if isinstance(names, list) else None
+
+    def __repr__(self) -> str:
+        return (f"Model(task={self.task!r}, features={self.feature_names!r}, "
+                f"layers={len(self.network.layers)}, params={self.network.count_params():,})")
+
+    # -- prediction -----------------------------------------------------------------
+    def transform(self, X: Any, first_row: int = 1) -> np.ndarray:
+        """Raw data -> the network's input matrix (n, n_inputs)."""
+        columns = _columns_of(X)
+        names = self.feature_names
+        if self.preprocessor is not None:
+            if columns is None:
+                arr = np.asarray(X, dtype=object)
+                if arr.ndim != 2 or arr.shape[1] != len(names or []):
+                    raise DataError(f"X has shape {arr.shape}; pass named columns or a 2-D "
+                                    f"array with the {len(names or [])} columns "
+                                    f"{', '.join(map(repr, names or []))}")
+                columns = {name: arr[:, j] for j, name in enumerate(names or [])}
+            return self.preprocessor.transform(columns, first_row)
+        if columns is not None:
+            if names is None:
+                raise DataError("this model does not know its column names; pass a 2-D array "
+                                "with the features in training order")
+            absent = [n for n in names if n not in columns]
+            if absent:
+                raise DataError(f"the data lacks column(s) {', '.join(map(repr, absent))} that "
+                                "the model was trained on")
+            try:
+                return np.column_stack([np.asarray(columns[n], dtype=np.float64) for n in names])
+            except (TypeError, ValueError):
+                raise DataError("every column must be numeric for a model without "
+                                "preprocessing") from None
+        return np.asarray(X)
+
+    def _output(self, X: Any) -> np.ndarray:
+        return self.network.predict(self.transform(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities (n, n_classes), columns in the order of :attr:`classes`."""
+        if self.task != "classification":
+            raise ConfigError("predict_proba needs a classification model; this one is "
+                              f"{self.task or 'without a target'}")
+        return self._proba_from_output(self._output(X))
+
+    def _proba_from_output(self, out: np.ndarray) -> np.ndarray:
+        activation = self.network.output_layer.activation
+        with np.errstate(under="ignore"):
+            if out.shape[1] == 1:  # binary: one unit, P(second class)
+                p = out[:, 0] if isinstance(activation, Sigmoid) else Sigmoid()(out[:, 0])
+                return np.column_stack([1.0 - p, p])
+            return out if isinstance(activation, Softmax) else Softmax()(out)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class labels (n,) for classification; values (n,) or (n, k) for regression."""
+        out = self._output(X)
+        if self.task == "classification":
+            assert self.target is not None
+            return self.target.labels(np.argmax(self._proba_from_output(out), axis=1))
+        if self.target is not None:
+            return self.target.decode(out)
+        return out
