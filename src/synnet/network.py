@@ -14,9 +14,9 @@ import numpy as np
 
 from synnet import initializers
 from synnet._rng import Seed, as_rng
-from synnet._validation import check_int, check_sample_weight, check_X
+from synnet._validation import check_int, check_X
 from synnet.base import Layer
-from synnet.errors import ConfigError, DataError
+from synnet.errors import ConfigError
 from synnet.layers import Dense
 from synnet.losses import Loss, get_loss
 
@@ -194,10 +194,12 @@ class Network:
 
     def _train_batch(
         self, x: Any, y: np.ndarray, sample_weight: np.ndarray | None, loss: Loss,
-        l2: float, want_output: bool,
+        fused: bool, l2: float, want_output: bool,
     ) -> tuple[float, np.ndarray | None]:
-        """One forward/backward pass on prepared data; returns (loss, output or None)."""
-        fused = loss.fuses(self.output_layer.activation)
+        """One forward/backward pass on prepared data; returns (loss, output or None).
+
+        ``fused`` is ``loss.fuses(output activation)``, asked once per fit by the caller.
+        """
         out = self._forward(x, training=True, logits=fused)
         value, grad = loss.evaluate(out, y, sample_weight, logits=fused)
         assert grad is not None
@@ -238,15 +240,15 @@ class Network:
             :attr:`params`. The gradient arrays are the network's own buffers,
             overwritten by the next call: copy them to keep them.
         """
+        from synnet.training import _prepare
+
         loss_fn = get_loss(loss)
         loss_fn.check_output(self.n_outputs)
-        x = check_X(x, self.n_inputs, self.dtype)
-        yp = loss_fn.prepare_targets(y, self.n_outputs, self._param_dtype())
-        if len(yp) != x.shape[0]:
-            raise DataError(f"x has {x.shape[0]} rows but y has {len(yp)}")
-        w = check_sample_weight(sample_weight, x.shape[0])
+        data = _prepare(self, x, y, loss_fn, sample_weight, self._param_dtype(), "x")
+        fused = loss_fn.fuses(self.output_layer.activation)
         with np.errstate(under="ignore"):
-            value, _ = self._train_batch(x, yp, w, loss_fn, float(l2), want_output=False)
+            value, _ = self._train_batch(data.X, data.y, data.w, loss_fn, fused, float(l2),
+                                         want_output=False)
         return value, self.grads
 
     def _param_dtype(self) -> np.dtype[Any]:

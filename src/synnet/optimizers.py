@@ -52,12 +52,15 @@ class Optimizer:
     def step(self, params: Params, grads: Params) -> None:
         """Apply one update to every parameter in ``params`` (in place)."""
         self.iterations += 1
+        decay = self.weight_decay != 0.0
         for name, param in params.items():
-            g = self._effective_grad(name, param, grads[name])
+            g = grads[name]
+            if decay:
+                g = self._decayed_grad(name, param, g)
             self._update(name, param, g)
 
-    def _effective_grad(self, name: str, param: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        if self.weight_decay == 0.0 or not name.endswith("W"):
+    def _decayed_grad(self, name: str, param: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        if not name.endswith("W"):
             return grad
         buf = self._buffer("wd", name, param)
         np.multiply(param, self.weight_decay, out=buf)

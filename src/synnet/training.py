@@ -9,6 +9,7 @@ callback hooks are called only for callbacks that define them.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -36,9 +37,10 @@ class _Data:
 
     def __init__(self, X: Any, y: np.ndarray, w: np.ndarray | None) -> None:
         self.X, self.y, self.w = X, y, w
+        self.n = int(X.shape[0])
 
     def __len__(self) -> int:
-        return int(self.X.shape[0])
+        return self.n
 
     def rows(self, start: int, stop: int) -> _Data:
         """Views of rows [start, stop): no copy."""
@@ -47,9 +49,15 @@ class _Data:
 
 
 def _prepare(network: Network, X: Any, y: Any, loss: Loss, sample_weight: Any,
-             what: str = "X") -> _Data:
-    X = check_X(X, network.n_inputs, network.dtype, what)
-    dtype = network.dtype or np.dtype(np.float64)
+             dtype: np.dtype[Any], what: str = "X") -> _Data:
+    """Check one dataset and bring it to ``dtype``, the network's parameter dtype."""
+    X = check_X(X, network.n_inputs, dtype, what)
+    if X.dtype != dtype:
+        # Mixed precision would make every step convert; convert once, and say so.
+        warnings.warn(
+            f"{what} is {X.dtype} but the network computes in {dtype}; converting a copy "
+            f"of {what} once. Pass {dtype} data to avoid the copy.", stacklevel=4)
+        X = X.astype(dtype)
     yp = loss.prepare_targets(y, network.n_outputs, dtype)
     if len(yp) != X.shape[0]:
         raise DataError(f"{what} has {X.shape[0]} rows but its targets have {len(yp)}; "
@@ -58,12 +66,12 @@ def _prepare(network: Network, X: Any, y: Any, loss: Loss, sample_weight: Any,
     return _Data(X, yp, None if w is None else w.astype(dtype, copy=False))
 
 
-def _adopt_dtype(network: Network, X: Any) -> None:
-    """On the first fit, parameters take the data's float dtype (float32 stays float32)."""
+def _training_dtype(network: Network, X: Any) -> np.dtype[Any]:
+    """The network's dtype; before its first fit, the data's float dtype (else float64)."""
     if network.dtype is not None:
-        return
-    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-    network.astype(dtype)
+        return network.dtype
+    dtype = getattr(X, "dtype", None)
+    return np.dtype(dtype) if dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
 class _Batches:
@@ -72,16 +80,21 @@ class _Batches:
     def __init__(self, data: _Data, batch_size: int, shuffle: bool, network: Network) -> None:
         self.data, self.batch_size, self.shuffle, self.network = data, batch_size, shuffle, network
         self._buf: dict[str, np.ndarray] = {}
+        # Without shuffling (and for full batches, which shuffling cannot change) the
+        # batches are the same views every epoch: make them once.
+        self._fixed: list[_Data] | None = None
+        if batch_size >= len(data):
+            self._fixed = [data]  # the data itself, no copy
+        elif not shuffle:
+            self._fixed = [data.rows(s, s + batch_size) for s in range(0, len(data), batch_size)]
 
     def __iter__(self) -> Iterator[_Data]:
+        if self._fixed is not None:
+            return iter(self._fixed)
+        return self._shuffled()
+
+    def _shuffled(self) -> Iterator[_Data]:
         data, n, bs = self.data, len(self.data), self.batch_size
-        if bs >= n:  # full batch: the data itself, no copy
-            yield data
-            return
-        if not self.shuffle:
-            for start in range(0, n, bs):
-                yield data.rows(start, start + bs)
-            return
         order = self.network.rng.permutation(n)
         for start in range(0, n, bs):
             idx = order[start:start + bs]
@@ -107,7 +120,8 @@ def _resolve_validation(network: Network, data: _Data, loss: Loss, validation_da
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ConfigError("validation_data must be a tuple (X_val, y_val[, sample_weight])")
         sw = validation_data[2] if len(validation_data) == 3 else None
-        return data, _prepare(network, validation_data[0], validation_data[1], loss, sw, "X_val")
+        return data, _prepare(network, validation_data[0], validation_data[1], loss, sw,
+                              data.X.dtype, "X_val")
     if not validation_split:
         return data, None
     n_val = math.ceil(len(data) * validation_split)
@@ -146,9 +160,11 @@ def fit(
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be synnet Callback instances, got {type(cb).__name__}")
-    data = _prepare(network, X, y, loss_fn, sample_weight)
+    dtype = _training_dtype(network, X)
+    data = _prepare(network, X, y, loss_fn, sample_weight, dtype)
     train, val = _resolve_validation(network, data, loss_fn, validation_data, validation_split)
-    _adopt_dtype(network, data.X)
+    if network.dtype != dtype:  # first fit: parameters adopt the data's precision
+        network.astype(dtype)
 
     # -- the loop -------------------------------------------------------------
     network.loss, network.optimizer, network.stop_training = loss_fn, opt, False
@@ -200,36 +216,41 @@ class _Loop:
                  metrics: dict[str, Metric], l2: float, batch_hooks: list[Callback]) -> None:
         self.network, self.loss, self.optimizer = network, loss, optimizer
         self.metrics, self.l2, self.batch_hooks = metrics, l2, batch_hooks
+        self.fused = loss.fuses(network.output_layer.activation)
+        self.mean = loss.reduction == "mean"
         self._snapshot = {name: np.empty_like(p) for name, p in network.params.items()}
+        self._copies = [(self._snapshot[name], p) for name, p in network.params.items()]
 
     def run_epoch(self, batches: _Batches, epoch: int) -> dict[str, float]:
-        network, params = self.network, self.network.params
-        for name, p in params.items():  # the weights to return to if this epoch diverges
-            np.copyto(self._snapshot[name], p)
+        network, params, grads = self.network, self.network.params, self.network.grads
+        train_batch, step = network._train_batch, self.optimizer.step
+        loss, fused, l2, mean = self.loss, self.fused, self.l2, self.mean
+        for saved, param in self._copies:  # the weights to return to if this epoch diverges
+            saved[...] = param
         total_loss = 0.0
         seen = 0
         metric_sums = dict.fromkeys(self.metrics, 0.0)
         want_output = bool(self.metrics)
         for b, batch in enumerate(batches):
             try:
-                value, out = network._train_batch(
-                    batch.X, batch.y, batch.w, self.loss, self.l2, want_output)
+                value, out = train_batch(batch.X, batch.y, batch.w, loss, fused, l2, want_output)
                 if not math.isfinite(value):
                     raise FloatingPointError("non-finite loss")
-                self.optimizer.step(params, network.grads)
+                step(params, grads)
             except FloatingPointError as exc:
                 self._diverged(epoch, b, exc)
-            m = len(batch)
+            m = batch.n
             # Sum losses add up over batches; mean losses are averaged by batch size.
-            total_loss += value * (m if self.loss.reduction == "mean" else 1)
+            total_loss += value * m if mean else value
             seen += m
             if out is not None:
                 for name, fn in self.metrics.items():
                     metric_sums[name] += fn(out, batch.y) * m
             for cb in self.batch_hooks:
                 cb.on_batch_end(b, {"loss": value, "size": m})
-        logs = {"loss": total_loss / seen if self.loss.reduction == "mean" else total_loss}
-        logs.update({name: s / seen for name, s in metric_sums.items()})
+        logs = {"loss": total_loss / seen if mean else total_loss}
+        for name, total in metric_sums.items():
+            logs[name] = total / seen
         return logs
 
     def _diverged(self, epoch: int, batch: int, exc: BaseException) -> None:
@@ -262,4 +283,5 @@ def evaluate(network: Network, X: Any, y: Any, *, loss: Any,
         raise ConfigError("no loss given and the network was never fitted: pass loss=...")
     loss_fn.check_output(network.n_outputs)
     metric_fns = {name: get_metric(name) for name in metrics}
-    return _evaluate(network, _prepare(network, X, y, loss_fn, None), loss_fn, metric_fns)
+    data = _prepare(network, X, y, loss_fn, None, network._param_dtype())
+    return _evaluate(network, data, loss_fn, metric_fns)

@@ -68,11 +68,11 @@ def main(file: TextIO | None = None) -> None:
     out = file or sys.stdout
 
     def row(label: str, ours: float, published: float) -> None:
-        print(f"  {label:<12} synnet {ours:<22.17g} tutorial {published:.17g}", file=out)
+        print(f"  {label:<12} synnet {ours!r:<24} tutorial {published!r}", file=out)
 
     print("2-layer network (3 -> 1), 10,000 steps: output after training", file=out)
     for i, (ours, pub) in enumerate(zip(two_layer().ravel(), PUBLISHED_2LAYER_OUTPUT)):
-        row(f"row {i}", float(ours), pub)
+        row(f"row {i}", round(float(ours), 8), pub)
     for title, y, published in (("3-layer network (3 -> 4 -> 1), y = [0,0,1,1]", Y_AND,
                                  PUBLISHED_3LAYER_ERRORS),
                                 ("3-layer network on XOR, y = [0,1,1,0]", Y_XOR,
