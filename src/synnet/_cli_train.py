@@ -21,7 +21,7 @@ import numpy as np
 from synnet import _cli_metrics as metrics
 from synnet.activations import get_activation
 from synnet.callbacks import Callback, EarlyStopping, ProgressBar
-from synnet.errors import ConfigError, DataError
+from synnet.errors import ConfigError, DataError, DivergenceError
 from synnet.layers import Dense, Dropout
 from synnet.model import Model
 from synnet.network import Network
@@ -125,7 +125,7 @@ class PlainProgress(Callback):
 
     def __init__(self, epochs: int, file: TextIO) -> None:
         self.epochs, self.file = epochs, file
-        self.every = max(1, epochs // 10)
+        self.every = max(1, math.ceil(epochs / 10))
         self.start = 0
 
     def on_train_begin(self, logs: dict[str, float]) -> None:
@@ -133,7 +133,8 @@ class PlainProgress(Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         done = epoch - self.start + 1
-        if done % self.every == 0 or done == self.epochs or self.network.stop_training:
+        if done == 1 or done % self.every == 0 or done == self.epochs or \
+                self.network.stop_training:
             values = "  ".join(f"{k} {v:.4g}" for k, v in logs.items())
             print(f"epoch {done}/{self.epochs}  {values}", file=self.file, flush=True)
 
@@ -271,10 +272,17 @@ def train(table: Table, settings: Settings, progress: TextIO | None = sys.stderr
     model = Model(network, preprocessor, target,
                   metadata={"feature_names": features, "target_name": settings.target})
     started = time.perf_counter()
-    history = network.fit(
-        X_train, y_train, loss, settings.make_optimizer(), epochs=settings.epochs,
-        batch_size=settings.batch_size, validation_data=validation, callbacks=callbacks,
-        metrics=["accuracy"] if task == "classification" else [], l2=settings.l2)
+    try:
+        # Overflow anywhere in fit means divergence, in the validation pass too.
+        with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+            history = network.fit(
+                X_train, y_train, loss, settings.make_optimizer(), epochs=settings.epochs,
+                batch_size=settings.batch_size, validation_data=validation,
+                callbacks=callbacks, metrics=["accuracy"] if task == "classification" else [],
+                l2=settings.l2)
+    except FloatingPointError as exc:
+        raise DivergenceError(f"training diverged after {network.epochs_trained} epoch(s) "
+                              f"({exc}); try a smaller --lr") from exc
     seconds = time.perf_counter() - started
     scores = {"train": score(model, X_train, y_all[train_rows], raw_y[train_rows])}
     if validation is not None:

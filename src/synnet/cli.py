@@ -408,8 +408,6 @@ def _error_text(exc: BaseException) -> tuple[str, str | None]:
         if isinstance(exc, PermissionError):
             return f"permission denied: {name}", "check the file's permissions"
         return f"cannot access {name}: {exc.strerror or exc}", None
-    if isinstance(exc, DivergenceError):
-        return str(exc), "pass a smaller --lr, or standardize extreme columns"
     return str(exc), None
 
 

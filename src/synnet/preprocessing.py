@@ -297,9 +297,8 @@ class Preprocessor:
         absent = self.missing_columns(data.keys())
         if absent:
             raise DataError(
-                f"the data lacks column{'s' if len(absent) > 1 else ''} "
-                f"{', '.join(map(repr, absent))} that the model was trained on; it needs "
-                f"columns {', '.join(map(repr, self.input_names))}")
+                f"the data lacks column{'s' if len(absent) > 1 else ''} {_names_text(absent)} "
+                f"that the model was trained on; the data has {_names_text(list(data))}")
         cols = {c["name"]: _as_column(data[c["name"]], c["name"]) for c in self.columns}
         n = _common_length(cols)
         masks = {name: missing_mask(col) for name, col in cols.items()}
@@ -369,6 +368,11 @@ class Preprocessor:
     def __repr__(self) -> str:
         kinds = ", ".join(f"{c['name']}:{c['kind'][:3]}" for c in self.columns)
         return f"Preprocessor(impute={self.impute!r}, columns=[{kinds}])"
+
+
+def _names_text(names: Sequence[str], limit: int = 12) -> str:
+    shown = ", ".join(map(repr, names[:limit]))
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _common_length(cols: Mapping[str, np.ndarray]) -> int:
@@ -525,8 +529,8 @@ class TargetEncoder:
         missing = missing_mask(col)
         if missing.any():
             raise DataError(f"the target {self._what()} is missing in "
-                            f"{_rows_text(np.flatnonzero(missing), first_row)}; every training "
-                            "row needs a target value (remove those rows)")
+                            f"{_rows_text(np.flatnonzero(missing), first_row)}; every row needs a "
+                            "target value (remove those rows)")
         return col
 
     @property
