@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,10 +42,14 @@ def gradcheck(
     """Compare ``loss_and_grads`` with central differences (L(p+eps) - L(p-eps)) / 2eps.
 
     The error for each entry is |analytic - numeric| / max(1, |analytic| + |numeric|)
-    (a relative error that does not blow up near zero). Randomness (dropout) is
-    replayed identically for every evaluation by restoring the generator's state.
-    Use float64 networks; ``max_checks`` caps entries checked per parameter.
+    (a relative error that does not blow up near zero). The check runs on a
+    float64 copy of the network, so it works for float32 networks too and never
+    changes the network's weights. Randomness (dropout) is replayed identically
+    for every evaluation by restoring the generator's state. ``max_checks`` caps
+    the entries checked per parameter.
     """
+    network = copy.deepcopy(network).astype(np.float64)
+    x = x.astype(np.float64) if getattr(x, "dtype", None) == np.float32 else x
     state = get_state(network.rng)
 
     def evaluate() -> tuple[float, dict[str, np.ndarray]]:
@@ -72,5 +77,4 @@ def gradcheck(
             a = float(analytic[name].reshape(-1)[i])
             worst = max(worst, abs(a - numeric) / max(1.0, abs(a) + abs(numeric)))
         result.errors[name] = worst
-    set_state(network.rng, state)
     return result

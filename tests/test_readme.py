@@ -1,0 +1,19 @@
+"""The README's Python examples run as written."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_python_blocks_run() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert len(blocks) >= 3
+    namespace: dict[str, object] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the examples must not trigger warnings either
+        for block in blocks:
+            exec(compile(block, str(README), "exec"), namespace)
