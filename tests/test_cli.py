@@ -354,7 +354,7 @@ def test_demo_runs_the_tutorial_then_iris(monkeypatch, capsys):
     monkeypatch.setattr(synnet, "tutorial", fake, raising=False)
     code, out, err = run(capsys, "demo", "-q")
     assert code == 0, err
-    assert calls == [sys.stdout] or len(calls) == 1
+    assert len(calls) == 1 and calls[0] is sys.stdout  # the same stream as the rest
     assert out.index("TUTORIAL TABLE") < out.index("Iris")
     match = re.search(r"held-out accuracy: (\d\.\d{4}) \((\d+) of 30 flowers\)\s*$", out)
     assert match, out
@@ -395,7 +395,7 @@ def _bad_files(tmp: Path) -> dict[str, Path]:
     inf = [list(r) for r in rows]
     inf[2][1] = "inf"
     files["inf"] = write_csv(tmp / "inf.csv", header, inf)
-    single = [list(r[:4]) + ["yes"] + [r[5]] for r in rows]
+    single = [[*list(r[:4]), "yes", r[5]] for r in rows]
     files["single"] = write_csv(tmp / "single.csv", header, single)
     gaps = [list(r) for r in rows]
     gaps[1][2] = ""
@@ -436,7 +436,7 @@ def test_train_bad_input(tmp_path, capsys, case, args, pattern):
     if "-t" not in argv:
         argv += ["-t", "label"]
     out_path = tmp_path / "out.synnet"
-    code, out, err = run(capsys, "train", *argv, "-o", out_path, *FAST)
+    code, _out, err = run(capsys, "train", *argv, "-o", out_path, *FAST)
     assert_bad_input(code, err, pattern)
     assert not out_path.exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
@@ -541,11 +541,11 @@ def test_bad_model_files(tmp_path, model, data, capsys, case, pattern, command):
 
 def test_prediction_columns_must_match_the_model(tmp_path, model, capsys):
     path = write_csv(tmp_path / "other.csv", ["x", "colour", "weight"], [[0.5, "red", 3]])
-    code, out, err = run(capsys, "predict", model, path)
+    code, _, err = run(capsys, "predict", model, path)
     assert_bad_input(code, err, r"lacks column 'count' that the model was trained on; "
                                 r"the data has 'x', 'colour', 'weight'")
     path = write_csv(tmp_path / "typed.csv", ["x", "count", "colour"], [[0.5, "many", "red"]])
-    code, out, err = run(capsys, "predict", model, path)
+    code, _out, err = run(capsys, "predict", model, path)
     assert_bad_input(code, err, r"column 'count' must be numeric \(the model was trained on "
                                 r"numbers\) but has text in row 1: 'many'")
 
@@ -628,3 +628,19 @@ def test_demo_in_a_process_prints_the_published_numbers(tmp_path):
     assert "0.0096644899999999995" in done.stdout or "0.00966449" in done.stdout
     assert re.search(r"held-out accuracy: \d\.\d{4}", done.stdout)
     assert list(tmp_path.iterdir()) == []  # the demo writes no files
+
+
+def test_missing_pandas_names_the_extra(tmp_path, data, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    code, _, err = run(capsys, "train", data, "-t", "label", "-o", tmp_path / "m", *FAST)
+    assert_bad_input(code, err, r"needs pandas; install it with pip install 'synnet\[cli\]'")
+
+
+def test_importing_the_cli_imports_no_optional_dependency():
+    code = ("import sys, synnet, synnet.cli, synnet.serialization, synnet.model, "
+            "synnet.preprocessing, synnet.tabular_io, synnet._cli_train; "
+            "bad = [m for m in ('pandas', 'matplotlib', 'sklearn', 'pyarrow') if m in sys.modules];"
+            "print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -58,7 +58,7 @@ def describe_target(model: Model) -> str:
     return f"regression of{name}"
 
 
-def classification_text(report: dict[str, Any], classes: Sequence[Any]) -> str:
+def classification_text(report: dict[str, Any], classes: Any) -> str:
     """Accuracy, log loss, per-class precision/recall/F1 and the confusion matrix."""
     labels = [str(c) for c in classes]
     lines = [table([["rows", report["rows"]], ["accuracy", report["accuracy"]],
@@ -117,9 +117,11 @@ def inspect_text(path: str, loaded: ModelFile) -> str:
     settings = training.get("settings") if isinstance(training, dict) else None
     if isinstance(settings, dict):
         lines += ["", "training"]
-        rows = training.get("rows") if isinstance(training.get("rows"), dict) else {}
-        facts = [["data", f"{training.get('data')}: {rows.get('train')} training rows, "
-                          f"{rows.get('valid')} validation rows"],
+        counts = training.get("rows")
+        if not isinstance(counts, dict):
+            counts = {}
+        facts = [["data", f"{training.get('data')}: {counts.get('train')} training rows, "
+                          f"{counts.get('valid')} validation rows"],
                  ["time", f"{training.get('seconds')} s, {training.get('epochs_run')} epochs"]]
         shown = ["hidden", "activation", "dropout", "optimizer", "lr", "momentum", "l2",
                  "batch_size", "epochs", "patience", "valid_fraction", "seed", "impute", "dtype",

@@ -161,7 +161,7 @@ def split_rows(n: int, fraction: float, rng: np.random.Generator,
     train, valid = [], []
     for rows in groups:
         rows = rng.permutation(rows)
-        n_valid = min(len(rows) - 1, int(math.floor(len(rows) * fraction + 0.5)))
+        n_valid = min(len(rows) - 1, math.floor(len(rows) * fraction + 0.5))
         valid.append(rows[:n_valid])
         train.append(rows[n_valid:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(valid))

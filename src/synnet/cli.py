@@ -262,7 +262,15 @@ def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise DataError(f"--keep: {table.source} has no column {', '.join(map(repr, absent))}")
     X = _model_input(model, table)
     columns: dict[str, np.ndarray] = {c: table.columns[c] for c in args.keep}
-    if model.task == "classification":
+    if model.multilabel:
+        assert model.classes is not None
+        proba = model.predict_proba(X)
+        columns.update({f"prediction_{label}": (proba[:, j] > 0.5).astype(np.int64)
+                        for j, label in enumerate(model.classes)})
+        if args.proba:
+            columns.update({f"proba_{label}": proba[:, j]
+                            for j, label in enumerate(model.classes)})
+    elif model.task == "classification":
         proba = model.predict_proba(X)
         assert model.classes is not None
         columns["prediction"] = model.classes[np.argmax(proba, axis=1)]
@@ -293,6 +301,9 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if model.target is None:
         raise ConfigError(f"{args.model} does not record its target, so it cannot be "
                           "evaluated; use synnet predict and score the output yourself")
+    if model.multilabel:
+        raise ConfigError("synnet evaluate does not score multilabel models yet; use "
+                          "synnet predict and score the label columns yourself")
     name = args.target or model.target.name
     table = read_table(args.data)
     if name is None or name not in table.columns:
@@ -307,7 +318,7 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         report = _cli_metrics.classification_report(codes[known], proba[known])
         if not known.all():
             correct = int(np.sum(np.argmax(proba[known], axis=1) == codes[known]))
-            report.update(rows=int(len(codes)), accuracy=correct / len(codes),
+            report.update(rows=len(codes), accuracy=correct / len(codes),
                           unknown_rows=int((~known).sum()))
         report["classes"] = [str(c) for c in model.classes]
         text = _cli_report.classification_text(report, model.classes)
@@ -369,7 +380,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     print("\n2. Iris flowers: 150 measured flowers of 3 species, built into synnet\n", file=out)
     table = _iris()
     species = table.columns["species"]
-    classes, strata = np.unique(species.astype(str), return_inverse=True)
+    _classes, strata = np.unique(species.astype(str), return_inverse=True)
     rng = np.random.default_rng(0)
     fit_rows, test_rows = _cli_train.split_rows(table.n_rows, 0.2, rng, strata)
     settings = _cli_train.Settings(target="species", hidden=[8], epochs=500, lr=0.01, seed=0,

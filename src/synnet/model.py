@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def _columns_of(X: Any) -> Mapping[str, Any] | None:
     """Named columns of X (dict, DataFrame, Table), or None for a plain array."""
-    if hasattr(X, "columns") and isinstance(getattr(X, "columns"), Mapping):
+    if hasattr(X, "columns") and isinstance(X.columns, Mapping):
         return X.columns  # a synnet Table
     if isinstance(X, Mapping):
         return X
@@ -136,23 +136,38 @@ class Model:
         return self.network.predict(self.transform(X))
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities (n, n_classes), columns in the order of :attr:`classes`."""
+        """Class probabilities (n, n_classes), columns in the order of :attr:`classes`.
+
+        For multilabel models each column is that label's own probability.
+        """
         if self.task != "classification":
             raise ConfigError("predict_proba needs a classification model; this one is "
                               f"{self.task or 'without a target'}")
         return self._proba_from_output(self._output(X))
 
+    @property
+    def multilabel(self) -> bool:
+        """Whether each class is a separate yes/no label (k sigmoid outputs, k > 1)."""
+        return (self.task == "classification" and self.network.n_outputs > 1
+                and isinstance(self.network.output_layer.activation, Sigmoid))
+
     def _proba_from_output(self, out: np.ndarray) -> np.ndarray:
+        """Probabilities from network outputs; identity outputs are taken as logits."""
         activation = self.network.output_layer.activation
         with np.errstate(under="ignore"):
             if out.shape[1] == 1:  # binary: one unit, P(second class)
                 p = out[:, 0] if isinstance(activation, Sigmoid) else Sigmoid()(out[:, 0])
                 return np.column_stack([1.0 - p, p])
-            return out if isinstance(activation, Softmax) else Softmax()(out)
+            if isinstance(activation, (Softmax, Sigmoid)):  # Sigmoid: multilabel
+                return out
+            return Softmax()(out)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Class labels (n,) for classification; values (n,) or (n, k) for regression."""
+        """Class labels (n,) for classification, or a 0/1 matrix (n, k) for multilabel
+        models; values (n,) or (n, k) for regression."""
         out = self._output(X)
+        if self.multilabel:
+            return (out > 0.5).astype(np.int64)
         if self.task == "classification":
             assert self.target is not None
             return self.target.labels(np.argmax(self._proba_from_output(out), axis=1))

@@ -243,8 +243,12 @@ class Preprocessor:
         fill: float | None = None
         if self.impute is not None:
             xp = x[present]
-            fill = float({"mean": np.mean, "median": np.median}.get(
-                self.impute, _most_frequent)(xp))
+            if self.impute == "mean":
+                fill = float(np.mean(xp))
+            elif self.impute == "median":
+                fill = float(np.median(xp))
+            else:
+                fill = float(_most_frequent(xp))
             x = np.where(missing, fill, x)
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             mean = float(np.mean(x))
@@ -392,7 +396,8 @@ def _require_keys(d: Any, required: set[str], optional: set[str], where: str) ->
     missing = required - d.keys()
     extra = d.keys() - required - optional
     if missing or extra:
-        raise ValueError(f"{where}: missing keys {sorted(missing)}, unexpected keys {sorted(extra)}")
+        raise ValueError(f"{where}: missing keys {sorted(missing)}, "
+                         f"unexpected keys {sorted(extra)}")
 
 
 def _check_column_spec(c: Any, imputes: bool) -> dict[str, Any]:

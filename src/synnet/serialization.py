@@ -42,7 +42,7 @@ import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 from numpy.lib import format as npformat
@@ -409,7 +409,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
@@ -573,12 +573,12 @@ class _Reader:
         if opt is not None:
             if not isinstance(opt, dict) or set(opt) != {"name", "config", "iterations", "slots"}:
                 raise self.fail("optimizer must have name, config, iterations and slots")
-            cls = OPTIMIZERS.get(opt["name"]) if isinstance(opt["name"], str) else None
-            if cls is None:
+            proto = _optimizer_prototype(opt["name"])
+            if proto is None:
                 raise self.fail(f"unknown optimizer {opt['name']!r}; known: {sorted(OPTIMIZERS)}")
             slots = opt["slots"]
-            if not isinstance(slots, dict) or not set(slots) <= set(cls.slot_names):
-                raise self.fail(f"optimizer slots must be among {list(cls.slot_names)}")
+            if not isinstance(slots, dict) or not set(slots) <= set(proto.slot_names):
+                raise self.fail(f"optimizer slots must be among {list(proto.slot_names)}")
             for slot, names in slots.items():
                 if not isinstance(names, list) or not set(names) <= set(network.params) \
                         or len(set(names)) != len(names):
@@ -586,8 +586,8 @@ class _Reader:
                 for name in names:
                     p = network.params[name]
                     expected[f"optimizer/{slot}/{name}"] = (p.shape, None)
-        for key, spec in declared.items():
-            if isinstance(key, str) and key.startswith("extra/"):
+        for key in declared:
+            if key.startswith("extra/"):
                 name = key[len("extra/"):]
                 if not _EXTRA_NAME.fullmatch(name) or ".." in name:
                     raise self.fail(f"bad extra array name {name!r}")
@@ -710,9 +710,10 @@ class _Reader:
     def _optimizer(self, spec: Any, arrays: dict[str, np.ndarray]) -> Optimizer | None:
         if spec is None:
             return None
-        cls = OPTIMIZERS[spec["name"]]
+        proto = _optimizer_prototype(spec["name"])
+        assert proto is not None  # checked with the manifest
         config = spec["config"]
-        defaults = cls().get_config()
+        defaults = proto.get_config()
         if not isinstance(config, dict) or set(config) != set(defaults) or not all(
                 _is_scalar(v) and not isinstance(v, str) for v in config.values()):
             raise self.fail(f"optimizer config must set exactly {sorted(defaults)} to numbers")
@@ -720,14 +721,20 @@ class _Reader:
         if not _is_int(iterations) or iterations < 0:
             raise self.fail("optimizer iterations must be an int >= 0")
         try:
-            optimizer = cls(**config)
+            optimizer = type(proto)(**config)
         except (ConfigError, TypeError) as exc:
             raise self.fail(f"optimizer {spec['name']}: {exc}") from None
         slots = {slot: {name: arrays[f"optimizer/{slot}/{name}"] for name in names}
                  for slot, names in spec["slots"].items()}
-        optimizer.load_state_dict({"name": cls.name, "config": optimizer.get_config(),
+        optimizer.load_state_dict({"name": proto.name, "config": optimizer.get_config(),
                                    "iterations": iterations, "slots": slots})
         return optimizer
+
+
+def _optimizer_prototype(name: Any) -> Optimizer | None:
+    """A default instance of the registered optimizer ``name`` (its class, slots, settings)."""
+    factory = OPTIMIZERS.get(name) if isinstance(name, str) else None
+    return None if factory is None else factory()
 
 
 def _foreign_kind(magic: bytes) -> str:
