@@ -29,6 +29,7 @@ from synnet.callbacks import (
     PrintEvery,
     ProgressBar,
 )
+from synnet.checkpoint import Checkpoint, ResumeError
 from synnet.errors import ConfigError, DataError, DivergenceError, ModelFileError, SynnetError
 from synnet.gradcheck import GradCheckResult, gradcheck
 from synnet.layers import Dense, Dropout
@@ -42,17 +43,52 @@ from synnet.losses import (
 )
 from synnet.network import Network
 from synnet.optimizers import SGD, Adam, Optimizer, RMSprop
+from synnet.serialization import load
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "SGD", "Activation", "Adam", "BinaryCrossEntropy", "Callback", "CategoricalCrossEntropy",
-    "ConfigError", "DataError", "Dense", "DivergenceError", "Dropout", "EarlyStopping",
-    "Exponential", "GradCheckResult", "History", "Identity", "LambdaCallback", "Layer",
-    "LeakyReLU", "LearningRateScheduler", "Loss", "MLPClassifier", "MLPRegressor",
-    "MeanSquaredError", "ModelFileError", "Network", "Optimizer", "Poisson", "PrintEvery",
-    "ProgressBar", "RMSprop", "ReLU", "Sigmoid", "Softmax", "SumSquaredError", "SynnetError",
-    "Tanh", "gradcheck",
+    "SGD",
+    "Activation",
+    "Adam",
+    "BinaryCrossEntropy",
+    "Callback",
+    "CategoricalCrossEntropy",
+    "Checkpoint",
+    "ConfigError",
+    "DataError",
+    "Dense",
+    "DivergenceError",
+    "Dropout",
+    "EarlyStopping",
+    "Exponential",
+    "GradCheckResult",
+    "History",
+    "Identity",
+    "LambdaCallback",
+    "Layer",
+    "LeakyReLU",
+    "LearningRateScheduler",
+    "Loss",
+    "MLPClassifier",
+    "MLPRegressor",
+    "MeanSquaredError",
+    "ModelFileError",
+    "Network",
+    "Optimizer",
+    "Poisson",
+    "PrintEvery",
+    "ProgressBar",
+    "RMSprop",
+    "ReLU",
+    "ResumeError",
+    "Sigmoid",
+    "Softmax",
+    "SumSquaredError",
+    "SynnetError",
+    "Tanh",
+    "gradcheck",
+    "load",
 ]
 
 _LAZY = {"MLPClassifier": "synnet.sklearn_api", "MLPRegressor": "synnet.sklearn_api"}

@@ -27,13 +27,14 @@ class Callback:
     """Base class; override the hooks you need."""
 
     network: Network
-    #: set by fit: {"epochs": ..., "steps": batches per epoch, "samples": training rows}
-    params: dict[str, int]
+    #: set by fit: "epochs", "steps" (batches per epoch), "samples" (training rows),
+    #: "settings" (what determines the run), "data" and "callbacks" (all of this fit's).
+    params: dict[str, Any]
 
     def set_network(self, network: Network) -> None:
         self.network = network
 
-    def set_params(self, params: dict[str, int]) -> None:
+    def set_params(self, params: dict[str, Any]) -> None:
         self.params = params
 
     def on_train_begin(self, logs: Logs) -> None: ...
@@ -41,6 +42,16 @@ class Callback:
     def on_epoch_begin(self, epoch: int, logs: Logs) -> None: ...
     def on_epoch_end(self, epoch: int, logs: Logs) -> None: ...
     def on_batch_end(self, batch: int, logs: Logs) -> None: ...
+
+    def on_interrupt(self, logs: Logs) -> None:
+        """Ctrl-C (KeyboardInterrupt) stopped training mid-epoch; fit re-raises it after."""
+
+    def get_state(self) -> dict[str, Any]:
+        """State that must survive a resume: JSON values, arrays or dicts of arrays."""
+        return {}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`get_state` returned."""
 
 
 def overrides(callback: Callback, hook: str) -> bool:
@@ -144,6 +155,17 @@ class EarlyStopping(Callback):
     def on_train_end(self, logs: Logs) -> None:
         if self.restore_best_weights and self._best_weights is not None:
             self.network.set_weights(self._best_weights)
+
+    def get_state(self) -> dict[str, Any]:
+        return {"wait": self.wait, "best": self.best, "best_epoch": self.best_epoch,
+                "stopped_epoch": self.stopped_epoch, "best_weights": self._best_weights}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.wait, self.best = int(state["wait"]), float(state["best"])
+        self.best_epoch, self.stopped_epoch = state["best_epoch"], state["stopped_epoch"]
+        weights = state.get("best_weights")
+        self._best_weights = None if weights is None else {k: np.array(v)
+                                                           for k, v in weights.items()}
 
 
 class ProgressBar(Callback):

@@ -7,6 +7,7 @@ parameters around it, and the scikit-learn estimators reach it through ``fit``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +77,7 @@ class Network:
         self.optimizer: Optimizer | None = None
         self.history: History | None = None
         self.epochs_trained = 0
+        self.fit_start_epoch = 0  # epochs_trained when the current (or last) fit began
         self.stop_training = False
 
     # -- structure ----------------------------------------------------------
@@ -154,6 +156,24 @@ class Network:
             "layers": [layer.get_config() for layer in self.layers],
             "dtype": None if self.dtype is None else self.dtype.name,
         }
+
+    def save(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
+        """Write the network to a safe synnet model file (atomically; never a pickle).
+
+        ``kwargs`` go to :func:`synnet.serialization.save_model` (metadata,
+        optimizer state, ...). Read it back with :func:`synnet.load` or
+        :meth:`Network.load`.
+        """
+        from synnet.serialization import save_network
+
+        save_network(path, self, **kwargs)
+
+    @staticmethod
+    def load(path: str | os.PathLike[str]) -> Network:
+        """The network stored in a synnet model file (weights, loss, history)."""
+        from synnet.serialization import load_network
+
+        return load_network(path)
 
     def summary(self) -> str:
         """A table of layers, output sizes and parameter counts."""

@@ -174,7 +174,17 @@ def fit(
     if progress:
         all_callbacks.append(ProgressBar())
     bs = batch or len(train)
-    fit_params = {"epochs": epochs, "steps": -(-len(train) // bs), "samples": len(train)}
+    fit_params: dict[str, Any] = {
+        "epochs": epochs, "steps": -(-len(train) // bs), "samples": len(train),
+        # What determines the run, for callbacks that must recognise it (checkpoints).
+        "settings": {"loss": loss_fn.name, "optimizer": opt.state_dict()["name"],
+                     "optimizer_config": opt.get_config(), "batch_size": bs,
+                     "shuffle": bool(shuffle), "l2": l2, "epochs": epochs,
+                     "metrics": sorted(metric_fns), "validation": val is not None,
+                     "network": network.get_config()},
+        "data": (train, val),
+        "callbacks": all_callbacks,
+    }
     for cb in all_callbacks:
         cb.set_network(network)
         cb.set_params(fit_params)
@@ -183,15 +193,19 @@ def fit(
     loop = _Loop(network, loss_fn, opt, metric_fns, l2, batch_hooks)
 
     epoch_hooks = [cb for cb in all_callbacks if overrides(cb, "on_epoch_begin")]
+    # A callback may move both counters forward in on_train_begin (resuming from a
+    # checkpoint); the fit ends `epochs` epochs after the epoch it started from.
+    network.fit_start_epoch = network.epochs_trained
     for cb in all_callbacks:
         cb.on_train_begin({})
+    end = network.fit_start_epoch + epochs
     logs: dict[str, float] = {}
     try:
         # Overflow and invalid operations raise, so divergence is caught where it starts
         # (the loop turns it into DivergenceError); underflow to 0 is harmless. Set once
         # here, not per batch: entering errstate costs as much as several small ufuncs.
         with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
-            for _ in range(epochs):
+            while network.epochs_trained < end and not network.stop_training:
                 epoch = network.epochs_trained
                 for cb in epoch_hooks:
                     cb.on_epoch_begin(epoch, {})
@@ -201,8 +215,11 @@ def fit(
                 network.epochs_trained += 1
                 for cb in all_callbacks:
                     cb.on_epoch_end(epoch, logs)
-                if network.stop_training:
-                    break
+    except KeyboardInterrupt:
+        # The batch in flight is abandoned; what an epoch completed is consistent.
+        for cb in all_callbacks:
+            cb.on_interrupt(logs)
+        raise
     finally:
         for cb in all_callbacks:
             cb.on_train_end(logs)

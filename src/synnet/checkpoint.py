@@ -1,0 +1,325 @@
+"""Checkpoints that make a resumed run identical, bit for bit, to one that never stopped.
+
+A checkpoint is an ordinary synnet model file (safe to load, written
+atomically) whose ``extra`` part holds everything else that determines the rest
+of the run: the random generator's state, the epoch counters, the history so
+far, every callback's state (early stopping, learning-rate schedules), and a
+fingerprint of the data and settings. The optimizer's state (moments, step
+count, learning rate) travels in the model file's optimizer section.
+
+Use it as a callback::
+
+    ckpt = synnet.Checkpoint("ckpts", every=1, keep=3, resume=True)
+    net.fit(X, y, loss="mse", epochs=100, callbacks=[ckpt])
+
+If the process dies (SIGKILL, a crash, a reboot), running the same code again
+with ``resume=True`` continues from the newest valid checkpoint and ends with
+the same weights as an uninterrupted run. A damaged newest checkpoint is skipped
+with a warning in favour of the one before it. Resuming with other data or
+settings is refused with a message saying what differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synnet import serialization
+from synnet._rng import get_state, set_state
+from synnet._validation import is_sparse
+from synnet.callbacks import Callback, History, Logs
+from synnet.errors import ConfigError, ModelFileError, SynnetError
+
+CHECKPOINT_FORMAT = "synnet-checkpoint"
+CHECKPOINT_VERSION = 1
+_NAME = re.compile(r"ckpt-(\d{8})\.synnet")
+
+
+class ResumeError(SynnetError, ValueError):
+    """A checkpoint exists but cannot continue this run (other data or settings)."""
+
+
+class Checkpoint(Callback):
+    """Write a checkpoint every ``every`` epochs; optionally resume from the newest one.
+
+    Args:
+        directory: folder for the checkpoint files (created if missing).
+        every: write after every ``every``-th epoch (the last epoch is always written).
+        keep: how many of the newest checkpoints to keep (older ones are deleted).
+        resume: at the start of ``fit``, continue from the newest valid checkpoint
+            in ``directory`` if there is one (otherwise start fresh).
+        save_kwargs: passed to :func:`synnet.serialization.save_model` with every
+            checkpoint (preprocessing, target, metadata), so a checkpoint is also
+            a usable model file.
+
+    After ``fit``, ``resumed_from`` is the epoch count training resumed from
+    (None when it started fresh) and ``last_path`` the newest file written.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], every: int = 1, keep: int = 3,
+                 resume: bool = False, save_kwargs: dict[str, Any] | None = None) -> None:
+        if not isinstance(every, int) or every < 1:
+            raise ConfigError(f"every must be an int >= 1, got {every!r}")
+        if not isinstance(keep, int) or keep < 1:
+            raise ConfigError(f"keep must be an int >= 1, got {keep!r}")
+        self.directory = Path(directory)
+        if self.directory.exists() and not self.directory.is_dir():
+            raise ConfigError(f"checkpoint folder {self.directory} is a file; give a folder")
+        self.every, self.keep, self.resume = every, keep, resume
+        self.save_kwargs = dict(save_kwargs or {})
+        self.resumed_from: int | None = None
+        self.last_path: Path | None = None
+        self._fingerprint: dict[str, Any] = {}
+        self._pending: dict[str, Any] | None = None
+
+    # -- the hooks ------------------------------------------------------------------
+    def on_train_begin(self, logs: Logs) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._fingerprint = fingerprint(self.params)
+        self._pending = None
+        self.resumed_from = None
+        if self.resume:
+            found = latest_checkpoint(self.directory)
+            if found is not None:
+                self._restore(*found)
+
+    def on_epoch_end(self, epoch: int, logs: Logs) -> None:
+        state = self._capture()
+        done = self.network.epochs_trained - self.network.fit_start_epoch
+        last = done >= self.params["epochs"] or self.network.stop_training
+        if done % self.every == 0 or last:
+            self._write(state)
+        else:
+            self._pending = state  # written if training is interrupted before the next one
+
+    def on_interrupt(self, logs: Logs) -> None:
+        if self._pending is not None:
+            self._write(self._pending)
+
+    # -- capture and restore ------------------------------------------------------------
+    def _capture(self) -> dict[str, Any]:
+        """Everything that determines the rest of the run, copied now."""
+        network = self.network
+        json_state: dict[str, Any] = {
+            "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+            "epochs_trained": network.epochs_trained,
+            "fit_start_epoch": network.fit_start_epoch,
+            "rng": _encode(get_state(network.rng)),
+            "fingerprint": self._fingerprint,
+            "callbacks": [],
+        }
+        arrays: dict[str, np.ndarray] = {}
+        for i, cb in enumerate(self.params["callbacks"]):
+            if cb is self or isinstance(cb, History):
+                json_state["callbacks"].append({"kind": type(cb).__name__, "state": {}})
+                continue
+            state, cb_arrays = _split_arrays(cb.get_state(), f"cb{i}")
+            json_state["callbacks"].append({"kind": type(cb).__name__, "state": state})
+            arrays.update(cb_arrays)
+        assert network.optimizer is not None
+        return {"json": json_state, "arrays": arrays,
+                "weights": network.get_weights(),
+                "optimizer": network.optimizer.state_dict(),
+                "history": {k: list(v) for k, v in self.params["callbacks"][0].history.items()},
+                "epoch": list(self.params["callbacks"][0].epoch)}
+
+    def _write(self, state: dict[str, Any]) -> None:
+        from synnet.optimizers import get_optimizer
+
+        network = self.network
+        # After an interrupt the network may hold a half-applied batch: put the captured
+        # epoch-end state back first (at an epoch end this copies the weights onto themselves).
+        network.set_weights(state["weights"])
+        network.epochs_trained = state["json"]["epochs_trained"]
+        optimizer = get_optimizer(state["optimizer"]["name"])
+        optimizer.load_state_dict(state["optimizer"])
+        path = self.directory / f"ckpt-{network.epochs_trained:08d}.synnet"
+        history = History()
+        history.epoch, history.history = state["epoch"], state["history"]
+        serialization.save_model(
+            path, network, optimizer=optimizer, history=history,
+            extra={"checkpoint": state["json"]}, extra_arrays=state["arrays"],
+            **self.save_kwargs)
+        self.last_path = path
+        self._pending = None
+        self._prune()
+
+    def _prune(self) -> None:
+        files = sorted(_checkpoints(self.directory))
+        for _, path in files[:-self.keep]:
+            path.unlink(missing_ok=True)
+
+    def _restore(self, path: Path, saved: serialization.ModelFile) -> None:
+        info: dict[str, Any] = saved.extra["checkpoint"]  # checked by latest_checkpoint
+        differences = _differences(info.get("fingerprint", {}), self._fingerprint)
+        if differences:
+            raise ResumeError(
+                f"cannot resume from {path}: {'; '.join(differences)}. Use the same data and "
+                f"settings, or start fresh in another folder (or without resume).")
+        network = self.network
+        try:
+            network.set_weights(saved.network.get_weights())
+        except ConfigError as exc:
+            raise ResumeError(f"cannot resume from {path}: {exc}") from None
+        assert network.optimizer is not None and saved.optimizer is not None
+        network.optimizer.load_state_dict(saved.optimizer.state_dict())
+        set_state(network.rng, _decode(info["rng"]))
+        network.epochs_trained = int(info["epochs_trained"])
+        network.fit_start_epoch = int(info["fit_start_epoch"])
+        history = self.params["callbacks"][0]
+        if saved.network.history is not None:
+            history.history = {k: list(v) for k, v in saved.network.history.history.items()}
+            history.epoch = list(saved.network.history.epoch)
+        for i, (cb, entry) in enumerate(zip(self.params["callbacks"], info["callbacks"])):
+            if cb is not self and not isinstance(cb, History) and entry["state"]:
+                cb.set_state(_join_arrays(entry["state"], saved.extra_arrays, f"cb{i}"))
+        self.resumed_from = network.epochs_trained
+
+
+# -- finding checkpoints ------------------------------------------------------------------
+
+
+def _checkpoints(directory: Path) -> list[tuple[int, Path]]:
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in directory.iterdir():
+        match = _NAME.fullmatch(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return found
+
+
+def latest_checkpoint(
+    directory: str | os.PathLike[str],
+) -> tuple[Path, serialization.ModelFile] | None:
+    """The newest checkpoint in ``directory`` that loads cleanly, or None if there is none.
+
+    A damaged newer checkpoint (truncated, corrupt) is skipped with a warning.
+    """
+    for _, path in sorted(_checkpoints(Path(directory)), reverse=True):
+        try:
+            saved = serialization.load_model(path)
+            info = saved.extra.get("checkpoint")
+            if not isinstance(info, dict) or info.get("format") != CHECKPOINT_FORMAT:
+                raise ModelFileError(f"{path} is a model file but not a synnet checkpoint")
+            if info.get("version") != CHECKPOINT_VERSION or saved.optimizer is None:
+                raise ModelFileError(f"{path} is checkpoint format {info.get('version')}; "
+                                     f"this synnet reads version {CHECKPOINT_VERSION}")
+            return path, saved
+        except (ModelFileError, OSError, KeyError, TypeError, ValueError) as exc:
+            warnings.warn(f"skipping damaged checkpoint {path.name}: {exc}", stacklevel=2)
+    return None
+
+
+# -- fingerprints ---------------------------------------------------------------------
+
+
+def fingerprint(params: dict[str, Any]) -> dict[str, Any]:
+    """Digests of the training and validation data, and the settings, of a fit."""
+    train, val = params["data"]
+    # The epoch count is left out: a resumed fit may be asked to train for longer.
+    settings = {k: v for k, v in params["settings"].items() if k != "epochs"}
+    out: dict[str, Any] = {"settings": settings, "train": _digest(train)}
+    out["validation"] = None if val is None else _digest(val)
+    return out
+
+
+def _digest(data: Any) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for part in (data.X, data.y, data.w):
+        if part is None:
+            h.update(b"none")
+            continue
+        arrays = [part.data, part.indices, part.indptr] if is_sparse(part) else [part]
+        for a in arrays:
+            h.update(repr((a.shape, a.dtype.str)).encode())
+            rows = max(1, (1 << 22) // max(1, a[:1].nbytes))  # ~4 MB at a time
+            for start in range(0, len(a), rows):
+                h.update(np.ascontiguousarray(a[start:start + rows]).tobytes())
+    return h.hexdigest()
+
+
+def _differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    out = []
+    if saved.get("train") != now.get("train"):
+        out.append("the training data differ")
+    if saved.get("validation") != now.get("validation"):
+        out.append("the validation data differ")
+    old, new = saved.get("settings", {}), now.get("settings", {})
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            out.append(f"{key} was {old.get(key)!r}, now {new.get(key)!r}")
+    return out
+
+
+# -- JSON helpers: non-finite floats, big ints and arrays ------------------------------
+
+
+def _encode(value: Any) -> Any:
+    """JSON-safe: arrays become lists, non-finite floats and big ints become tagged strings."""
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return {"__array__": value.tolist(), "dtype": value.dtype.str}
+    if isinstance(value, (np.integer, int)) and not isinstance(value, bool):
+        value = int(value)
+        return value if abs(value) < 2**53 else {"__int__": str(value)}
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if math.isfinite(value) else {"__float__": repr(value)}
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "__int__" in value:
+            return int(value["__int__"])
+        if "__float__" in value:
+            return float(value["__float__"])
+        if "__array__" in value:
+            return np.array(value["__array__"], dtype=np.dtype(value["dtype"]))
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def _split_arrays(state: dict[str, Any], prefix: str) -> tuple[dict[str, Any],
+                                                             dict[str, np.ndarray]]:
+    """Arrays (and dicts of arrays) go to named extra arrays; the rest to JSON."""
+    json_part: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for key, value in state.items():
+        if isinstance(value, np.ndarray):
+            arrays[f"{prefix}.{key}"] = value
+            json_part[key] = {"__extra__": f"{prefix}.{key}"}
+        elif isinstance(value, dict) and value and all(
+                isinstance(v, np.ndarray) for v in value.values()):
+            json_part[key] = {"__extra_dict__": {k: f"{prefix}.{key}.{k}" for k in value}}
+            arrays.update({f"{prefix}.{key}.{k}": v for k, v in value.items()})
+        else:
+            json_part[key] = _encode(value)
+    return json_part, arrays
+
+
+def _join_arrays(state: dict[str, Any], arrays: dict[str, np.ndarray],
+                 prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        if isinstance(value, dict) and "__extra__" in value:
+            out[key] = arrays[value["__extra__"]]
+        elif isinstance(value, dict) and "__extra_dict__" in value:
+            out[key] = {k: arrays[name] for k, name in value["__extra_dict__"].items()}
+        else:
+            out[key] = _decode(value)
+    return out

@@ -1,0 +1,48 @@
+"""A training run for the fault-tolerance tests: python train_ckpt.py OUT CKPT_DIR [options].
+
+Trains a small dropout network with Adam, shuffling and early stopping (every
+source of state that a resume must restore), checkpointing into CKPT_DIR, and
+saves the final weights to OUT (.npz). --resume continues from the newest
+checkpoint; --lr and --flip change the settings/data (for the refusal tests);
+--every sets the checkpoint interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+import synnet
+
+parser = argparse.ArgumentParser()
+parser.add_argument("out")
+parser.add_argument("ckpt_dir")
+parser.add_argument("--resume", action="store_true")
+parser.add_argument("--epochs", type=int, default=60)
+parser.add_argument("--every", type=int, default=1)
+parser.add_argument("--lr", type=float, default=0.01)
+parser.add_argument("--flip", action="store_true")
+args = parser.parse_args()
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(3000, 20))
+y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int)
+if args.flip:
+    y = 1 - y
+net = synnet.Network([synnet.Dense(20, 64, "relu"), synnet.Dropout(0.2),
+                      synnet.Dense(64, 64, "tanh"), synnet.Dense(64, 2, "softmax")], seed=7)
+ckpt = synnet.Checkpoint(args.ckpt_dir, every=args.every, keep=3, resume=args.resume)
+stop = synnet.EarlyStopping("val_loss", patience=1000, restore_best_weights=True)
+try:
+    net.fit(X, y, loss="categorical_crossentropy", optimizer=synnet.Adam(lr=args.lr),
+            epochs=args.epochs, batch_size=32, validation_split=0.2, callbacks=[stop, ckpt])
+except KeyboardInterrupt:
+    print(f"interrupted; checkpoint {ckpt.last_path}", flush=True)
+    sys.exit(130)
+except synnet.SynnetError as exc:
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(2)
+print(f"resumed_from={ckpt.resumed_from}", flush=True)
+np.savez(args.out, **net.get_weights())
