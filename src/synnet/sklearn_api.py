@@ -19,6 +19,7 @@ module that imports scikit-learn.
 
 from __future__ import annotations
 
+import math
 import warnings
 from itertools import pairwise
 from numbers import Integral, Real
@@ -223,13 +224,20 @@ class _BaseMLP(BaseEstimator):
     # -- fitting ------------------------------------------------------------
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> _BaseMLP:
         hidden = self._hidden_sizes()
-        first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
-        X, targets, labels = self._validate_input(X, y, incremental, reset=first_pass)
-        sample_weight = self._sample_weight(sample_weight, X, labels, incremental)
+        self._per_layer("activation", len(hidden))
         if self.solver == "lbfgs" and (any(self._per_layer("dropout", len(hidden)))
                                        or self.callbacks):
             raise ValueError("dropout and callbacks need solver='adam' or 'sgd': L-BFGS "
                              "minimizes one deterministic full-batch loss, without epochs")
+        if self.early_stopping and incremental and self.solver != "lbfgs":
+            raise ValueError("partial_fit does not support early_stopping=True")
+        first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
+        X, targets, labels = self._validate_input(X, y, incremental, reset=first_pass)
+        sample_weight = self._sample_weight(sample_weight, X, labels, incremental)
+        if (self.early_stopping and self.solver != "lbfgs"
+                and math.ceil(self.validation_fraction * X.shape[0]) < 2):
+            raise ValueError("The validation set is too small. Increase "
+                             "'validation_fraction' or the size of your dataset.")
         rng = _random_state(self.random_state)
         n_outputs = len(self.classes_) if targets.ndim == 1 else targets.shape[1]
         if first_pass:
@@ -285,8 +293,6 @@ class _BaseMLP(BaseEstimator):
 
     def _fit_stochastic(self, X: Any, targets: np.ndarray, labels: Any, sample_weight: Any,
                         rng: np.random.RandomState, incremental: bool) -> None:
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
         if not hasattr(self, "loss_curve_"):  # warm start after an lbfgs fit
             self.loss_curve_, self._no_improvement_count = [], 0
             self._reset_early_stopping()
@@ -305,9 +311,6 @@ class _BaseMLP(BaseEstimator):
             sample_weight = parts[6] if sample_weight is not None else None
             X_val, t_val, l_val = parts[1], parts[3], parts[5]
             sw_val = parts[7] if sample_weight is not None else None
-            if X_val.shape[0] < 2:
-                raise ValueError("The validation set is too small. Increase "
-                                 "'validation_fraction' or the size of your dataset.")
             validation = (X_val, t_val, sw_val)
         n_samples = X.shape[0]
         if self.batch_size == "auto":
