@@ -183,3 +183,19 @@ def test_import_synnet_imports_no_optional_dependency() -> None:
             "'torch', 'onnx', 'dask') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_divergence_keeps_the_last_finite_step() -> None:
+    """The weights after divergence are those the last finite step produced."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(32, 4)) * 100
+    y = X @ rng.normal(size=(4, 1)) * 1e3
+    net = synnet.Network([synnet.Dense(4, 8, "tanh"), synnet.Dense(8, 1)], seed=0)
+    seen = []
+    spy = synnet.LambdaCallback(on_batch_end=lambda b, logs: seen.append(net.get_weights()))
+    with pytest.raises(synnet.DivergenceError, match="last finite step"):
+        net.fit(X, y, loss="mse", optimizer=synnet.SGD(lr=1e6), epochs=500, batch_size=8,
+                callbacks=[spy])
+    assert seen, "at least one step completed before the divergence"
+    for name, w in seen[-1].items():
+        np.testing.assert_array_equal(net.params[name], w)

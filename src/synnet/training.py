@@ -235,15 +235,13 @@ class _Loop:
         self.metrics, self.l2, self.batch_hooks = metrics, l2, batch_hooks
         self.fused = loss.fuses(network.output_layer.activation)
         self.mean = loss.reduction == "mean"
-        self._snapshot = {name: np.empty_like(p) for name, p in network.params.items()}
-        self._copies = [(self._snapshot[name], p) for name, p in network.params.items()]
+        # Only for the rare divergence that corrupts a weight itself (see _diverged).
+        self._initial = network.get_weights()
 
     def run_epoch(self, batches: _Batches, epoch: int) -> dict[str, float]:
         network, params, grads = self.network, self.network.params, self.network.grads
         train_batch, step = network._train_batch, self.optimizer.step
         loss, fused, l2, mean = self.loss, self.fused, self.l2, self.mean
-        for saved, param in self._copies:  # the weights to return to if this epoch diverges
-            saved[...] = param
         total_loss = 0.0
         seen = 0
         metric_sums = dict.fromkeys(self.metrics, 0.0)
@@ -271,12 +269,28 @@ class _Loop:
         return logs
 
     def _diverged(self, epoch: int, batch: int, exc: BaseException) -> None:
-        self.network.set_weights(self._snapshot)
-        lr = getattr(self.optimizer, "lr", None)
+        """Stop with DivergenceError, leaving the network with finite weights.
+
+        Overflow and invalid operations raise where they happen, which is almost
+        always while computing the loss or the gradient, before any weight is
+        touched: the weights are then those of the last finite step, and are
+        kept. Only if an update itself overflowed are weights non-finite; then
+        the weights from the start of this fit are restored. Optimizer state
+        with non-finite values is reset.
+        """
+        network, optimizer = self.network, self.optimizer
+        kept = "the weights of the last finite step"
+        if not all(np.isfinite(p).all() for p in network.params.values()):
+            network.set_weights(self._initial)
+            kept = "the weights it had when this fit started"
+        state = optimizer.state_dict()
+        if not all(np.isfinite(a).all() for slot in state["slots"].values()
+                   for a in slot.values()):
+            optimizer.slots = {s: {} for s in optimizer.slot_names}
+            optimizer.iterations = 0
         raise DivergenceError(
-            f"training diverged at epoch {epoch}, batch {batch} ({exc}); the network keeps the "
-            f"finite weights it had at the start of epoch {epoch}. Try a smaller learning rate "
-            f"(it is {lr})."
+            f"training diverged at epoch {epoch}, batch {batch} ({exc}); the network keeps "
+            f"{kept}. Try a smaller learning rate (it is {optimizer.lr})."
         ) from exc
 
 
