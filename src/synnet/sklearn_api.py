@@ -258,9 +258,19 @@ class _BaseMLP(BaseEstimator):
             else:
                 self._fit_stochastic(X, targets, labels, sample_weight, rng, incremental)
         finally:
-            # An inference pass drops the last training batch each layer cached for backward.
-            self.network_.predict(X[:1])
+            self._forget_training_data(X)
         return self
+
+    def _forget_training_data(self, X: Any) -> None:
+        """Drop the network's references to this fit's data, so pickles stay small."""
+        # An inference pass drops the last training batch each layer cached for backward.
+        self.network_.predict(X[:1])
+        # Network.fit gives every callback, the History it keeps included, params holding
+        # the training data and the callbacks (see the report on synnet.training.fit).
+        history = self.network_.history
+        params = getattr(history, "params", None)
+        if history is not None and params:
+            history.params = {k: v for k, v in params.items() if k not in ("data", "callbacks")}
 
     def _initialize(self, X: Any, n_outputs: int, hidden: list[int],
                     rng: np.random.RandomState) -> None:
