@@ -363,3 +363,17 @@ def test_multilabel_model_from_metadata_predicts_an_indicator_matrix(tmp_path):
     out = net.predict(X)
     np.testing.assert_array_equal(model.predict_proba(X), out)
     np.testing.assert_array_equal(model.predict(X), (out > 0.5).astype(int))
+
+
+def test_model_predicts_from_a_dataframe_with_missing_and_nullable_values(tmp_path):
+    pd = pytest.importorskip("pandas")
+    cols = {"n": np.array([1.0, 2.0, 3.0, 4.0]),
+            "c": np.array(["a", "b", "a", "b"], dtype=object)}
+    pre = Preprocessor(impute="most_frequent").fit(cols)
+    net = synnet.Network([synnet.Dense(pre.n_outputs, 1)], seed=0)
+    model = Model(net, pre, TargetEncoder("regression"))
+    frame = pd.DataFrame({"n": pd.array([1, None], dtype="Int64"),
+                          "c": pd.array(["b", None], dtype="string")})
+    expected = model.predict({"n": np.array([1.0, 1.0]),
+                              "c": np.array(["b", "a"], dtype=object)})
+    np.testing.assert_array_equal(model.predict(frame), expected)

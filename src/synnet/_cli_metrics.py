@@ -56,7 +56,7 @@ def classification_report(y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
     k = proba.shape[1]
     pred = np.argmax(proba, axis=1)
     confusion = confusion_matrix(y, pred, k)
-    return {"rows": int(len(y)), "accuracy": accuracy(y, pred), "log_loss": log_loss(y, proba),
+    return {"rows": len(y), "accuracy": accuracy(y, pred), "log_loss": log_loss(y, proba),
             "per_class": per_class(confusion), "confusion_matrix": confusion.tolist()}
 
 
@@ -82,5 +82,5 @@ def rmse(y: np.ndarray, pred: np.ndarray) -> float:
 
 def regression_report(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
     """R², MAE and RMSE in the target's units."""
-    return {"rows": int(len(y)), "r2": r2_score(y, pred), "mae": mae(y, pred),
+    return {"rows": len(y), "r2": r2_score(y, pred), "mae": mae(y, pred),
             "rmse": rmse(y, pred)}

@@ -220,8 +220,7 @@ def score(model: Model, X: np.ndarray, y: np.ndarray, raw_y: np.ndarray) -> dict
         return {"rows": report["rows"], "accuracy": report["accuracy"],
                 "log_loss": report["log_loss"]}
     assert model.target is not None
-    truth = raw_y.astype(np.float64)
-    return metrics.regression_report(truth, model.target.decode(out))
+    return metrics.regression_report(model.target.values(raw_y), model.target.decode(out))
 
 
 def train(table: Table, settings: Settings, progress: TextIO | None = sys.stderr) -> Result:

@@ -323,9 +323,7 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         report["classes"] = [str(c) for c in model.classes]
         text = _cli_report.classification_text(report, model.classes)
     else:
-        truth = model.target.encode(raw)[0] * model.target.scale[0] + model.target.mean[0] \
-            if model.target.mean else raw.astype(np.float64)
-        report = _cli_metrics.regression_report(np.asarray(truth, dtype=np.float64),
+        report = _cli_metrics.regression_report(model.target.values(raw),
                                                 np.asarray(model.predict(X), dtype=np.float64))
         text = _cli_report.regression_text(report)
     if args.json:

@@ -30,9 +30,10 @@ def _columns_of(X: Any) -> Mapping[str, Any] | None:
         return X.columns  # a synnet Table
     if isinstance(X, Mapping):
         return X
-    if hasattr(X, "columns") and hasattr(X, "__getitem__"):  # a DataFrame, duck-typed
-        return {str(c): X[c].to_numpy() if hasattr(X[c], "to_numpy") else X[c]
-                for c in X.columns}
+    if hasattr(X, "columns") and hasattr(X, "dtypes"):  # a pandas DataFrame
+        from synnet.tabular_io import frame_to_table
+
+        return frame_to_table(X).columns
     return None
 
 

@@ -515,8 +515,7 @@ class TargetEncoder:
                     "row; classification needs at least two classes (or use --task regression)")
             self.classes = check_classes(uniques)
         else:
-            y = _numeric_values(col, self.name or "target", first_row, missing_mask(col),
-                                "target")
+            y = self.values(col, first_row)
             with np.errstate(over="ignore", under="ignore", invalid="ignore"):
                 mean, scale = float(np.mean(y)), float(np.std(y))
             if not (math.isfinite(mean) and math.isfinite(scale)):
@@ -560,10 +559,15 @@ class TargetEncoder:
             codes = np.fromiter((index.get(key(v), -1) for v in col.tolist()),
                                 dtype=np.intp, count=len(col))
             return codes, codes >= 0
-        y = _numeric_values(col, self.name or "target", first_row, missing_mask(col),
-                                "target")
+        y = self.values(col, first_row)
         with np.errstate(under="ignore"):
             return (y - self.mean[0]) / self.scale[0], np.ones(len(y), dtype=bool)
+
+    def values(self, values: Any, first_row: int = 1) -> np.ndarray:
+        """Regression targets in their own units as float64 (n,); text or gaps are errors."""
+        col = self._check(values, first_row)
+        return _numeric_values(col, self.name or "target", first_row, missing_mask(col),
+                               "target")
 
     def decode(self, output: np.ndarray) -> np.ndarray:
         """Regression: network output (n, k) -> values in the target's units, (n,) if k == 1."""

@@ -99,6 +99,11 @@ def read_table(path: str | os.PathLike[str], stdin: IO[bytes] | None = None) -> 
         raise DataError(f"{source} has no columns")
     if frame.shape[0] == 0:
         raise DataError(f"{source} has a header but no data rows")
+    return frame_to_table(frame, source)
+
+
+def frame_to_table(frame: Any, source: str = "<DataFrame>") -> Table:
+    """A pandas DataFrame as a :class:`Table` of plain NumPy columns (names become str)."""
     return Table({str(name): _column(frame[name], str(name), source)
                   for name in frame.columns}, source)
 
