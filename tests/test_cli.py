@@ -352,6 +352,7 @@ def test_demo_runs_the_tutorial_then_iris(monkeypatch, capsys):
     fake.main = lambda file: (calls.append(file), print("TUTORIAL TABLE", file=file))
     monkeypatch.setitem(sys.modules, "synnet.tutorial", fake)
     monkeypatch.setattr(synnet, "tutorial", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "pandas", None)  # the demo needs no pandas
     code, out, err = run(capsys, "demo", "-q")
     assert code == 0, err
     assert len(calls) == 1 and calls[0] is sys.stdout  # the same stream as the rest
@@ -644,3 +645,31 @@ def test_importing_the_cli_imports_no_optional_dependency():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_bare_network_and_sklearn_style_files_work_with_the_cli(tmp_path, capsys):
+    net = synnet.Network([synnet.Dense(2, 2, "softmax")], seed=0)
+    net.save(tmp_path / "bare.synnet")
+    rows = [[0.5, -1.0], [2.0, 0.25]]
+    path = write_csv(tmp_path / "x.csv", ["a", "b"], rows)
+    code, out, err = run(capsys, "predict", tmp_path / "bare.synnet", path)
+    assert code == 0, err
+    frame = pd.read_csv(io.StringIO(out))
+    np.testing.assert_allclose(frame[["prediction_0", "prediction_1"]].to_numpy(),
+                               net.predict(np.array(rows)))
+    code, out, _ = run(capsys, "inspect", tmp_path / "bare.synnet")
+    assert code == 0 and "no target information" in out and "history      none saved" in out
+    code, _, err = run(capsys, "evaluate", tmp_path / "bare.synnet", path)
+    assert_bad_input(code, err, "does not record its target")
+    synnet.serialization.save_model(
+        tmp_path / "sk.synnet", net,
+        metadata={"task": "classification", "classes": ["cat", "dog"],
+                  "feature_names": ["b", "a"]})
+    swapped = write_csv(tmp_path / "y.csv", ["a", "b", "kind"],
+                        [[r[0], r[1], "cat"] for r in rows])
+    code, out, err = run(capsys, "evaluate", tmp_path / "sk.synnet", swapped, "-t", "kind",
+                         "--json")
+    assert code == 0, err
+    proba = net.predict(np.array([[r[1], r[0]] for r in rows]))  # columns by name, not position
+    expected = np.mean(np.argmax(proba, axis=1) == 0)
+    assert json.loads(out)["accuracy"] == pytest.approx(expected)
