@@ -45,6 +45,24 @@ def scores_table(scores: dict[str, dict[str, Any]]) -> str:
     return table(rows, header=["", *parts])
 
 
+def train_summary(result: Any) -> str:
+    """The table and facts ``synnet train`` prints after training."""
+    lines = [f"{describe_target(result.model)} - task: {result.task_reason}"]
+    if not result.n_valid:
+        lines.append("no validation rows" + (" (too few rows to hold some out)"
+                                              if result.settings.valid_fraction else ""))
+    lines.append(scores_table(result.scores))
+    stop = ""
+    if result.best_epoch is not None and result.epochs_run < result.settings.epochs:
+        stop = f" (early stopping; best weights from epoch {result.best_epoch})"
+    elif result.best_epoch is not None:
+        stop = f" (best weights from epoch {result.best_epoch})"
+    lines.append(f"epochs {result.epochs_run} of {result.settings.epochs}{stop}, "
+                 f"{result.seconds:.2f} s, {result.model.network.count_params():,} parameters, "
+                 f"seed {result.settings.seed}")
+    return "\n".join(lines)
+
+
 def describe_target(model: Model) -> str:
     target = model.target
     if target is None:

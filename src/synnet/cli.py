@@ -186,7 +186,6 @@ def _check_writable(path: str, option: str) -> None:
 
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from synnet import _cli_report, _cli_train
-    from synnet.serialization import save_model
     from synnet.tabular_io import read_table
 
     settings = _cli_train.Settings(
@@ -204,34 +203,16 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     table = read_table(args.data)
     result = _cli_train.train(table, settings, progress=None if args.quiet else err)
     model = result.model
-    save_model(args.output, model.network, preprocessor=model.preprocessor, target=model.target,
-               metadata=model.metadata, training=result.training_record(table.source))
+    model.save(args.output, training=result.training_record(table.source))
     if args.plot:
         assert model.network.history is not None
         _cli_train.plot_history(model.network.history.history, args.plot,
                                 title=f"{Path(args.data).name} -> {args.target}",
                                 best_epoch=result.best_epoch)
-    print(_summary(result, _cli_report), file=out)
+    print(_cli_report.train_summary(result), file=out)
     print(f"model written to {args.output}" + (f", loss curves to {args.plot}"
                                                 if args.plot else ""), file=out)
     return EXIT_OK
-
-
-def _summary(result: Any, report: Any) -> str:
-    lines = [f"{report.describe_target(result.model)} - task: {result.task_reason}"]
-    if not result.n_valid:
-        lines.append("no validation rows" + (" (too few rows to hold some out)"
-                                              if result.settings.valid_fraction else ""))
-    lines.append(report.scores_table(result.scores))
-    stop = ""
-    if result.best_epoch is not None and result.epochs_run < result.settings.epochs:
-        stop = f" (early stopping; best weights from epoch {result.best_epoch})"
-    elif result.best_epoch is not None:
-        stop = f" (best weights from epoch {result.best_epoch})"
-    lines.append(f"epochs {result.epochs_run} of {result.settings.epochs}{stop}, "
-                 f"{result.seconds:.2f} s, {result.model.network.count_params():,} parameters, "
-                 f"seed {result.settings.seed}")
-    return "\n".join(lines)
 
 
 def _model_input(model: Any, table: Any) -> Any:
@@ -388,7 +369,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.flush()
     result = _cli_train.train(table.take(fit_rows), settings,
                               progress=None if args.quiet else err)
-    print(_summary(result, _cli_report), file=out)
+    print(_cli_report.train_summary(result), file=out)
     model = result.model
     test = table.take(test_rows)
     codes, _ = model.target.encode(test.columns["species"])  # type: ignore[union-attr]
