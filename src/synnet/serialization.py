@@ -510,8 +510,8 @@ class _Reader:
             raise self.fail(f"network layers must be a list of 1 to {MAX_LAYERS} layer specs")
         itemsize = 4 if dtype == "float32" else 8
         built = [self._layer(i, s, itemsize) for i, s in enumerate(layers)]
-        try:
-            return Network(built, dtype=dtype)
+        try:  # zeros: no random draws for weights the file is about to overwrite
+            return Network(built, dtype=dtype, init="zeros")
         except (ConfigError, TypeError) as exc:
             raise self.fail(f"the layers do not form a network ({exc})") from None
 
