@@ -1,13 +1,14 @@
 """solver='lbfgs': scipy's L-BFGS-B on the full-batch loss from ``Network.loss_and_grads``.
 
-The parameters travel to scipy as one float64 vector (the network's parameters
-in name order, flattened) and back into the network's own arrays, so the
-network keeps its dtype. Settings as in scikit-learn: ``maxiter=max_iter``,
+The parameters travel to scipy as one float64 vector (every weight matrix, then
+every bias, flattened: scikit-learn's layout, so that scipy's sums run in the
+same order) and back into the network's own arrays, which keep their dtype. Settings as in scikit-learn: ``maxiter=max_iter``,
 ``maxfun=max_fun``, ``gtol=tol``.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from typing import Any
@@ -21,13 +22,19 @@ from synnet.losses import Loss
 from synnet.network import Network
 
 
+def _order(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """All weight matrices, then all biases: scikit-learn's order, so scipy sums alike."""
+    return [a for name, a in arrays.items() if name.endswith("W")] + [
+        a for name, a in arrays.items() if not name.endswith("W")]
+
+
 def _pack(arrays: dict[str, np.ndarray]) -> np.ndarray:
-    return np.concatenate([a.ravel() for a in arrays.values()]).astype(np.float64, copy=False)
+    return np.concatenate([a.ravel() for a in _order(arrays)]).astype(np.float64, copy=False)
 
 
 def _unpack(theta: np.ndarray, params: dict[str, np.ndarray]) -> None:
     start = 0
-    for p in params.values():
+    for p in _order(params):
         np.copyto(p, theta[start:start + p.size].reshape(p.shape), casting="same_kind")
         start += p.size
 
@@ -43,7 +50,7 @@ def fit_lbfgs(network: Network, X: Any, y: np.ndarray, loss: Loss, sample_weight
     """
     params = network.params
     theta0 = _pack(params)
-    last = {"value": math.nan}
+    last_value = [math.nan]  # the loss at the latest finite point, for verbose output
 
     def value_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
         _unpack(theta, params)
@@ -56,14 +63,14 @@ def fit_lbfgs(network: Network, X: Any, y: np.ndarray, loss: Loss, sample_weight
             value = math.inf
         if not math.isfinite(value):
             return math.inf, np.zeros_like(theta)
-        last["value"] = value
+        last_value[0] = value
         return value, _pack(grads)
 
-    def report(xk: np.ndarray) -> None:
-        report.iteration += 1  # type: ignore[attr-defined]
-        print(f"Iteration {report.iteration}, loss = {last['value']:.8f}")  # type: ignore[attr-defined]
+    iterations = itertools.count(1)
 
-    report.iteration = 0  # type: ignore[attr-defined]
+    def report(theta: np.ndarray) -> None:
+        print(f"Iteration {next(iterations)}, loss = {last_value[0]:.8f}")
+
     result = scipy.optimize.minimize(
         value_and_grad, theta0, method="L-BFGS-B", jac=True,
         options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
@@ -79,8 +86,8 @@ def fit_lbfgs(network: Network, X: Any, y: np.ndarray, loss: Loss, sample_weight
         msg = (f"lbfgs failed to converge after {n_iter} iteration(s) "
                f"(status={result.status}):\n{result.message}\n")
         if n_iter == max_iter:
-            msg += f"\nIncrease the number of iterations to improve the convergence " \
-                   f"(max_iter={max_iter})."
+            msg += ("\nIncrease the number of iterations to improve the convergence "
+                    f"(max_iter={max_iter}).")
         msg += ("\nYou might also want to scale the data as shown in:\n"
                 "    https://scikit-learn.org/stable/modules/preprocessing.html")
         warnings.warn(msg, ConvergenceWarning, stacklevel=3)
