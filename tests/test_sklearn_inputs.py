@@ -17,6 +17,7 @@ from sklearn.datasets import load_iris  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
+from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
 from synnet import DivergenceError, MLPClassifier, MLPRegressor  # noqa: E402
 
@@ -175,6 +176,8 @@ def _fails_before_training(est: Any, exc: type[Exception], match: str, *args: An
     with pytest.raises(exc, match=match):
         getattr(est, method)(*args, **kwargs)
     assert not hasattr(est, "network_")
+    with pytest.raises(NotFittedError):  # not even when classes_ was already worked out
+        check_is_fitted(est)
 
 
 @pytest.mark.parametrize("bad, match", [

@@ -25,7 +25,7 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import synnet  # noqa: E402
-from synnet.sklearn_api import _CONSTRAINTS  # noqa: E402
+from synnet._sklearn_params import CONSTRAINTS  # noqa: E402
 
 _X_IRIS, _Y_IRIS = load_iris(return_X_y=True)
 X_IRIS = StandardScaler().fit_transform(_X_IRIS)
@@ -287,7 +287,7 @@ def test_parameter_constraints_match_sklearn(name: str) -> None:
             assert "array-like" in ours[key]
         else:
             assert [_describe(c) for c in ours[key]] == [_describe(c) for c in constraints], key
-    assert set(ours) - set(ref) == set(_CONSTRAINTS) - set(ref) | (
+    assert set(ours) - set(ref) == set(CONSTRAINTS) - set(ref) | (
         {"class_weight"} if name == "MLPClassifier" else set())
 
 

@@ -40,7 +40,7 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state, column_or_1d
-    from sklearn.utils._param_validation import Interval, Options, StrOptions
+    from sklearn.utils._param_validation import StrOptions
     from sklearn.utils.class_weight import compute_sample_weight
     from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
@@ -48,6 +48,13 @@ try:
 
     from synnet import _sklearn_callbacks as rules
     from synnet._sklearn_lbfgs import fit_lbfgs
+    from synnet._sklearn_params import (
+        CLASS_WEIGHT_DOC,
+        CONSTRAINTS,
+        HIDDEN_ACTIVATIONS,
+        OUT_ACTIVATIONS,
+        SHARED_DOC,
+    )
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "synnet.MLPClassifier and synnet.MLPRegressor need scikit-learn and scipy: "
@@ -70,86 +77,6 @@ from synnet.optimizers import SGD, Adam, Optimizer
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-_HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
-# scikit-learn's names for output activations -> synnet's.
-_OUT_ACTIVATIONS = {"identity": "identity", "logistic": "logistic", "softmax": "softmax",
-                    "exp": "exponential"}
-
-# scikit-learn 1.9's constraints, widened only where synnet accepts more
-# (activation may be a list), plus synnet's own parameters.
-_CONSTRAINTS: dict[str, list[Any]] = {
-    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-    "activation": [StrOptions(set(_HIDDEN_ACTIVATIONS)), "array-like"],
-    "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
-    "alpha": [Interval(Real, 0, None, closed="left")],
-    "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-    "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
-    "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-    "power_t": [Interval(Real, 0, None, closed="left")],
-    "max_iter": [Interval(Integral, 1, None, closed="left")],
-    "shuffle": ["boolean"],
-    "random_state": ["random_state"],
-    "tol": [Interval(Real, 0, None, closed="left")],
-    "verbose": ["verbose"],
-    "warm_start": ["boolean"],
-    "momentum": [Interval(Real, 0, 1, closed="both")],
-    "nesterovs_momentum": ["boolean"],
-    "early_stopping": ["boolean"],
-    "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-    "beta_1": [Interval(Real, 0, 1, closed="left")],
-    "beta_2": [Interval(Real, 0, 1, closed="left")],
-    "epsilon": [Interval(Real, 0, None, closed="neither")],
-    "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
-    "max_fun": [Interval(Integral, 1, None, closed="left")],
-    "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
-    "callbacks": ["array-like", None],
-}
-
-_SHARED_DOC = """
-    Parameters shared with scikit-learn have its defaults and meanings; see
-    ``sklearn.neural_network.{sk}``: hidden_layer_sizes, activation, solver,
-    alpha, batch_size, learning_rate, learning_rate_init, power_t, max_iter,
-    shuffle, random_state, tol, verbose, warm_start, momentum,
-    nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2,
-    epsilon, n_iter_no_change, max_fun{extra_shared}. Differences:
-
-    - ``activation`` may also be a list with one name per hidden layer, e.g.
-      ``["relu", "tanh"]``.
-    - ``random_state=None`` draws fresh entropy; NumPy's global random state
-      is never used (so ``np.random.seed`` does not make a fit reproducible:
-      pass an int).
-
-    Parameters synnet adds (their defaults keep scikit-learn's behaviour):
-
-    dropout : float or list of float, default=0.0
-        Dropout rate after each hidden layer (one rate, or one per hidden
-        layer), in [0, 1). Active in training only; needs solver 'adam' or
-        'sgd'.{class_weight}
-    callbacks : list of synnet.callbacks.Callback, default=None
-        Passed to ``Network.fit`` after the estimator's own (solver 'adam' or
-        'sgd'). They see the logs "loss" and, with early stopping, "val_loss";
-        ``self.network.stop_training = True`` ends training.
-
-    Fitted attributes are scikit-learn's (classes_, loss_, best_loss_,
-    loss_curve_, validation_scores_, best_validation_score_, t_, coefs_,
-    intercepts_, n_features_in_, feature_names_in_, n_iter_, n_layers_,
-    n_outputs_, out_activation_), plus:
-
-    validation_loss_curve_ : list of float or None
-        Loss on the early-stopping validation split after each epoch (the data
-        term, without the L2 penalty); None without early stopping.
-    network_ : synnet.Network
-        The trained network. ``coefs_[i]`` and ``intercepts_[i]`` are its
-        arrays ``network_.params["<j>.W"]`` / ``["<j>.b"]`` themselves.
-"""
-
-_CLASS_WEIGHT_DOC = """
-    class_weight : dict, 'balanced' or None, default=None
-        Weights per class, multiplied into ``sample_weight``: ``{label:
-        weight}``, or 'balanced' for n_samples / (n_classes * count(label)).
-        Not for multilabel targets, and 'balanced' not with partial_fit."""
-
-
 def _store_params(estimator: BaseEstimator, params: dict[str, Any]) -> None:
     """Keep every constructor argument untouched, as scikit-learn requires."""
     for name, value in params.items():
@@ -165,7 +92,7 @@ def _random_state(seed: Any) -> np.random.RandomState:
 class _BaseMLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share: parameters, network building, fitting."""
 
-    _parameter_constraints: dict[str, list[Any]] = _CONSTRAINTS
+    _parameter_constraints: dict[str, list[Any]] = CONSTRAINTS
 
     # -- parameters -> network ----------------------------------------------
     def _hidden_sizes(self) -> list[int]:
@@ -181,8 +108,8 @@ class _BaseMLP(BaseEstimator):
         scalar = isinstance(value, str) if name == "activation" else isinstance(value, Real)
         values = [value] * n_hidden if scalar else list(value)
         if name == "activation":
-            ok = all(isinstance(v, str) and v in _HIDDEN_ACTIVATIONS for v in values)
-            allowed = f"one of {list(_HIDDEN_ACTIVATIONS)}"
+            ok = all(isinstance(v, str) and v in HIDDEN_ACTIVATIONS for v in values)
+            allowed = f"one of {list(HIDDEN_ACTIVATIONS)}"
         else:
             ok = all(isinstance(v, Real) and not isinstance(v, bool) and 0 <= v < 1
                      for v in values)
@@ -192,11 +119,9 @@ class _BaseMLP(BaseEstimator):
                              f"hidden layer ({n_hidden}); got {value!r}")
         return values
 
-    def _build_network(self, n_features: int, hidden: list[int], dtype: Any,
-                       rng: np.random.RandomState) -> Network:
+    def _build_network(self, n_features: int, hidden: list[int], acts: list[str],
+                       rates: list[float], dtype: Any, rng: np.random.RandomState) -> Network:
         """Dense layers initialized as scikit-learn does, with Dropout after hidden layers."""
-        acts = self._per_layer("activation", len(hidden))
-        rates = self._per_layer("dropout", len(hidden))
         # Glorot factor 2 for logistic layers, else 6; the output layer takes the last
         # hidden layer's (with a single name this is exactly scikit-learn's rule).
         factor_names = [*acts, acts[-1] if acts else self.activation]
@@ -204,7 +129,7 @@ class _BaseMLP(BaseEstimator):
         layers: list[Any] = []
         for i, (fan_in, fan_out) in enumerate(pairwise(sizes)):
             init = GlorotUniform(fan_in, fan_out, 2.0 if factor_names[i] == "logistic" else 6.0)
-            act = acts[i] if i < len(hidden) else _OUT_ACTIVATIONS[self.out_activation_]
+            act = acts[i] if i < len(hidden) else OUT_ACTIVATIONS[self.out_activation_]
             layers.append(Dense(fan_in, fan_out, act, init=init, bias_init=init))
             if i < len(hidden) and rates[i] > 0:
                 layers.append(Dropout(rates[i]))
@@ -223,10 +148,11 @@ class _BaseMLP(BaseEstimator):
 
     # -- fitting ------------------------------------------------------------
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> _BaseMLP:
+        # Every setting is checked before any attribute is set or any work starts.
         hidden = self._hidden_sizes()
-        self._per_layer("activation", len(hidden))
-        if self.solver == "lbfgs" and (any(self._per_layer("dropout", len(hidden)))
-                                       or self.callbacks):
+        activations = self._per_layer("activation", len(hidden))
+        rates = self._per_layer("dropout", len(hidden))
+        if self.solver == "lbfgs" and (any(rates) or self.callbacks):
             raise ValueError("dropout and callbacks need solver='adam' or 'sgd': L-BFGS "
                              "minimizes one deterministic full-batch loss, without epochs")
         if self.early_stopping and incremental and self.solver != "lbfgs":
@@ -241,7 +167,7 @@ class _BaseMLP(BaseEstimator):
         rng = _random_state(self.random_state)
         n_outputs = len(self.classes_) if targets.ndim == 1 else targets.shape[1]
         if first_pass:
-            self._initialize(X, n_outputs, hidden, rng)
+            self._initialize(X, n_outputs, hidden, activations, rates, rng)
         else:
             old = [layer.out_features for layer in self.network_.layers if isinstance(layer, Dense)]
             if old != [*hidden, n_outputs]:
@@ -272,14 +198,15 @@ class _BaseMLP(BaseEstimator):
         if history is not None and params:
             history.params = {k: v for k, v in params.items() if k not in ("data", "callbacks")}
 
-    def _initialize(self, X: Any, n_outputs: int, hidden: list[int],
-                    rng: np.random.RandomState) -> None:
+    def _initialize(self, X: Any, n_outputs: int, hidden: list[int], activations: list[str],
+                    rates: list[float], rng: np.random.RandomState) -> None:
         self.n_iter_ = 0
         self.t_ = 0
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(hidden) + 2
         self.out_activation_ = self._out_activation()
-        self.network_ = self._build_network(X.shape[1], hidden, X.dtype, rng)
+        self.network_ = self._build_network(X.shape[1], hidden, activations, rates, X.dtype,
+                                            rng)
         for name in ("loss_curve_", "best_loss_", "validation_scores_",
                      "best_validation_score_", "validation_loss_curve_"):
             self.__dict__.pop(name, None)
@@ -312,15 +239,15 @@ class _BaseMLP(BaseEstimator):
         optimizer = network.optimizer if incremental and network.optimizer else None
         validation = None
         if self.early_stopping:
-            # scikit-learn's split: stratified for single-output classification.
+            # scikit-learn's split, drawn from the same generator right after the initial
+            # weights, and stratified as scikit-learn stratifies it: when the network has
+            # a single output unit (binary classification).
             stratify = targets if is_classifier(self) and self.n_outputs_ == 1 else None
-            arrays = [X, targets, labels] + ([] if sample_weight is None else [sample_weight])
-            parts = train_test_split(*arrays, random_state=rng,
+            arrays = [X, targets, labels, sample_weight]
+            parts = train_test_split(*(a for a in arrays if a is not None), random_state=rng,
                                      test_size=self.validation_fraction, stratify=stratify)
-            X, targets, labels = parts[0], parts[2], parts[4]
-            sample_weight = parts[6] if sample_weight is not None else None
-            X_val, t_val, l_val = parts[1], parts[3], parts[5]
-            sw_val = parts[7] if sample_weight is not None else None
+            X, X_val, targets, t_val, labels, l_val = parts[:6]
+            sample_weight, sw_val = parts[6:] if sample_weight is not None else (None, None)
             validation = (X_val, t_val, sw_val)
         n_samples = X.shape[0]
         if self.batch_size == "auto":
@@ -386,7 +313,13 @@ class _BaseMLP(BaseEstimator):
         out = self.network_.predict(X)
         if not np.isfinite(out).all():
             return np.nan
-        return float(self._score_function(y, self._decode(out), sample_weight=sample_weight))
+        # Squares of tiny residuals in R^2 may underflow to 0, which is what they are.
+        with np.errstate(under="ignore"):
+            return float(self._score_function(y, self._decode(out), sample_weight=sample_weight))
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Fitted once a network exists (not merely once classes_ are known)."""
+        return hasattr(self, "network_")
 
     # -- fitted attributes backed by the network ----------------------------
     def _dense(self) -> list[Dense]:
@@ -434,11 +367,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     targets a softmax; the loss is scikit-learn's log-loss.
     """
 
-    __doc__ = (__doc__ or "") + _SHARED_DOC.format(
-        sk="MLPClassifier", extra_shared="", class_weight=_CLASS_WEIGHT_DOC)
+    __doc__ = (__doc__ or "") + SHARED_DOC.format(
+        sk="MLPClassifier", extra_shared="", class_weight=CLASS_WEIGHT_DOC)
 
     _parameter_constraints: dict[str, list[Any]] = {
-        **_CONSTRAINTS, "class_weight": [dict, StrOptions({"balanced"}), None]}
+        **CONSTRAINTS, "class_weight": [dict, StrOptions({"balanced"}), None]}
 
     def __init__(self, hidden_layer_sizes: Any = (100,), activation: Any = "relu", *,
                  solver: str = "adam", alpha: float = 0.0001, batch_size: Any = "auto",
@@ -561,11 +494,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     one output unit per target column.
     """
 
-    __doc__ = (__doc__ or "") + _SHARED_DOC.format(
+    __doc__ = (__doc__ or "") + SHARED_DOC.format(
         sk="MLPRegressor", extra_shared=", loss", class_weight="")
 
     _parameter_constraints: dict[str, list[Any]] = {
-        **_CONSTRAINTS, "loss": [StrOptions({"squared_error", "poisson"})]}
+        **CONSTRAINTS, "loss": [StrOptions({"squared_error", "poisson"})]}
 
     def __init__(self, loss: str = "squared_error", hidden_layer_sizes: Any = (100,),
                  activation: Any = "relu", *, solver: str = "adam", alpha: float = 0.0001,
