@@ -94,6 +94,13 @@ def test_infinite_values_are_an_error():
         Preprocessor().fit({"x": np.array([1.0, np.inf, 2.0])})
 
 
+def test_text_with_nul_characters_keeps_its_categories_and_fill():
+    pre = Preprocessor(impute="most_frequent").fit(
+        {"w": np.array(["a\x00", "a\x00", "b", None], dtype=object)})
+    assert pre.columns[0]["categories"] == ["a\x00", "b"]
+    assert pre.columns[0]["fill"] == "a\x00"
+
+
 def test_numbers_as_categories_match_across_int_and_float():
     pre = Preprocessor(categorical=["zip"]).fit({"zip": np.array([75001, 10115, 75001])})
     assert pre.columns[0]["categories"] == ["10115", "75001"]
@@ -216,7 +223,7 @@ def test_check_classes():
 def test_model_file_round_trip_reproduces_predictions(tmp_path_factory, numbers, words, impute):
     n = min(len(numbers), len(words))
     data = {"num": np.array(numbers[:n]), "word": np.array(words[:n], dtype=object)}
-    pre = Preprocessor(impute=impute).fit(data)
+    pre = Preprocessor(impute=impute, categorical=["word"]).fit(data)
     target = TargetEncoder("regression", "y").fit(np.arange(n, dtype=float))
     net = synnet.Network([synnet.Dense(pre.n_outputs, 2, "tanh"), synnet.Dense(2, 1)], seed=0)
     model = Model(net, pre, target)

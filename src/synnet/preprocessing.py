@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -163,6 +164,16 @@ def _most_frequent(values: np.ndarray) -> Any:
     return uniques[int(np.argmax(counts))]  # ties: the smallest value, as np.unique sorts
 
 
+def _most_frequent_text(values: list[str]) -> str:
+    """The most frequent string (ties: the smallest), compared as Python strings.
+
+    Not via NumPy: its fixed-width strings drop trailing NUL characters.
+    """
+    counts = Counter(values)
+    best = max(counts.values())
+    return min(v for v, c in counts.items() if c == best)
+
+
 def missing_error(missing: Mapping[str, np.ndarray], first_row: int = 1) -> DataError:
     """The error for missing values in the named columns (rows given 0-based)."""
     parts = [f"column {name!r} ({_rows_text(rows, first_row)})" for name, rows in missing.items()]
@@ -237,7 +248,7 @@ class Preprocessor:
             spec: dict[str, Any] = {"name": name, "kind": CATEGORICAL,
                                     "categories": sorted(set(text.tolist()))}
             if self.impute is not None:
-                spec["fill"] = str(_most_frequent(text.astype(str)))
+                spec["fill"] = _most_frequent_text(text.tolist())
             return spec
         x = _numeric_values(column, name, first_row, missing)
         fill: float | None = None
