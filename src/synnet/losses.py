@@ -138,7 +138,32 @@ class SumSquaredError(Loss):
         return value, (_scaled(d, w, 1.0) if grad else None)
 
 
-class MeanSquaredError(Loss):
+class ElementwiseMeanLoss(Loss):
+    """A loss that is a mean of elementwise terms: L = sum_i w_i mean_j l(pred_ij, y_ij) / sum w.
+
+    Subclasses give the elements l and their derivatives dl/dpred
+    (:meth:`elementwise`); weighting and averaging are done here, once.
+    """
+
+    def elementwise(self, pred: np.ndarray, y: np.ndarray, logits: bool, grad: bool
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(l, dl/dpred or None), both (n, k); new arrays the caller may overwrite."""
+        raise NotImplementedError
+
+    def evaluate(
+        self, pred: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None, *,
+        logits: bool = False, grad: bool = True,
+    ) -> tuple[float, np.ndarray | None]:
+        n, k = pred.shape
+        w, total = _weights(sample_weight, n, pred.dtype)
+        if total == 0.0:
+            return 0.0, (np.zeros_like(pred) if grad else None)
+        elem, d = self.elementwise(pred, y, logits, grad)
+        value = float(np.sum(elem if w is None else elem * w)) / (k * total)
+        return value, (None if d is None else _scaled(d, w, 1.0 / (k * total)))
+
+
+class MeanSquaredError(ElementwiseMeanLoss):
     """L = sum_i w_i * mean_j (pred_ij - y_ij)**2 / sum_i w_i.
 
     dL/dpred = 2 w_i (pred - y) / (k sum w).
@@ -146,25 +171,17 @@ class MeanSquaredError(Loss):
 
     name = "mse"
 
-    def evaluate(
-        self, pred: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None, *,
-        logits: bool = False, grad: bool = True,
-    ) -> tuple[float, np.ndarray | None]:
-        n, k = pred.shape
+    def elementwise(self, pred: np.ndarray, y: np.ndarray, logits: bool, grad: bool
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
         d = np.subtract(pred, y)
-        w, total = _weights(sample_weight, n, pred.dtype)
-        if total == 0.0:
-            return 0.0, (np.zeros_like(pred) if grad else None)
-        sq = d * d
-        value = float(np.sum(sq if w is None else sq * w)) / (k * total)
-        return value, (_scaled(d, w, 2.0 / (k * total)) if grad else None)
+        return d * d, (2.0 * d if grad else None)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return Sigmoid()(z)
 
 
-class BinaryCrossEntropy(Loss):
+class BinaryCrossEntropy(ElementwiseMeanLoss):
     """L = mean_i,j w_i * -(y log p + (1 - y) log(1 - p)), p = sigmoid(z); targets in [0, 1].
 
     From logits: l = max(z, 0) - z * y + log(1 + exp(-|z|)) and dL/dz = w (p - y) / (k sum w).
@@ -181,14 +198,8 @@ class BinaryCrossEntropy(Loss):
                             f"got values from {y.min()} to {y.max()}")
         return y
 
-    def evaluate(
-        self, pred: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None, *,
-        logits: bool = False, grad: bool = True,
-    ) -> tuple[float, np.ndarray | None]:
-        n, k = pred.shape
-        w, total = _weights(sample_weight, n, pred.dtype)
-        if total == 0.0:
-            return 0.0, (np.zeros_like(pred) if grad else None)
+    def elementwise(self, pred: np.ndarray, y: np.ndarray, logits: bool, grad: bool
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
         if logits:
             # log(1 + exp(-|z|)); -|z| is clipped so exp cannot underflow.
             soft = np.maximum(-np.abs(pred), -exp_limit(pred.dtype))
@@ -197,13 +208,10 @@ class BinaryCrossEntropy(Loss):
             elem = np.maximum(pred, 0.0)
             elem -= pred * y
             elem += soft
-            d = _sigmoid(pred) - y if grad else None
-        else:
-            p = np.clip(pred, EPS, 1.0 - EPS)
-            elem = -(y * np.log(p) + (1.0 - y) * np.log1p(-p))
-            d = (p - y) / (p * (1.0 - p)) if grad else None
-        value = float(np.sum(elem if w is None else elem * w)) / (k * total)
-        return value, (_scaled(d, w, 1.0 / (k * total)) if d is not None else None)
+            return elem, (_sigmoid(pred) - y if grad else None)
+        p = np.clip(pred, EPS, 1.0 - EPS)
+        elem = -(y * np.log(p) + (1.0 - y) * np.log1p(-p))
+        return elem, ((p - y) / (p * (1.0 - p)) if grad else None)
 
 
 class CategoricalCrossEntropy(Loss):
@@ -288,7 +296,7 @@ class CategoricalCrossEntropy(Loss):
         return value, _scaled(d, w, 1.0 / total)
 
 
-class Poisson(Loss):
+class Poisson(ElementwiseMeanLoss):
     """L = mean w * (mu - y log mu), mu = exp(z); targets >= 0 (counts or rates).
 
     From logits (log-rates): l = exp(z) - y z and dL/dz = w (exp(z) - y) / (k sum w).
@@ -303,24 +311,13 @@ class Poisson(Loss):
             raise DataError("Poisson loss needs targets >= 0 (counts or rates)")
         return y
 
-    def evaluate(
-        self, pred: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None, *,
-        logits: bool = False, grad: bool = True,
-    ) -> tuple[float, np.ndarray | None]:
-        n, k = pred.shape
-        w, total = _weights(sample_weight, n, pred.dtype)
-        if total == 0.0:
-            return 0.0, (np.zeros_like(pred) if grad else None)
+    def elementwise(self, pred: np.ndarray, y: np.ndarray, logits: bool, grad: bool
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
         if logits:
             mu = Exponential()(pred)
-            elem = mu - y * pred
-            d = mu - y if grad else None
-        else:
-            mu = np.maximum(pred, EPS)
-            elem = mu - y * np.log(mu)
-            d = 1.0 - y / mu if grad else None
-        value = float(np.sum(elem if w is None else elem * w)) / (k * total)
-        return value, (_scaled(d, w, 1.0 / (k * total)) if d is not None else None)
+            return mu - y * pred, (mu - y if grad else None)
+        mu = np.maximum(pred, EPS)
+        return mu - y * np.log(mu), (1.0 - y / mu if grad else None)
 
 
 LOSSES: dict[str, type[Loss]] = {
