@@ -45,6 +45,12 @@ def _weighted_sum(elem: np.ndarray, w: np.ndarray | None) -> float:
     return float(np.sum(elem if w is None else elem * w))
 
 
+def _clip(a: np.ndarray, low: float, high: float) -> np.ndarray:
+    """np.clip in place, without its wrapper's overhead (this runs once per minibatch)."""
+    np.maximum(a, low, out=a)
+    return np.minimum(a, high, out=a)
+
+
 def _grad(d: np.ndarray, w: np.ndarray | None, total: float) -> np.ndarray:
     """w * d / total, in place on ``d``."""
     if w is not None:
@@ -82,7 +88,10 @@ class SquaredError(_SklearnLoss):
 
 
 class BinaryLogLoss(_SklearnLoss):
-    """scikit-learn's binary log-loss, one logistic unit per label (binary or multilabel)."""
+    """scikit-learn's binary log-loss, one logistic unit per label (binary or multilabel).
+
+    Targets are 0/1, so y log p + (1 - y) log(1 - p) is the log of p or of 1 - p.
+    """
 
     name = "sklearn_binary_log_loss"
     fuses_with = Sigmoid
@@ -94,9 +103,9 @@ class BinaryLogLoss(_SklearnLoss):
             return 0.0, (np.zeros_like(pred) if grad else None)
         p = Sigmoid()(pred) if logits else pred
         eps = np.finfo(p.dtype).eps
-        clipped = np.clip(p, eps, 1.0 - eps)
-        elem = xlogy(y, clipped) + xlogy(1.0 - y, 1.0 - clipped)
-        value = -_weighted_sum(elem, w) / total
+        likelihood = np.where(y > 0.5, p, 1.0 - p)
+        np.log(_clip(likelihood, eps, 1.0 - eps), out=likelihood)
+        value = -_weighted_sum(likelihood, w) / total
         return value, (_grad(p - y, w, total) if grad else None)
 
 
@@ -118,16 +127,15 @@ class LogLoss(Loss):
         w, total = _weights(sample_weight, n, pred.dtype)
         if total == 0.0:
             return 0.0, (np.zeros_like(pred) if grad else None)
-        p = Softmax()(pred) if logits else pred
+        p = Softmax()(pred) if logits else pred.copy()  # p becomes the gradient: own it
         rows = np.arange(n)
         eps = np.finfo(p.dtype).eps
-        picked = np.log(np.clip(p[rows, y], eps, 1.0 - eps))
-        value = -float(np.sum(picked if w is None else picked * w[:, 0])) / total
+        picked = np.log(_clip(p[rows, y], eps, 1.0 - eps))
+        value = -float(np.sum(picked) if w is None else np.dot(picked, w[:, 0])) / total
         if not grad:
             return value, None
-        d = p.copy() if p is pred else p  # never overwrite the caller's array
-        d[rows, y] -= 1.0
-        return value, _grad(d, w, total)
+        p[rows, y] -= 1.0
+        return value, _grad(p, w, total)
 
 
 class PoissonDeviance(_SklearnLoss):
