@@ -199,3 +199,18 @@ def test_divergence_keeps_the_last_finite_step() -> None:
     assert seen, "at least one step completed before the divergence"
     for name, w in seen[-1].items():
         np.testing.assert_array_equal(net.params[name], w)
+
+
+def test_overflow_in_validation_is_divergence_too() -> None:
+    X, _ = _blobs()
+    y = X.sum(axis=1)
+    net = synnet.Network([synnet.Dense(4, 8, "relu"), synnet.Dense(8, 1)], seed=0)
+    # Finite validation inputs whose squared error overflows float64.
+    with pytest.raises(synnet.DivergenceError, match=r"epoch 0 \(validation"):
+        net.fit(X, y, loss="mse", epochs=2, validation_data=(X[:5] * 1e200, y[:5]))
+    assert all(np.isfinite(p).all() for p in net.params.values())
+
+
+def test_summary_shows_whole_layer_descriptions() -> None:
+    net = synnet.Network([synnet.Dense(4, 64, "leaky_relu"), synnet.Dense(64, 3, "softmax")])
+    assert "activation={'kind': 'leaky_relu', 'alpha': 0.01}, bias=True)" in net.summary()

@@ -21,6 +21,7 @@ import numpy as np
 from synnet import _cli_metrics as metrics
 from synnet.activations import get_activation
 from synnet.callbacks import Callback, EarlyStopping, ProgressBar
+from synnet.checkpoint import Checkpoint
 from synnet.errors import ConfigError, DataError, DivergenceError
 from synnet.layers import Dense, Dropout
 from synnet.model import Model
@@ -55,6 +56,10 @@ class Settings:
     features: list[str] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
     dtype: str = "float64"
+    checkpoint_dir: str | None = None
+    checkpoint_every: int = 1
+    keep_checkpoints: int = 3
+    resume: bool = False
 
     def check(self) -> None:
         """Fail on bad settings before any data is read."""
@@ -83,6 +88,10 @@ class Settings:
             raise ConfigError("pass --features or --drop, not both")
         if self.dtype not in ("float32", "float64"):
             raise ConfigError(f"--dtype must be float32 or float64, got {self.dtype!r}")
+        if self.resume and not self.checkpoint_dir:
+            raise ConfigError("--resume needs --checkpoint-dir DIR, the folder to resume from")
+        if self.checkpoint_dir and Path(self.checkpoint_dir).is_file():
+            raise ConfigError(f"--checkpoint-dir {self.checkpoint_dir} is a file; give a folder")
 
     def make_optimizer(self) -> Optimizer:
         cls = OPTIMIZERS.get(self.optimizer)
@@ -110,6 +119,7 @@ class Result:
     best_epoch: int | None
     n_train: int
     n_valid: int
+    resumed_from: int | None = None
 
     def training_record(self, source: str) -> dict[str, Any]:
         """The JSON stored as the model file's ``training`` section."""
@@ -118,6 +128,33 @@ class Result:
                                                           "valid": self.n_valid},
                 "epochs_run": self.epochs_run, "best_epoch": self.best_epoch,
                 "seconds": round(self.seconds, 3), "scores": self.scores}
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training; ``checkpoint`` is the newest checkpoint written, if any."""
+
+    def __init__(self, checkpoint: Path | None) -> None:
+        super().__init__()
+        self.checkpoint = checkpoint
+
+
+class Diverged(DivergenceError):
+    """Training diverged; ``model`` holds the last finite weights (for --keep-last-good)."""
+
+    def __init__(self, message: str, model: Model) -> None:
+        super().__init__(message)
+        self.model = model
+
+
+def checkpoint_seed(directory: str | None) -> int | None:
+    """The seed recorded in the newest valid checkpoint in ``directory`` (None if none)."""
+    from synnet.checkpoint import latest_checkpoint
+
+    found = None if directory is None else latest_checkpoint(directory)
+    if found is None:
+        return None
+    seed = found[1].training.get("settings", {}).get("seed")
+    return seed if isinstance(seed, int) else None
 
 
 class PlainProgress(Callback):
@@ -266,29 +303,39 @@ def train(table: Table, settings: Settings, progress: TextIO | None = sys.stderr
             early = EarlyStopping("val_loss", patience=settings.patience,
                                   restore_best_weights=True)
             callbacks.append(early)
-    if progress is not None:
-        callbacks.append(progress_callback(settings.epochs, progress))
     model = Model(network, preprocessor, target,
                   metadata={"feature_names": features, "target_name": settings.target})
+    checkpoint = None
+    if settings.checkpoint_dir:
+        checkpoint = Checkpoint(
+            settings.checkpoint_dir, every=settings.checkpoint_every,
+            keep=settings.keep_checkpoints, resume=settings.resume,
+            save_kwargs={"preprocessor": preprocessor, "target": target,
+                         "metadata": model.metadata,
+                         "training": {"command": "synnet train (checkpoint)",
+                                      "settings": asdict(settings)}})
+        callbacks.append(checkpoint)
+    if progress is not None:
+        callbacks.append(progress_callback(settings.epochs, progress))
     started = time.perf_counter()
     try:
-        # Overflow anywhere in fit means divergence, in the validation pass too.
-        with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
-            history = network.fit(
-                X_train, y_train, loss, settings.make_optimizer(), epochs=settings.epochs,
-                batch_size=settings.batch_size, validation_data=validation,
-                callbacks=callbacks, metrics=["accuracy"] if task == "classification" else [],
-                l2=settings.l2)
-    except FloatingPointError as exc:
-        raise DivergenceError(f"training diverged after {network.epochs_trained} epoch(s) "
-                              f"({exc}); try a smaller --lr") from exc
+        history = network.fit(
+            X_train, y_train, loss, settings.make_optimizer(), epochs=settings.epochs,
+            batch_size=settings.batch_size, validation_data=validation,
+            callbacks=callbacks, metrics=["accuracy"] if task == "classification" else [],
+            l2=settings.l2)
+    except KeyboardInterrupt:
+        raise Interrupted(None if checkpoint is None else checkpoint.last_path) from None
+    except DivergenceError as exc:
+        raise Diverged(f"{exc} (--lr sets the learning rate)", model) from exc
     seconds = time.perf_counter() - started
     scores = {"train": score(model, X_train, y_all[train_rows], raw_y[train_rows])}
     if validation is not None:
         scores["valid"] = score(model, validation[0], y_all[valid_rows], raw_y[valid_rows])
     best = None if early is None or early.best_epoch is None else early.best_epoch + 1
     return Result(model, settings, reason, scores, seconds, len(history.epoch), best,
-                  len(train_rows), len(valid_rows))
+                  len(train_rows), len(valid_rows),
+                  None if checkpoint is None else checkpoint.resumed_from)
 
 
 def check_plot_path(path: str) -> None:

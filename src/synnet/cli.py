@@ -127,6 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "best weights (default 20; 0: train all epochs)")
     g.add_argument("--seed", type=int, default=None, help="random seed (default: random, "
                    "and recorded in the model file)")
+    g = p.add_argument_group("checkpoints")
+    g.add_argument("--checkpoint-dir", metavar="DIR",
+                   help="write a checkpoint to DIR at the end of epochs (see --checkpoint-every)")
+    g.add_argument("--checkpoint-every", type=_positive_int, default=1, metavar="N",
+                   help="checkpoint every N epochs (default 1)")
+    g.add_argument("--keep-checkpoints", type=_positive_int, default=3, metavar="N",
+                   help="keep the newest N checkpoints (default 3)")
+    g.add_argument("--resume", action="store_true",
+                   help="continue from the newest valid checkpoint in --checkpoint-dir")
+    g.add_argument("--keep-last-good", action="store_true",
+                   help="if training diverges, still write the model with its last finite "
+                   "weights (the exit status stays 1)")
     g = p.add_argument_group("output")
     g.add_argument("--plot", metavar="FILE.png", help="save the loss curves (.png/.svg/.pdf)")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -194,14 +206,42 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         optimizer=args.optimizer, momentum=args.momentum, l2=args.l2, seed=args.seed,
         valid_fraction=args.valid_fraction, patience=args.patience, task=args.task,
         impute=args.impute, categorical=args.categorical, features=args.features,
-        drop=args.drop, dtype=args.dtype)
+        drop=args.drop, dtype=args.dtype, checkpoint_dir=args.checkpoint_dir,
+        checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
+        resume=args.resume)
     settings.check()
     _check_writable(args.output, "-o")
     if args.plot:
         _cli_train.check_plot_path(args.plot)
         _check_writable(args.plot, "--plot")
+    if settings.resume and settings.seed is None:
+        # The split and the preprocessing depend on the seed: reuse the checkpoint's.
+        settings.seed = _cli_train.checkpoint_seed(settings.checkpoint_dir)
     table = read_table(args.data)
-    result = _cli_train.train(table, settings, progress=None if args.quiet else err)
+    try:
+        result = _cli_train.train(table, settings, progress=None if args.quiet else err)
+    except _cli_train.Interrupted as exc:
+        if exc.checkpoint is not None:
+            print(f"\nsynnet: interrupted; progress saved in {exc.checkpoint}; resume with "
+                  "the same command plus --resume", file=err)
+        elif settings.checkpoint_dir:
+            print("\nsynnet: interrupted before the first checkpoint; nothing was saved",
+                  file=err)
+        else:
+            print("\nsynnet: interrupted; progress was not saved (train with "
+                  "--checkpoint-dir DIR to make runs resumable)", file=err)
+        return EXIT_INTERRUPTED
+    except _cli_train.Diverged as exc:
+        if not args.keep_last_good:
+            raise
+        exc.model.save(args.output, training={"command": "synnet train", "diverged": str(exc)})
+        print(f"synnet: error: {exc}", file=err)
+        print(f"  the model with the last finite weights was written to {args.output} "
+              "(--keep-last-good)", file=err)
+        return EXIT_DIVERGED
+    if result.resumed_from is not None:
+        print(f"resumed from the checkpoint after epoch {result.resumed_from} in "
+              f"{settings.checkpoint_dir}", file=err)
     model = result.model
     model.save(args.output, training=result.training_record(table.source))
     if args.plot:

@@ -177,12 +177,14 @@ class Network:
 
     def summary(self) -> str:
         """A table of layers, output sizes and parameter counts."""
-        lines = [f"{'#':>3}  {'layer':<44} {'output':>8} {'params':>10}"]
+        rows = []
         size = self.n_inputs
         for i, layer in enumerate(self.layers):
             size = layer.output_size(size)
-            n = sum(p.size for p in layer.params.values())
-            lines.append(f"{i:>3}  {layer!r:<44.44} {size:>8} {n:>10,}")
+            rows.append((i, repr(layer), size, sum(p.size for p in layer.params.values())))
+        width = max(len("layer"), *(len(r[1]) for r in rows))
+        lines = [f"{'#':>3}  {'layer':<{width}} {'output':>8} {'params':>10}"]
+        lines += [f"{i:>3}  {text:<{width}} {out:>8} {n:>10,}" for i, text, out, n in rows]
         lines.append(f"total parameters: {self.count_params():,}")
         return "\n".join(lines)
 

@@ -211,7 +211,7 @@ def fit(
                     cb.on_epoch_begin(epoch, {})
                 logs = loop.run_epoch(batches, epoch)
                 if val is not None:
-                    logs.update(_evaluate(network, val, loss_fn, metric_fns, prefix="val_"))
+                    logs.update(loop.validate(val, epoch))
                 network.epochs_trained += 1
                 for cb in all_callbacks:
                     cb.on_epoch_end(epoch, logs)
@@ -268,7 +268,17 @@ class _Loop:
             logs[name] = total / seen
         return logs
 
-    def _diverged(self, epoch: int, batch: int, exc: BaseException) -> None:
+    def validate(self, val: _Data, epoch: int) -> dict[str, float]:
+        """Validation loss and metrics; overflow here is divergence too."""
+        try:
+            logs = _evaluate(self.network, val, self.loss, self.metrics, prefix="val_")
+            if not math.isfinite(logs["val_loss"]):
+                raise FloatingPointError("non-finite validation loss")
+        except FloatingPointError as exc:
+            self._diverged(epoch, "validation", exc)
+        return logs
+
+    def _diverged(self, epoch: int, batch: int | str, exc: BaseException) -> None:
         """Stop with DivergenceError, leaving the network with finite weights.
 
         Overflow and invalid operations raise where they happen, which is almost
@@ -288,9 +298,10 @@ class _Loop:
                    for a in slot.values()):
             optimizer.slots = {s: {} for s in optimizer.slot_names}
             optimizer.iterations = 0
+        where = batch if isinstance(batch, str) else f"batch {batch}"
         raise DivergenceError(
-            f"training diverged at epoch {epoch}, batch {batch} ({exc}); the network keeps "
-            f"{kept}. Try a smaller learning rate (it is {optimizer.lr})."
+            f"training diverged at epoch {epoch} ({where}: {exc}); the network keeps {kept}. "
+            f"Try a smaller learning rate (it is {optimizer.lr})."
         ) from exc
 
 
