@@ -234,6 +234,23 @@ def test_callbacks_with_partial_fit_and_clone() -> None:
         MLPRegressor(callbacks=[print], **FAST).fit(X, X[:, 0])
 
 
+def test_keyboard_interrupt_keeps_the_model_like_sklearn() -> None:
+    def interrupt(epoch: int, logs: dict[str, float]) -> None:
+        if epoch == 3:
+            raise KeyboardInterrupt
+
+    est = MLPClassifier(early_stopping=True, random_state=0,
+                        callbacks=[LambdaCallback(on_epoch_end=interrupt)])
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        est.fit(X, Y)
+    assert est.n_iter_ == 4 and est.predict(X).shape == (150,)
+
+
+def test_callbacks_need_a_stochastic_solver() -> None:
+    with pytest.raises(ValueError, match="need solver='adam' or 'sgd'"):
+        MLPClassifier(solver="lbfgs", callbacks=[LambdaCallback()]).fit(X, Y)
+
+
 # -- the network behind ----------------------------------------------------------------
 def test_network_and_coefs_are_the_same_arrays() -> None:
     est = MLPClassifier(hidden_layer_sizes=(6, 5), dropout=0.1, max_iter=3, random_state=0)
