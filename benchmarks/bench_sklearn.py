@@ -70,8 +70,8 @@ def make_model(module: Any, classification: bool, params: dict[str, Any]) -> Any
     """StandardScaler + MLP; regression targets are standardized too."""
     if classification:
         return make_pipeline(StandardScaler(), module.MLPClassifier(**params))
-    return TransformedTargetRegressor(make_pipeline(StandardScaler(), module.MLPRegressor(**params)),
-                                      transformer=StandardScaler())
+    regressor = make_pipeline(StandardScaler(), module.MLPRegressor(**params))
+    return TransformedTargetRegressor(regressor, transformer=StandardScaler())
 
 
 def run(solvers: list[str], folds: int, max_iter: int) -> list[Row]:

@@ -2,8 +2,9 @@
 
 The parameters travel to scipy as one float64 vector (every weight matrix, then
 every bias, flattened: scikit-learn's layout, so that scipy's sums run in the
-same order) and back into the network's own arrays, which keep their dtype. Settings as in scikit-learn: ``maxiter=max_iter``,
-``maxfun=max_fun``, ``gtol=tol``.
+same order) and back into the network's own arrays, which keep their dtype.
+Settings as in scikit-learn: ``maxiter=max_iter``, ``maxfun=max_fun``,
+``gtol=tol``.
 """
 
 from __future__ import annotations

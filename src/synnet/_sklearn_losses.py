@@ -77,7 +77,8 @@ class SquaredError(_SklearnLoss):
     name = "sklearn_squared_error"
     fuses_with = Identity
 
-    def evaluate(self, pred, y, sample_weight=None, *, logits=False, grad=True):  # type: ignore[no-untyped-def]
+    def evaluate(self, pred: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None,
+                 *, logits: bool = False, grad: bool = True) -> tuple[float, np.ndarray | None]:
         n, k = pred.shape
         w, total = _weights(sample_weight, n, pred.dtype)
         if total == 0.0:  # a minibatch whose samples all weigh 0 teaches nothing
@@ -96,7 +97,8 @@ class BinaryLogLoss(_SklearnLoss):
     name = "sklearn_binary_log_loss"
     fuses_with = Sigmoid
 
-    def evaluate(self, pred, y, sample_weight=None, *, logits=False, grad=True):  # type: ignore[no-untyped-def]
+    def evaluate(self, pred: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None,
+                 *, logits: bool = False, grad: bool = True) -> tuple[float, np.ndarray | None]:
         n, _ = pred.shape
         w, total = _weights(sample_weight, n, pred.dtype)
         if total == 0.0:
@@ -122,7 +124,8 @@ class LogLoss(Loss):
                             f"{codes.dtype} {codes.shape}")
         return codes.astype(np.intp, copy=False)
 
-    def evaluate(self, pred, y, sample_weight=None, *, logits=False, grad=True):  # type: ignore[no-untyped-def]
+    def evaluate(self, pred: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None,
+                 *, logits: bool = False, grad: bool = True) -> tuple[float, np.ndarray | None]:
         n = len(pred)
         w, total = _weights(sample_weight, n, pred.dtype)
         if total == 0.0:
@@ -150,7 +153,8 @@ class PoissonDeviance(_SklearnLoss):
             raise DataError("loss='poisson' needs targets y >= 0 (counts or rates)")
         return y
 
-    def evaluate(self, pred, y, sample_weight=None, *, logits=False, grad=True):  # type: ignore[no-untyped-def]
+    def evaluate(self, pred: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None,
+                 *, logits: bool = False, grad: bool = True) -> tuple[float, np.ndarray | None]:
         n, _ = pred.shape
         w, total = _weights(sample_weight, n, pred.dtype)
         if total == 0.0:

@@ -23,7 +23,7 @@ import math
 import warnings
 from itertools import pairwise
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -43,7 +43,11 @@ try:
     from sklearn.utils._param_validation import StrOptions
     from sklearn.utils.class_weight import compute_sample_weight
     from sklearn.utils.metaestimators import available_if
-    from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
+    from sklearn.utils.multiclass import (
+        _check_partial_fit_first_call,
+        type_of_target,
+        unique_labels,
+    )
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
     from synnet import _sklearn_callbacks as rules
@@ -92,7 +96,8 @@ def _random_state(seed: Any) -> np.random.RandomState:
 class _BaseMLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share: parameters, network building, fitting."""
 
-    _parameter_constraints: dict[str, list[Any]] = CONSTRAINTS
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = CONSTRAINTS
+    network_: Network  # set by fit
 
     # -- parameters -> network ----------------------------------------------
     def _hidden_sizes(self) -> list[int]:
@@ -111,7 +116,7 @@ class _BaseMLP(BaseEstimator):
             ok = all(isinstance(v, str) and v in HIDDEN_ACTIVATIONS for v in values)
             allowed = f"one of {list(HIDDEN_ACTIVATIONS)}"
         else:
-            ok = all(isinstance(v, Real) and not isinstance(v, bool) and 0 <= v < 1
+            ok = all(isinstance(v, Real) and not isinstance(v, bool) and 0 <= float(v) < 1
                      for v in values)
             allowed = "a rate in [0, 1)"
         if not ok or len(values) != n_hidden:
@@ -270,7 +275,9 @@ class _BaseMLP(BaseEstimator):
         try:
             network.fit(X, targets, self._loss, optimizer or self._make_optimizer(),
                         epochs=1 if incremental else self.max_iter, batch_size=batch_size,
-                        shuffle=self.shuffle, validation_data=validation, callbacks=callbacks,
+                        shuffle=self.shuffle, callbacks=callbacks,
+                        # (X_val, y_val, sample_weight_val): fit takes the weights third.
+                        validation_data=cast(Any, validation),
                         sample_weight=sample_weight, l2=self.alpha)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=3)
@@ -354,7 +361,7 @@ class _BaseMLP(BaseEstimator):
                                  f"{layer.params[key].shape}")
             np.copyto(layer.params[key], value, casting="same_kind")
 
-    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
@@ -370,7 +377,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     __doc__ = (__doc__ or "") + SHARED_DOC.format(
         sk="MLPClassifier", extra_shared="", class_weight=CLASS_WEIGHT_DOC)
 
-    _parameter_constraints: dict[str, list[Any]] = {
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **CONSTRAINTS, "class_weight": [dict, StrOptions({"balanced"}), None]}
 
     def __init__(self, hidden_layer_sizes: Any = (100,), activation: Any = "relu", *,
@@ -460,7 +467,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 self._label_binarizer.fit(y)
             else:
                 self._label_binarizer.fit(classes)
-        return self._fit(X, y, sample_weight, incremental=True)  # type: ignore[return-value]
+        self._fit(X, y, sample_weight, incremental=True)
+        return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (n_samples, n_classes), columns in the order of ``classes_``."""
@@ -481,7 +489,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.hstack([log_sigmoid(-z), log_sigmoid(z)])
         return log_sigmoid(z)
 
-    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
@@ -497,7 +505,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     __doc__ = (__doc__ or "") + SHARED_DOC.format(
         sk="MLPRegressor", extra_shared=", loss", class_weight="")
 
-    _parameter_constraints: dict[str, list[Any]] = {
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **CONSTRAINTS, "loss": [StrOptions({"squared_error", "poisson"})]}
 
     def __init__(self, loss: str = "squared_error", hidden_layer_sizes: Any = (100,),
@@ -544,9 +552,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """One epoch over (X, y), continuing from the current weights."""
-        return self._fit(X, y, sample_weight, incremental=True)  # type: ignore[return-value]
+        self._fit(X, y, sample_weight, incremental=True)
+        return self
 
-    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
