@@ -352,7 +352,8 @@ def test_import_synnet_does_not_import_sklearn() -> None:
     assert result.stdout.split("\n")[:2] == ["[]", "True"], result.stderr
 
 
-def test_missing_sklearn_names_the_extra() -> None:
-    result = _run("import sys\nsys.modules['sklearn'] = None\nimport synnet\n"
+@pytest.mark.parametrize("missing", ["sklearn", "scipy"])
+def test_missing_dependency_names_the_extra(missing: str) -> None:
+    result = _run(f"import sys\nsys.modules[{missing!r}] = None\nimport synnet\n"
                   "try:\n    synnet.MLPRegressor\nexcept ImportError as e:\n    print(e)")
     assert "pip install synnet[sklearn]" in result.stdout, result.stderr

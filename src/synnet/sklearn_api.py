@@ -52,6 +52,15 @@ try:
 
     from synnet import _sklearn_callbacks as rules
     from synnet._sklearn_lbfgs import fit_lbfgs
+    from synnet._sklearn_losses import (
+        BinaryLogLoss,
+        GlorotUniform,
+        LogLoss,
+        PoissonDeviance,
+        SquaredError,
+        log_sigmoid,
+        log_softmax,
+    )
     from synnet._sklearn_params import (
         CLASS_WEIGHT_DOC,
         CONSTRAINTS,
@@ -59,27 +68,19 @@ try:
         OUT_ACTIVATIONS,
         SHARED_DOC,
     )
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
+except ImportError as exc:  # the synnet modules above import scikit-learn or scipy too
     raise ImportError(
         "synnet.MLPClassifier and synnet.MLPRegressor need scikit-learn and scipy: "
         "pip install synnet[sklearn]"
     ) from exc
 
-from synnet._sklearn_losses import (
-    BinaryLogLoss,
-    GlorotUniform,
-    LogLoss,
-    PoissonDeviance,
-    SquaredError,
-    log_sigmoid,
-    log_softmax,
-)
 from synnet.layers import Dense, Dropout
 from synnet.losses import Loss
 from synnet.network import Network
 from synnet.optimizers import SGD, Adam, Optimizer
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
+
 
 def _store_params(estimator: BaseEstimator, params: dict[str, Any]) -> None:
     """Keep every constructor argument untouched, as scikit-learn requires."""
@@ -195,7 +196,8 @@ class _BaseMLP(BaseEstimator):
     def _forget_training_data(self, X: Any) -> None:
         """Drop the network's references to this fit's data, so pickles stay small."""
         # An inference pass drops the last training batch each layer cached for backward.
-        self.network_.predict(X[:1])
+        # On a row of zeros: it cannot overflow, whatever the weights after a divergence.
+        self.network_.predict(np.zeros((1, X.shape[1]), dtype=self.network_.dtype))
         # Network.fit gives every callback, the History it keeps included, params holding
         # the training data and the callbacks (see the report on synnet.training.fit).
         history = self.network_.history
