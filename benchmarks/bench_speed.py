@@ -57,10 +57,11 @@ FULL: dict[str, Any] = {
     "tutorial_steps": 60_000, "n": 60_000, "d": 784, "classes": 10, "hidden": [128],
     "batch": 128, "deep_hidden": [512, 256], "deep_batch": 256, "lr": 1e-3,
     "sgemm_n": 2048, "sgemm_tries": 5, "reps": 5, "settle_s": 0.3,
+    "quiet_busy": 0.25, "quiet_wait_s": 60.0,
 }
 QUICK: dict[str, Any] = {
     **FULL, "tutorial_steps": 500, "n": 1_024, "sgemm_n": 256, "sgemm_tries": 3, "reps": 2,
-    "settle_s": 0.0,
+    "settle_s": 0.0, "quiet_wait_s": 0.0,
 }
 
 # (key, label in the tables, peers in the order they run in each repetition)
@@ -148,6 +149,41 @@ class Worker:
 
 # -- running the cases ---------------------------------------------------------------
 
+def _cpu_ticks() -> tuple[int, int] | None:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat; None elsewhere."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def machine_busy(interval: float = 0.5) -> float | None:
+    """Fraction of all CPUs busy over ``interval`` seconds (our workers are idle then)."""
+    a = _cpu_ticks()
+    time.sleep(interval)
+    b = _cpu_ticks()
+    if a is None or b is None or b[1] == a[1]:
+        return None
+    return (b[0] - a[0]) / (b[1] - a[1])
+
+
+def wait_quiet(p: dict[str, Any], say: Any) -> float | None:
+    """Before a round, wait (at most ``quiet_wait_s``) until other processes leave the
+    CPUs mostly idle; returns the busy fraction the round started with."""
+    busy = machine_busy()
+    waited = 0.0
+    while busy is not None and busy > p["quiet_busy"] and waited < p["quiet_wait_s"]:
+        if waited == 0.0:
+            say(f"  waiting for a quieter machine ({100 * busy:.0f}% of the CPUs busy)")
+        time.sleep(2.0)
+        waited += 2.5
+        busy = machine_busy()
+    return busy
+
+
 def run_case(case: str, peer_names: list[str], workers: dict[str, Worker], p: dict[str, Any],
              reps: int, without: set[str], say: Any) -> dict[str, Any]:
     """Set up every peer, warm each up once, then ``reps`` interleaved rounds."""
@@ -167,7 +203,10 @@ def run_case(case: str, peer_names: list[str], workers: dict[str, Worker], p: di
             say(f"  {case}: {peer} skipped: {out[peer]['skipped']}")
     for peer in ready:  # warm-up: first-call costs (threads, buffers, lazy imports)
         workers[GROUPS[peer]].ask(op="run", id=f"{case}/{peer}")
+    out["busy_before_round"] = []
     for rep in range(reps):
+        if p["quiet_wait_s"]:
+            out["busy_before_round"].append(wait_quiet(p, say))
         for peer in ready:
             # BLAS threads of the peer that just ran keep spinning for a while (OpenBLAS:
             # ~0.1 s) and would take a core from this one: let them go to sleep first.
@@ -186,8 +225,6 @@ def run_memory(peers: list[str], p: dict[str, Any], threads: int, env: dict[str,
                without: set[str], quick: bool, say: Any) -> dict[str, Any]:
     """Each peer's case-2 fit in a fresh process: peak RSS beyond imports and data.
 
-    The processes run at the same time: a process's RSS does not depend on the
-    others (the machine has memory to spare for a few copies of the data).
     """
     out: dict[str, Any] = {}
     for peer in peers:
@@ -196,11 +233,17 @@ def run_memory(peers: list[str], p: dict[str, Any], threads: int, env: dict[str,
         elif quick and peer not in QUICK_MEMORY_PEERS:
             out[peer] = {"skip": "--quick measures synnet's memory only"}
     peers = [peer for peer in peers if peer not in out]
-    procs = {peer: subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "_bench_worker.py"), "--threads", str(threads),
-         "--memory", peer, "--params", json.dumps(p)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for peer in peers}
-    for peer, proc in procs.items():
+    def start(peer: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "_bench_worker.py"), "--threads", str(threads),
+             "--memory", peer, "--params", json.dumps(p)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+    # Quick runs start them all at once (RSS does not depend on the neighbours); full
+    # runs one after the other, so a 2-core machine is not flooded with 10 threads.
+    procs = {peer: start(peer) for peer in peers} if quick else dict.fromkeys(peers)
+    for peer in peers:
+        proc = procs[peer] or start(peer)
         stdout, stderr = proc.communicate()
         lines = stdout.strip().splitlines()
         if proc.returncode or not lines:
@@ -318,6 +361,8 @@ def summarize(results: dict[str, Any], quick: bool) -> dict[str, Any]:
             else:
                 med = statistics.median(r["times"])
                 row.update(median=med, min=min(r["times"]), max=max(r["times"]))
+                row["cpu_per_wall"] = statistics.median(
+                    e["cpu_s"] / t for e, t in zip(r["extras"], r["times"]))
                 flops = r["extras"][0].get("flops")
                 if flops:
                     row["gflops"] = flops / med / 1e9
@@ -346,6 +391,7 @@ def summarize(results: dict[str, Any], quick: bool) -> dict[str, Any]:
             ratios = [x / y for x, y in zip(a["times"], b["times"])]
             row["value"] = statistics.median(ratios)
             row["spread"] = [min(ratios), max(ratios)]
+            row["best_ratio"] = min(a["times"]) / min(b["times"])
         target_rows.append(row)
         if case == "tutorial" and "skipped" not in a and "skipped" not in b:
             wa, wb = a["extras"][-1]["weights"], b["extras"][-1]["weights"]
@@ -429,17 +475,24 @@ def render(results: dict[str, Any], summary: dict[str, Any]) -> str:
     if "tutorial_weights_max_abs_diff" in results:
         L.append(f"- case 1 same result check: synnet and the tutorial loop end with weights "
                  f"that differ by at most {results['tutorial_weights_max_abs_diff']:.1e}")
+    busy = {case: [b for b in data.get("busy_before_round", []) if b is not None]
+            for case, data in results.get("cases", {}).items()}
+    if any(busy.values()):
+        L.append("- CPUs busy with other processes just before each round: " + "; ".join(
+            f"case {CASE_NUMBERS[c]} {c} {', '.join(f'{100 * b:.0f}%' for b in v)}"
+            for c, v in busy.items() if v))
     L.append("")
-    L.append("| case | peer | median s | min s | max s | GFLOP/s | % of peak | note |")
-    L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    L.append("| case | peer | median s | min s | max s | GFLOP/s | % of peak | CPU/wall | note |")
+    L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for r in summary["timings"]:
         if "skipped" in r:
-            L.append(f"| {r['case']} | {r['peer']} | skipped | | | | | {r['skipped']} |")
+            L.append(f"| {r['case']} | {r['peer']} | skipped | | | | | | {r['skipped']} |")
             continue
         gf = f"{r['gflops']:.1f}" if "gflops" in r else ""
         pct = f"{r['pct_peak']:.0f}%" if "pct_peak" in r else ""
         L.append(f"| {r['case']} | {r['peer']} | {_fmt_s(r['median'])} | {_fmt_s(r['min'])} | "
-                 f"{_fmt_s(r['max'])} | {gf} | {pct} | {r.get('note', '')} |")
+                 f"{_fmt_s(r['max'])} | {gf} | {pct} | {r['cpu_per_wall']:.2f} | "
+                 f"{r.get('note', '')} |")
     mem = results.get("memory")
     if mem:
         for peer in MEMORY_PEERS:
@@ -447,23 +500,23 @@ def render(results: dict[str, Any], summary: dict[str, Any]) -> str:
             if r is None:
                 continue
             if "skip" in r:
-                L.append(f"| {MEMORY_LABEL} | {LABELS[peer]} | skipped | | | | | {r['skip']} |")
+                L.append(f"| {MEMORY_LABEL} | {LABELS[peer]} | skipped | | | | | | {r['skip']} |")
                 continue
             second = ("" if r.get("second_extra_kb") is None else
                       f", second fit +{r['second_extra_kb'] / 1024:.1f} MB")
-            L.append(f"| {MEMORY_LABEL} | {LABELS[peer]} | | | | | | "
+            L.append(f"| {MEMORY_LABEL} | {LABELS[peer]} | | | | | | | "
                      f"+{r['extra_kb'] / 1024:.1f} MB peak RSS over a "
                      f"{r['baseline_kb'] / 1024:.0f} MB baseline (data "
                      f"{r['data_kb'] / 1024:.0f} MB){second} |")
     L.append("")
-    L.append("| case | ratio or figure | measured | target | met |")
-    L.append("| --- | --- | ---: | ---: | --- |")
+    L.append("| case | ratio or figure | measured | ratio of best times | target | met |")
+    L.append("| --- | --- | ---: | ---: | ---: | --- |")
     for r in summary["targets"]:
         target = "" if r["target"] is None else (
             f">= {100 * r['target']:.0f}%" if r["kind"] == "peak" else
             f"<= {r['target']:g} MB" if r["kind"] == "memory" else f"<= {r['target']:g}")
         if "skipped" in r:
-            L.append(f"| {r['case']} | {r['what']} | skipped | {target} | {r['skipped']} |")
+            L.append(f"| {r['case']} | {r['what']} | skipped | | {target} | {r['skipped']} |")
             continue
         if "value" not in r:
             continue
@@ -475,11 +528,15 @@ def render(results: dict[str, Any], summary: dict[str, Any]) -> str:
             val = f"{r['value']:.2f} ({r['spread'][0]:.2f}-{r['spread'][1]:.2f})"
         met = "" if r["target"] is None else ("quick run" if quick else
                                               ("yes" if r.get("met") else "**no**"))
-        L.append(f"| {r['case']} | {r['what']} | {val} | {target} | {met} |")
+        best = f"{r['best_ratio']:.2f}" if "best_ratio" in r else ""
+        L.append(f"| {r['case']} | {r['what']} | {val} | {best} | {target} | {met} |")
     L.append("")
     L.append("Ratios are medians of per-repetition ratios (runs made back to back), with "
-             "their range; below 1 means synnet is faster. GFLOP/s count 6 x samples x weights "
-             "per training epoch and 2 x rows x weights per prediction (biases not counted).")
+             "their range, and the ratio of the best times; below 1 means synnet is faster. "
+             "GFLOP/s count 6 x samples x weights per training epoch and 2 x rows x weights per "
+             "prediction (biases not counted); % of peak is against the NumPy float32 matmul "
+             "peak above. CPU/wall is CPU seconds of the peer's process per wall second: near "
+             "the thread count when the run had the cores to itself, lower when it shared them.")
     return "\n".join(L)
 
 
