@@ -6,9 +6,9 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from synnet import MLPClassifier, MLPRegressor  # noqa: E402
+from synnet import MLPClassifier, MLPRegressor
 
 # max_iter=100 as scikit-learn uses for its own MLP checks; the datasets are tiny.
 PLAIN = [MLPClassifier(max_iter=100), MLPRegressor(max_iter=100)]
