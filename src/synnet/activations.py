@@ -55,6 +55,9 @@ class Activation(Layer):
             raise RuntimeError(f"{self.kind}.backward called without a training-mode forward")
         return self._grad(grad_y, self._y)
 
+    def clear_cache(self) -> None:
+        self._y = None
+
     def _apply(self, x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
         """Compute y from x; ``out`` is either None or ``x`` itself."""
         raise NotImplementedError

@@ -41,6 +41,9 @@ class Layer:
         """dL/dy (n, out) -> dL/dx (n, in); ``None`` when ``input_grad`` is False."""
         return grad_y if input_grad else None
 
+    def clear_cache(self) -> None:
+        """Drop what the last training-mode forward cached for backward."""
+
     def output_size(self, input_size: int) -> int:
         """Number of output features for ``input_size`` input features."""
         return input_size

@@ -114,6 +114,10 @@ class Dense(Layer):
         assert grad_z is not None
         return self.backward_linear(grad_z, input_grad)
 
+    def clear_cache(self) -> None:
+        self._x = None
+        self.activation.clear_cache()
+
     def output_size(self, input_size: int) -> int:
         return self.out_features
 
@@ -170,6 +174,9 @@ class Dropout(Layer):
         if not input_grad:
             return None
         return grad_y if self._mask is None else grad_y * self._mask
+
+    def clear_cache(self) -> None:
+        self._mask = None
 
     def get_config(self) -> dict[str, Any]:
         return {"kind": self.kind, "rate": self.rate}

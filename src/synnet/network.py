@@ -237,6 +237,8 @@ class Network:
 
     def _add_l2(self, l2: float, loss: Loss, norm: float) -> float:
         """Add 0.5 * l2 * sum(W**2) (per-sample scaled like the loss) and its gradient."""
+        if norm == 0.0:  # a batch whose sample weights are all zero contributes nothing
+            return 0.0
         scale = l2 / norm if loss.reduction == "mean" else l2
         penalty = 0.0
         for name, param in self.params.items():
@@ -268,22 +270,32 @@ class Network:
         loss_fn.check_output(self.n_outputs)
         data = _prepare(self, x, y, loss_fn, sample_weight, self._param_dtype(), "x")
         fused = loss_fn.fuses(self.output_layer.activation)
-        with np.errstate(under="ignore"):
-            value, _ = self._train_batch(data.X, data.y, data.w, loss_fn, fused, float(l2),
-                                         want_output=False)
+        try:
+            with np.errstate(under="ignore"):
+                value, _ = self._train_batch(data.X, data.y, data.w, loss_fn, fused, float(l2),
+                                             want_output=False)
+        finally:
+            self.clear_cache()
         return value, self.grads
 
     def _param_dtype(self) -> np.dtype[Any]:
         return next(iter(self.params.values())).dtype
 
-    def predict(self, X: Any, batch_size: int | None = None) -> np.ndarray:
+    def predict(self, X: Any, batch_size: int | None = None, *,
+                logits: bool = False) -> np.ndarray:
         """Network output for X: (n, n_inputs) -> (n, n_outputs), in inference mode.
 
         Computed in chunks of ``batch_size`` rows (default 8192) so memory stays
-        bounded; dropout is off.
+        bounded; dropout is off. With ``logits`` the last layer's activation is
+        skipped (the pre-activation z = h @ W + b), e.g. for stable log-probabilities.
         """
         X = check_X(X, self.n_inputs, self._param_dtype())
-        return self._predict(X, batch_size)
+        return self._predict(X, batch_size, logits)
+
+    def clear_cache(self) -> None:
+        """Drop every layer's training-mode cache (the last batch and its activations)."""
+        for layer in self.layers:
+            layer.clear_cache()
 
     def _predict(self, X: Any, batch_size: int | None = None, logits: bool = False) -> np.ndarray:
         n = X.shape[0]
@@ -314,7 +326,7 @@ class Network:
         epochs: int = 1,
         batch_size: int | None = 32,
         shuffle: bool = True,
-        validation_data: tuple[Any, Any] | None = None,
+        validation_data: tuple[Any, Any] | tuple[Any, Any, Any] | None = None,
         validation_split: float = 0.0,
         metrics: Iterable[str] = (),
         callbacks: Iterable[Callback] = (),
@@ -333,7 +345,8 @@ class Network:
             epochs: passes over the data.
             batch_size: rows per update; None means the whole data (full batch).
             shuffle: reshuffle rows every epoch, drawing from the network's generator.
-            validation_data: (X_val, y_val) evaluated after every epoch.
+            validation_data: (X_val, y_val) or (X_val, y_val, sample_weight_val),
+                evaluated after every epoch.
             validation_split: fraction of the *last* rows held out for
                 validation instead (as in Keras), taken before any shuffling.
             metrics: names from ``synnet.metrics`` ("accuracy", "mae", "mse"),

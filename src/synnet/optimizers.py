@@ -137,10 +137,10 @@ class SGD(Optimizer):
     def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0) -> None:
         super().__init__(lr, weight_decay)
-        self.momentum = _check("momentum", momentum, 0.0, 1.0)
-        if nesterov and self.momentum == 0.0:
-            raise ConfigError("nesterov=True needs momentum > 0")
-        self.nesterov = bool(nesterov)
+        # momentum = 1 (no decay of the velocity) is allowed, as scikit-learn allows it.
+        self.momentum = _check("momentum", momentum, 0.0, 1.0, high_open=False)
+        # With momentum 0, Nesterov's update is plain SGD (as in scikit-learn).
+        self.nesterov = bool(nesterov) and self.momentum > 0.0
 
     def _update(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
         step = self._buffer("step", name, param)

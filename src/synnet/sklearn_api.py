@@ -145,12 +145,8 @@ class _BaseMLP(BaseEstimator):
         if self.solver == "adam":
             return Adam(lr=self.learning_rate_init, beta_1=self.beta_1, beta_2=self.beta_2,
                         epsilon=self.epsilon)
-        sgd = SGD(lr=self.learning_rate_init)
-        # Set after construction: scikit-learn accepts momentum=1, which SGD() refuses,
-        # and ignores nesterovs_momentum when momentum is 0.
-        sgd.momentum = float(self.momentum)
-        sgd.nesterov = bool(self.nesterovs_momentum) and self.momentum > 0
-        return sgd
+        return SGD(lr=self.learning_rate_init, momentum=self.momentum,
+                   nesterov=self.nesterovs_momentum)
 
     # -- fitting ------------------------------------------------------------
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> _BaseMLP:
@@ -194,16 +190,9 @@ class _BaseMLP(BaseEstimator):
         return self
 
     def _forget_training_data(self, X: Any) -> None:
-        """Drop the network's references to this fit's data, so pickles stay small."""
-        # An inference pass drops the last training batch each layer cached for backward.
-        # On a row of zeros: it cannot overflow, whatever the weights after a divergence.
-        self.network_.predict(np.zeros((1, X.shape[1]), dtype=self.network_.dtype))
-        # Network.fit gives every callback, the History it keeps included, params holding
-        # the training data and the callbacks (see the report on synnet.training.fit).
-        history = self.network_.history
-        params = getattr(history, "params", None)
-        if history is not None and params:
-            history.params = {k: v for k, v in params.items() if k not in ("data", "callbacks")}
+        """Drop the layers' caches of this fit's last batch, so pickles stay small."""
+        # Network.fit and loss_and_grads clear them too; lbfgs and divergence paths end here.
+        self.network_.clear_cache()
 
     def _initialize(self, X: Any, n_outputs: int, hidden: list[int], activations: list[str],
                     rates: list[float], rng: np.random.RandomState) -> None:
@@ -484,7 +473,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=(np.float64, np.float32),
                           reset=False)
-        z = self.network_._predict(X, logits=True)
+        z = self.network_.predict(X, logits=True)
         if self.out_activation_ == "softmax":
             return log_softmax(z)
         if self.n_outputs_ == 1:

@@ -223,6 +223,10 @@ def fit(
     finally:
         for cb in all_callbacks:
             cb.on_train_end(logs)
+        # Let go of the data: the History the network keeps must not hold the training set,
+        # nor the layers their last batch.
+        del fit_params["data"], fit_params["callbacks"]
+        network.clear_cache()
     return history
 
 
