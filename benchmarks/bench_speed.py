@@ -57,7 +57,7 @@ FULL: dict[str, Any] = {
     "tutorial_steps": 60_000, "n": 60_000, "d": 784, "classes": 10, "hidden": [128],
     "batch": 128, "deep_hidden": [512, 256], "deep_batch": 256, "lr": 1e-3,
     "sgemm_n": 2048, "sgemm_tries": 5, "reps": 5, "settle_s": 0.3,
-    "quiet_busy": 0.25, "quiet_wait_s": 60.0,
+    "quiet_busy": 0.25, "quiet_wait_s": 30.0,
 }
 QUICK: dict[str, Any] = {
     **FULL, "tutorial_steps": 500, "n": 1_024, "sgemm_n": 256, "sgemm_tries": 3, "reps": 2,
@@ -111,6 +111,10 @@ def child_env(threads: int, unset_openblas: bool) -> dict[str, str]:
     return env
 
 
+class PeerError(RuntimeError):
+    """A task raised inside its worker: that peer is reported as failed, the run goes on."""
+
+
 class Worker:
     """One library's worker process, driven one JSON line at a time."""
 
@@ -132,7 +136,7 @@ class Worker:
             raise RuntimeError(f"{self.group} worker died:\n{self.log.read()[-4000:]}")
         reply = json.loads(line)
         if "error" in reply:
-            raise RuntimeError(f"{self.group} worker failed on {cmd}:\n{reply['error']}")
+            raise PeerError(f"{self.group} worker failed on {cmd}:\n{reply['error']}")
         return reply
 
     def close(self) -> None:
@@ -201,17 +205,30 @@ def run_case(case: str, peer_names: list[str], workers: dict[str, Worker], p: di
         else:
             out[peer] = {"skipped": reply.get("skip", "unavailable")}
             say(f"  {case}: {peer} skipped: {out[peer]['skipped']}")
-    for peer in ready:  # warm-up: first-call costs (threads, buffers, lazy imports)
-        workers[GROUPS[peer]].ask(op="run", id=f"{case}/{peer}")
+    def failed(peer: str, exc: PeerError) -> None:
+        last = str(exc).strip().splitlines()[-1]
+        out[peer] = {"skipped": f"failed: {last}", "error": str(exc)}
+        ready.remove(peer)
+        say(f"  {case}: {peer} FAILED: {last}")
+
+    for peer in list(ready):  # warm-up: first-call costs (threads, buffers, lazy imports)
+        try:
+            workers[GROUPS[peer]].ask(op="run", id=f"{case}/{peer}")
+        except PeerError as exc:
+            failed(peer, exc)
     out["busy_before_round"] = []
     for rep in range(reps):
         if p["quiet_wait_s"]:
             out["busy_before_round"].append(wait_quiet(p, say))
-        for peer in ready:
+        for peer in list(ready):
             # BLAS threads of the peer that just ran keep spinning for a while (OpenBLAS:
             # ~0.1 s) and would take a core from this one: let them go to sleep first.
             time.sleep(p["settle_s"])
-            reply = workers[GROUPS[peer]].ask(op="run", id=f"{case}/{peer}")
+            try:
+                reply = workers[GROUPS[peer]].ask(op="run", id=f"{case}/{peer}")
+            except PeerError as exc:
+                failed(peer, exc)
+                continue
             out[peer]["times"].append(reply.pop("seconds"))
             out[peer]["extras"].append(reply)
         say(f"  {case}: round {rep + 1}/{reps}: " + ", ".join(
@@ -246,11 +263,12 @@ def run_memory(peers: list[str], p: dict[str, Any], threads: int, env: dict[str,
         proc = procs[peer] or start(peer)
         stdout, stderr = proc.communicate()
         lines = stdout.strip().splitlines()
-        if proc.returncode or not lines:
-            raise RuntimeError(f"memory run of {peer} failed:\n{stderr[-4000:]}")
-        out[peer] = json.loads(lines[-1])
-        if "error" in out[peer]:
-            raise RuntimeError(f"memory run of {peer} failed:\n{out[peer]['error']}")
+        reply = json.loads(lines[-1]) if lines else {"error": stderr[-4000:]}
+        if proc.returncode or "error" in reply:
+            error = reply.get("error") or stderr[-4000:]
+            last = error.strip().splitlines()[-1] if error.strip() else f"exit {proc.returncode}"
+            reply = {"skip": f"failed: {last}", "error": error}
+        out[peer] = reply
         if "skip" in out[peer]:
             say(f"  memory: {peer} skipped: {out[peer]['skip']}")
         else:
