@@ -30,11 +30,31 @@ class _EstimatorCallback(Callback):
 
 
 class EpochLog(_EstimatorCallback):
-    """Record the epoch: counters, loss curves, and the verbose line."""
+    """Record the epoch: counters, loss curves, and the verbose line.
+
+    It also carries the estimator's training state through checkpoints
+    (:meth:`get_state`), which is all the state these rules keep.
+    """
+
+    #: estimator attributes that evolve epoch by epoch (restored on resume)
+    STATE = ("n_iter_", "t_", "loss_", "loss_curve_", "validation_loss_curve_",
+             "validation_scores_", "best_validation_score_", "best_loss_",
+             "_no_improvement_count")
 
     def __init__(self, estimator: Any, n_train: int) -> None:
         super().__init__(estimator)
         self.n_train = n_train
+
+    def get_state(self) -> dict[str, Any]:
+        est = self.est
+        state = {name: getattr(est, name, None) for name in self.STATE}
+        state["best_weights"] = est._best_weights
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        for name in self.STATE:
+            setattr(self.est, name, state[name])
+        self.est._best_weights = state["best_weights"]
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
         est = self.est

@@ -287,7 +287,9 @@ def save_model(
         "network": {"layers": [_jsonify(layer.get_config(), "layer config")
                                for layer in network.layers],
                     "dtype": None if network.dtype is None else network.dtype.name},
-        "loss": None if network.loss is None else network.loss.name,
+        # Only registered losses can be rebuilt from a name; a custom one is left out.
+        "loss": (network.loss.name if network.loss is not None
+                 and LOSSES.get(network.loss.name) is type(network.loss) else None),
         "epochs_trained": int(network.epochs_trained),
         "preprocessing": None if preprocessor is None else _jsonify(
             preprocessor.to_config(), "preprocessing"),

@@ -352,6 +352,26 @@ class _BaseMLP(BaseEstimator):
                                  f"{layer.params[key].shape}")
             np.copyto(layer.params[key], value, casting="same_kind")
 
+    # -- model files ----------------------------------------------------------
+    def save(self, path: Any) -> None:
+        """Write the fitted estimator to a safe synnet model file (never a pickle).
+
+        ``synnet.load(path)`` reads it back as a model whose ``predict`` and
+        ``predict_proba`` give the same results; ``type(est).load(path)``
+        rebuilds the estimator itself (parameters and fitted attributes).
+        """
+        from synnet._sklearn_io import save_estimator
+
+        check_is_fitted(self)
+        save_estimator(self, path)
+
+    @classmethod
+    def load(cls, path: Any) -> Any:
+        """The estimator saved at ``path`` by :meth:`save`."""
+        from synnet._sklearn_io import load_estimator
+
+        return load_estimator(cls, path)
+
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True

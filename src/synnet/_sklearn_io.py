@@ -1,0 +1,111 @@
+"""Saving and loading the scikit-learn estimators in synnet's safe model format.
+
+An estimator's file is an ordinary synnet model file: the network's weights,
+the optimizer's state, and as metadata the task, the classes and the feature
+names (so :func:`synnet.load` gives a :class:`synnet.model.Model` that predicts
+the same labels), plus the estimator's parameters and fitted attributes (so
+``MLPClassifier.load`` rebuilds the estimator itself). Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+from sklearn.preprocessing import LabelBinarizer
+
+from synnet.errors import ModelFileError
+from synnet.serialization import load_model, save_model
+
+# Fitted attributes stored as plain JSON (lists of floats, ints, None).
+_FITTED = ("n_iter_", "t_", "loss_", "best_loss_", "loss_curve_", "validation_scores_",
+           "validation_loss_curve_", "best_validation_score_", "n_layers_", "n_outputs_",
+           "out_activation_", "n_features_in_")
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able form of a parameter or attribute; non-finite floats become strings."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else repr(value)  # "inf", "-inf", "nan"
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(type(value).__name__)
+
+
+def _unplain(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_unplain(v) for v in value]
+    if value in ("inf", "-inf", "nan"):
+        return float(value)
+    return value
+
+
+def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
+    """Write a fitted estimator to ``path`` atomically."""
+    params: dict[str, Any] = {}
+    skipped: list[str] = []
+    for name, value in est.get_params(deep=False).items():
+        if name == "class_weight" and isinstance(value, dict):
+            params[name] = {"pairs": [[_plain(k), _plain(v)] for k, v in value.items()]}
+            continue
+        try:
+            params[name] = _plain(value)
+        except TypeError:  # callbacks, a RandomState: not data, so not saved
+            params[name] = None
+            skipped.append(name)
+    metadata: dict[str, Any] = {
+        "estimator": type(est).__name__,
+        "params": params,
+        "params_not_saved": skipped,
+        "fitted": {name: _plain(getattr(est, name, None)) for name in _FITTED},
+    }
+    if hasattr(est, "feature_names_in_"):
+        metadata["feature_names"] = [str(n) for n in est.feature_names_in_]
+    if hasattr(est, "classes_"):
+        y_type = est._label_binarizer.y_type_
+        metadata.update(task="classification", classes=_plain(est.classes_), y_type=y_type)
+    else:
+        metadata["task"] = "regression"
+    save_model(path, est.network_, metadata=metadata, optimizer=est.network_.optimizer)
+
+
+def load_estimator(cls: type, path: str | os.PathLike[str]) -> Any:
+    """Rebuild an estimator of class ``cls`` saved by :func:`save_estimator`."""
+    loaded = load_model(path)
+    meta = loaded.metadata
+    if meta.get("estimator") != cls.__name__:
+        raise ModelFileError(f"{os.fspath(path)} holds a {meta.get('estimator') or 'plain'} "
+                             f"model, not a {cls.__name__}; load it with synnet.load")
+    params = dict(meta["params"])
+    if isinstance(params.get("class_weight"), dict):
+        params["class_weight"] = {k: v for k, v in params["class_weight"]["pairs"]}
+    if isinstance(params.get("hidden_layer_sizes"), list):
+        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    est = cls(**params)
+    est.network_ = loaded.network
+    for name, value in meta["fitted"].items():
+        if value is not None:
+            setattr(est, name, _unplain(value))
+    if "feature_names" in meta:
+        est.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
+    if "classes" in meta:
+        binarizer = LabelBinarizer()
+        if meta["y_type"] == "multilabel-indicator":
+            binarizer.fit(np.eye(len(meta["classes"]), dtype=int))
+        else:
+            binarizer.fit(np.asarray(meta["classes"]))
+        est._label_binarizer = binarizer
+        est.classes_ = binarizer.classes_
+    est._best_weights = None
+    return est
