@@ -50,7 +50,10 @@ def check_X(X: Any, n_features: int | None, dtype: np.dtype[Any] | None, what: s
 def _check_finite(values: np.ndarray, what: str) -> None:
     """Raise DataError naming the first non-finite entry; no full-size temporary when clean."""
     with np.errstate(all="ignore"):
-        total = np.sum(values, dtype=np.float64)  # NaN/inf propagate; a cheap first pass
+        # NaN/inf propagate into the sum: a cheap first pass, in the data's own precision
+        # (half the time of a float64 sum for float32 data). An overflowing sum only sends
+        # us to the exact check below.
+        total = float(np.add.reduce(values, axis=None))
     if math.isfinite(total):
         return
     flat = values.reshape(len(values), -1) if values.ndim > 1 else values.reshape(-1, 1)

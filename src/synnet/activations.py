@@ -105,7 +105,7 @@ class Sigmoid(Activation):
         np.negative(y, out=y)
         np.exp(y, out=y)
         y += 1.0
-        return np.divide(1.0, y, out=y)
+        return np.reciprocal(y, out=y)  # bitwise 1/y, without converting a scalar 1.0
 
     def _grad(self, grad_y: np.ndarray, y: np.ndarray) -> np.ndarray:
         # grad * (y * (1 - y)) in the tutorial's order of operations.

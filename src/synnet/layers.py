@@ -63,6 +63,7 @@ class Dense(Layer):
         self.bias_init = initializers.get_initializer(bias_init)
         self._bias_init_spec = bias_init
         self._x: np.ndarray | None = None
+        self._ones_cache: np.ndarray | None = None
 
     def build(self, rng: Rng, init: initializers.InitSpec, dtype: np.dtype[Any]) -> None:
         """Draw W (then b) from ``rng``: W first so the tutorial's draws line up."""
@@ -105,7 +106,9 @@ class Dense(Layer):
         else:  # scipy sparse input: its product returns a new dense array
             self.grads["W"][...] = x.T @ grad_z
         if self.bias:
-            np.add.reduce(grad_z, axis=0, out=self.grads["b"])
+            # Column sums as ones @ grad_z: one BLAS call, several times faster than
+            # np.sum(axis=0) on a (128, 128) batch.
+            np.dot(self._ones(len(grad_z), grad_z.dtype), grad_z, out=self.grads["b"])
         return np.dot(grad_z, self.params["W"].T) if input_grad else None
 
     def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
@@ -113,6 +116,13 @@ class Dense(Layer):
         grad_z = self.activation.backward(grad_y)
         assert grad_z is not None
         return self.backward_linear(grad_z, input_grad)
+
+    def _ones(self, n: int, dtype: np.dtype[Any]) -> np.ndarray:
+        """A vector of n ones, kept between batches of the same size."""
+        ones = self._ones_cache
+        if ones is None or len(ones) != n or ones.dtype != dtype:
+            ones = self._ones_cache = np.ones(n, dtype=dtype)
+        return ones
 
     def clear_cache(self) -> None:
         self._x = None

@@ -65,6 +65,7 @@ class Network:
         if not any(isinstance(layer, Dense) for layer in self.layers):
             raise ConfigError("a Network needs at least one Dense layer")
         self._check_sizes()
+        self._hidden = tuple(self.layers[:-1])  # every layer but the output one
         if init is not None:
             initializers.get_initializer(init)
         self.init = init
@@ -196,7 +197,7 @@ class Network:
     def _forward(self, x: Any, training: bool, logits: bool = False) -> np.ndarray:
         """Run the layers; with ``logits`` the last layer's activation is skipped."""
         h = x
-        for layer in self.layers[:-1]:
+        for layer in self._hidden:
             h = layer.forward(h, training)
         if logits:
             return self.output_layer.forward_linear(h, training)
