@@ -29,16 +29,7 @@ from scipy.special import xlogy
 
 from synnet.activations import Exponential, Identity, Sigmoid, Softmax, exp_limit
 from synnet.errors import DataError
-from synnet.losses import Loss
-
-
-def _weights(sample_weight: np.ndarray | None, n: int, dtype: np.dtype[Any]
-             ) -> tuple[np.ndarray | None, float]:
-    """Per-sample weights as a column (n, 1) or None, and their sum."""
-    if sample_weight is None:
-        return None, float(n)
-    w = sample_weight.reshape(-1, 1).astype(dtype, copy=False)
-    return w, float(w.sum())
+from synnet.losses import Loss, weight_column
 
 
 def _weighted_sum(elem: np.ndarray, w: np.ndarray | None) -> float:
@@ -80,7 +71,7 @@ class SquaredError(_SklearnLoss):
     def evaluate(self, pred: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None,
                  *, logits: bool = False, grad: bool = True) -> tuple[float, np.ndarray | None]:
         n, k = pred.shape
-        w, total = _weights(sample_weight, n, pred.dtype)
+        w, total = weight_column(sample_weight, n, pred.dtype)
         if total == 0.0:  # a minibatch whose samples all weigh 0 teaches nothing
             return 0.0, (np.zeros_like(pred) if grad else None)
         d = np.subtract(pred, y)
@@ -100,7 +91,7 @@ class BinaryLogLoss(_SklearnLoss):
     def evaluate(self, pred: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None,
                  *, logits: bool = False, grad: bool = True) -> tuple[float, np.ndarray | None]:
         n, _ = pred.shape
-        w, total = _weights(sample_weight, n, pred.dtype)
+        w, total = weight_column(sample_weight, n, pred.dtype)
         if total == 0.0:
             return 0.0, (np.zeros_like(pred) if grad else None)
         p = Sigmoid()(pred) if logits else pred
@@ -127,7 +118,7 @@ class LogLoss(Loss):
     def evaluate(self, pred: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None,
                  *, logits: bool = False, grad: bool = True) -> tuple[float, np.ndarray | None]:
         n = len(pred)
-        w, total = _weights(sample_weight, n, pred.dtype)
+        w, total = weight_column(sample_weight, n, pred.dtype)
         if total == 0.0:
             return 0.0, (np.zeros_like(pred) if grad else None)
         p = Softmax()(pred) if logits else pred.copy()  # p becomes the gradient: own it
@@ -156,7 +147,7 @@ class PoissonDeviance(_SklearnLoss):
     def evaluate(self, pred: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None,
                  *, logits: bool = False, grad: bool = True) -> tuple[float, np.ndarray | None]:
         n, _ = pred.shape
-        w, total = _weights(sample_weight, n, pred.dtype)
+        w, total = weight_column(sample_weight, n, pred.dtype)
         if total == 0.0:
             return 0.0, (np.zeros_like(pred) if grad else None)
         if logits:  # log(mu) is the logit itself: exact, with no log of a tiny mu

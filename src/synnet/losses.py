@@ -98,7 +98,7 @@ def _check_finite(a: np.ndarray, what: str) -> None:
                         "remove or impute them first")
 
 
-def _weights(sample_weight: np.ndarray | None, n: int, dtype: np.dtype[Any]
+def weight_column(sample_weight: np.ndarray | None, n: int, dtype: np.dtype[Any]
              ) -> tuple[np.ndarray | None, float]:
     """Column of per-sample weights (n, 1) or None, and the normalizer sum(w)."""
     if sample_weight is None:
@@ -133,7 +133,7 @@ class SumSquaredError(Loss):
         d = np.subtract(pred, y)
         if sample_weight is None:  # one BLAS dot instead of a square and a sum
             return 0.5 * float(np.vdot(d, d)), (d if grad else None)
-        w, _ = _weights(sample_weight, len(pred), pred.dtype)
+        w, _ = weight_column(sample_weight, len(pred), pred.dtype)
         value = 0.5 * float(np.sum(d * d * w))
         return value, (_scaled(d, w, 1.0) if grad else None)
 
@@ -155,7 +155,7 @@ class ElementwiseMeanLoss(Loss):
         logits: bool = False, grad: bool = True,
     ) -> tuple[float, np.ndarray | None]:
         n, k = pred.shape
-        w, total = _weights(sample_weight, n, pred.dtype)
+        w, total = weight_column(sample_weight, n, pred.dtype)
         if total == 0.0:
             return 0.0, (np.zeros_like(pred) if grad else None)
         elem, d = self.elementwise(pred, y, logits, grad)
@@ -262,7 +262,7 @@ class CategoricalCrossEntropy(Loss):
         logits: bool = False, grad: bool = True,
     ) -> tuple[float, np.ndarray | None]:
         n = len(pred)
-        w, total = _weights(sample_weight, n, pred.dtype)
+        w, total = weight_column(sample_weight, n, pred.dtype)
         if total == 0.0:
             return 0.0, (np.zeros_like(pred) if grad else None)
         if logits and y.ndim == 1:
