@@ -126,6 +126,7 @@ class Dense(Layer):
 
     def clear_cache(self) -> None:
         self._x = None
+        self._ones_cache = None  # batch-sized: not worth keeping (or pickling) after fit
         self.activation.clear_cache()
 
     def output_size(self, input_size: int) -> int:
