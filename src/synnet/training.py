@@ -180,7 +180,7 @@ def fit(
     fit_params: dict[str, Any] = {
         "epochs": epochs, "steps": -(-len(train) // bs), "samples": len(train),
         # What determines the run, for callbacks that must recognise it (checkpoints).
-        "settings": {"loss": loss_fn.name, "optimizer": opt.state_dict()["name"],
+        "settings": {"loss": loss_fn.name, "optimizer": opt.name,
                      "optimizer_config": opt.get_config(), "batch_size": bs,
                      "shuffle": bool(shuffle), "l2": l2, "epochs": epochs,
                      "metrics": sorted(metric_fns), "validation": val is not None,
@@ -234,7 +234,7 @@ def fit(
 
 
 class _Loop:
-    """Per-epoch training state: the snapshot for divergence and the running sums."""
+    """Runs epochs: the training step per batch, the running sums, divergence handling."""
 
     def __init__(self, network: Network, loss: Loss, optimizer: Optimizer,
                  metrics: dict[str, Metric], l2: float, batch_hooks: list[Callback]) -> None:
