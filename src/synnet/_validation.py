@@ -33,21 +33,21 @@ def check_X(X: Any, n_features: int | None, dtype: np.dtype[Any] | None, what: s
         raise DataError(f"{what} must be 2-D (n_samples, n_features), got shape {X.shape}{hint}")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise DataError(f"{what} is empty (shape {X.shape}); pass at least one sample and feature")
+    if n_features is not None and X.shape[1] != n_features:
+        raise DataError(f"{what} has {X.shape[1]} features but the network expects {n_features}; "
+                        "pass data with the same columns the network was built for")
     kind = values.dtype.kind
     if kind not in "fiub":
         raise DataError(f"{what} must be numeric, got dtype {values.dtype}; "
                         "encode text columns as numbers first")
     if kind == "f":
-        _check_finite(values, what)
+        check_finite(values, what)
     else:  # integers and booleans are finite; converting them is the unavoidable copy
         X = X.astype(dtype or np.float64)
-    if n_features is not None and X.shape[1] != n_features:
-        raise DataError(f"{what} has {X.shape[1]} features but the network expects {n_features}; "
-                        "pass data with the same columns the network was built for")
     return X
 
 
-def _check_finite(values: np.ndarray, what: str) -> None:
+def check_finite(values: np.ndarray, what: str) -> None:
     """Raise DataError naming the first non-finite entry; no full-size temporary when clean."""
     with np.errstate(all="ignore"):
         # NaN/inf propagate into the sum: a cheap first pass, in the data's own precision

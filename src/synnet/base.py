@@ -41,6 +41,9 @@ class Layer:
         """dL/dy (n, out) -> dL/dx (n, in); ``None`` when ``input_grad`` is False."""
         return grad_y if input_grad else None
 
+    def set_rng(self, rng: Rng) -> None:
+        """Use ``rng`` from now on for any randomness the layer has (dropout masks)."""
+
     def clear_cache(self) -> None:
         """Drop what the last training-mode forward cached for backward."""
 

@@ -26,6 +26,9 @@ Logs = dict[str, float]
 class Callback:
     """Base class; override the hooks you need."""
 
+    #: fit calls callbacks in increasing ``order`` (stable): History first, checkpoints
+    #: last, so a checkpoint captures and restores every other callback's final state.
+    order: int = 0
     network: Network
     #: set by fit: "epochs", "steps" (batches per epoch), "samples" (training rows),
     #: "settings" (what determines the run), "data" and "callbacks" (all of this fit's).
@@ -65,6 +68,8 @@ class History(Callback):
     ``fit`` returns its History; ``history.epoch`` lists the epoch numbers,
     counted across calls to ``fit`` on the same network.
     """
+
+    order = -100
 
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}

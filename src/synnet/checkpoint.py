@@ -61,7 +61,11 @@ class Checkpoint(Callback):
 
     After ``fit``, ``resumed_from`` is the epoch count training resumed from
     (None when it started fresh) and ``last_path`` the newest file written.
+    Wherever it stands in the callback list, fit runs it after the other
+    callbacks, so it saves (and restores) their state as of the epoch's end.
     """
+
+    order = 100
 
     def __init__(self, directory: str | os.PathLike[str], every: int = 1, keep: int = 3,
                  resume: bool = False, save_kwargs: dict[str, Any] | None = None) -> None:

@@ -170,6 +170,9 @@ class Dropout(Layer):
     def build(self, rng: Rng, init: initializers.InitSpec, dtype: np.dtype[Any]) -> None:
         self._rng = rng
 
+    def set_rng(self, rng: Rng) -> None:
+        self._rng = rng
+
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         if not training or self.rate == 0.0:
             self._mask = None

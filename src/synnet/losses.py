@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from synnet._validation import check_finite
 from synnet.activations import Activation, Exponential, Sigmoid, Softmax, exp_limit
 from synnet.errors import ConfigError, DataError
 
@@ -58,7 +59,7 @@ class Loss:
                 f"pass y of shape (n_samples, {n_outputs})"
                 + (" or (n_samples,)" if n_outputs == 1 else "")
             )
-        _check_finite(y, "y")
+        check_finite(y, "y")
         return np.asarray(y, dtype=dtype)
 
     def evaluate(
@@ -89,13 +90,6 @@ def _as_numeric(y: Any, what: str) -> np.ndarray:
     if y.size == 0:
         raise DataError(f"{what} is empty; pass at least one sample")
     return y
-
-
-def _check_finite(a: np.ndarray, what: str) -> None:
-    if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
-        rows = np.unique(np.nonzero(~np.isfinite(a))[0])[:5]
-        raise DataError(f"{what} contains NaN or inf (rows {rows.tolist()}...); "
-                        "remove or impute them first")
 
 
 def weight_column(sample_weight: np.ndarray | None, n: int, dtype: np.dtype[Any]
@@ -237,7 +231,7 @@ class CategoricalCrossEntropy(Loss):
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         if y.ndim == 1:  # class labels
-            _check_finite(y, "y")
+            check_finite(y, "y")
             if not np.issubdtype(y.dtype, np.integer):
                 if not np.array_equal(y, np.round(y)):
                     raise DataError("categorical cross-entropy with 1-D y needs integer class "
@@ -252,7 +246,7 @@ class CategoricalCrossEntropy(Loss):
         if y.ndim != 2 or y.shape[1] != n_outputs:
             raise DataError(f"y has shape {y.shape}; pass integer labels (n_samples,) or "
                             f"one-hot rows (n_samples, {n_outputs})")
-        _check_finite(y, "y")
+        check_finite(y, "y")
         if y.min() < 0:
             raise DataError("one-hot / probability targets must be >= 0")
         return np.asarray(y, dtype=dtype)
@@ -291,7 +285,8 @@ class CategoricalCrossEntropy(Loss):
             value = -float(np.sum(elem if w is None else elem * w)) / total
             if not grad:
                 return value, None
-            d = p - y * p.sum(axis=1, keepdims=True) if logits else -y / p
+            # d/dz of -sum_j y_j log p_j is p * sum_j y_j - y (rows need not sum to 1).
+            d = p * y.sum(axis=1, keepdims=True) - y if logits else -y / p
         return value, _scaled(d, w, 1.0 / total)
 
 

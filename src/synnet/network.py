@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from synnet import initializers
-from synnet._rng import Seed, as_rng
+from synnet._rng import Rng, Seed, as_rng
 from synnet._validation import check_int, check_X
 from synnet.base import Layer
 from synnet.errors import ConfigError
@@ -66,13 +66,14 @@ class Network:
             raise ConfigError("a Network needs at least one Dense layer")
         self._check_sizes()
         self._hidden = tuple(self.layers[:-1])  # every layer but the output one
+        self._l2_scratch: dict[str, np.ndarray] = {}
         if init is not None:
             initializers.get_initializer(init)
         self.init = init
-        self.rng = as_rng(seed)
+        self._rng = as_rng(seed)
         self.dtype: np.dtype[Any] | None = None if dtype is None else _float_dtype(dtype)
         for layer in self.layers:
-            layer.build(self.rng, init, self.dtype or np.dtype(np.float64))
+            layer.build(self._rng, init, self.dtype or np.dtype(np.float64))
         self._collect()
         self.loss: Loss | None = None
         self.optimizer: Optimizer | None = None
@@ -80,6 +81,17 @@ class Network:
         self.epochs_trained = 0
         self.fit_start_epoch = 0  # epochs_trained when the current (or last) fit began
         self.stop_training = False
+
+    @property
+    def rng(self) -> Rng:
+        """The generator behind shuffling and dropout (and the initial weights)."""
+        return self._rng
+
+    @rng.setter
+    def rng(self, rng: Rng) -> None:
+        self._rng = rng
+        for layer in self.layers:  # dropout layers draw their masks from it
+            layer.set_rng(rng)
 
     # -- structure ----------------------------------------------------------
     def _check_sizes(self) -> None:
@@ -245,7 +257,11 @@ class Network:
         for name, param in self.params.items():
             if name.endswith("W"):
                 penalty += float(np.vdot(param, param))
-                self.grads[name] += scale * param
+                scaled = self._l2_scratch.get(name)
+                if scaled is None or scaled.shape != param.shape or scaled.dtype != param.dtype:
+                    scaled = self._l2_scratch[name] = np.empty_like(param)
+                np.multiply(param, scale, out=scaled)  # no allocation per batch
+                self.grads[name] += scaled
         return 0.5 * scale * penalty
 
     def loss_and_grads(

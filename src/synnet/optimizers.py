@@ -181,11 +181,16 @@ class Adam(Optimizer):
         self.beta_2 = _check("beta_2", beta_2, 0.0, 1.0)
         self.epsilon = _check("epsilon", epsilon, 0.0, low_open=True)
 
+    def step(self, params: Params, grads: Params) -> None:
+        t = self.iterations + 1
+        # The bias correction is the same for every parameter: compute it once per step.
+        self._lr_t = self.lr * math.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
+        super().step(params, grads)
+
     def _update(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
         m = self._slot("m", name, param)
         v = self._slot("v", name, param)
         tmp = self._buffer("tmp", name, param)
-        t = self.iterations
         m *= self.beta_1
         np.multiply(grad, 1.0 - self.beta_1, out=tmp)
         m += tmp
@@ -193,11 +198,10 @@ class Adam(Optimizer):
         np.multiply(grad, grad, out=tmp)
         tmp *= 1.0 - self.beta_2
         v += tmp
-        lr_t = self.lr * math.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
         np.sqrt(v, out=tmp)
         tmp += self.epsilon
         np.divide(m, tmp, out=tmp)
-        tmp *= lr_t
+        tmp *= self._lr_t
         param -= tmp
 
     def get_config(self) -> dict[str, Any]:

@@ -51,7 +51,7 @@ from synnet.activations import ACTIVATIONS, Activation
 from synnet.base import Layer
 from synnet.callbacks import History
 from synnet.errors import ConfigError, ModelFileError
-from synnet.layers import LAYERS
+from synnet.layers import LAYERS, Dense
 from synnet.losses import LOSSES, get_loss
 from synnet.network import Network
 from synnet.optimizers import OPTIMIZERS, Optimizer
@@ -512,6 +512,13 @@ class _Reader:
             raise self.fail(f"network layers must be a list of 1 to {MAX_LAYERS} layer specs")
         itemsize = 4 if dtype == "float32" else 8
         built = [self._layer(i, s, itemsize) for i, s in enumerate(layers)]
+        # Each layer was capped on its own; their sum must fit in the file too, since
+        # building the network allocates every layer's weights (and gradients) at once.
+        declared = sum((layer.in_features + 1) * layer.out_features * itemsize
+                       for layer in built if isinstance(layer, Dense))
+        if declared > self.size:
+            raise self.fail(f"the layers declare {declared:,} bytes of weights, more than the "
+                            f"file's {self.size:,} bytes")
         try:  # zeros: no random draws for weights the file is about to overwrite
             return Network(built, dtype=dtype, init="zeros")
         except (ConfigError, TypeError) as exc:

@@ -160,22 +160,35 @@ class _BaseMLP(BaseEstimator):
         if self.early_stopping and incremental and self.solver != "lbfgs":
             raise ValueError("partial_fit does not support early_stopping=True")
         first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
-        X, targets, labels = self._validate_input(X, y, incremental, reset=first_pass)
-        sample_weight = self._sample_weight(sample_weight, X, labels, incremental)
-        if (self.early_stopping and self.solver != "lbfgs"
-                and math.ceil(self.validation_fraction * X.shape[0]) < 2):
-            raise ValueError("The validation set is too small. Increase "
-                             "'validation_fraction' or the size of your dataset.")
+        # _validate_input sets the classes (as scikit-learn does); a refused call puts
+        # the previous ones back, so a failed refit leaves a fitted estimator working.
+        label_state: dict[str, Any] = {k: self.__dict__[k] for k in ("classes_", "_label_binarizer")
+                       if k in self.__dict__}
+        try:
+            X, targets, labels = self._validate_input(X, y, incremental, reset=first_pass)
+            sample_weight = self._sample_weight(sample_weight, X, labels, incremental)
+            if (self.early_stopping and self.solver != "lbfgs"
+                    and math.ceil(self.validation_fraction * X.shape[0]) < 2):
+                raise ValueError("The validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
+            n_outputs = len(self.classes_) if targets.ndim == 1 else targets.shape[1]
+            if not first_pass:
+                old = [layer.out_features for layer in self.network_.layers
+                       if isinstance(layer, Dense)]
+                if old != [*hidden, n_outputs]:
+                    raise ValueError(f"warm_start/partial_fit: layer sizes "
+                                     f"{[*hidden, n_outputs]} differ from the fitted "
+                                     f"network's {old}; refit from scratch")
+        except BaseException:
+            for key in ("classes_", "_label_binarizer"):
+                self.__dict__.pop(key, None)
+            self.__dict__.update(label_state)
+            raise
         rng = _random_state(self.random_state)
-        n_outputs = len(self.classes_) if targets.ndim == 1 else targets.shape[1]
         if first_pass:
             self._initialize(X, n_outputs, hidden, activations, rates, rng)
         else:
-            old = [layer.out_features for layer in self.network_.layers if isinstance(layer, Dense)]
-            if old != [*hidden, n_outputs]:
-                raise ValueError(f"warm_start/partial_fit: layer sizes {[*hidden, n_outputs]} "
-                                 f"differ from the fitted network's {old}; refit from scratch")
-            self.network_.rng = rng  # scikit-learn re-seeds at every call
+            self.network_.rng = rng  # scikit-learn re-seeds at every call (dropout too)
         try:
             if self.solver == "lbfgs":
                 targets = self._loss.prepare_targets(targets, n_outputs, self.network_.dtype)

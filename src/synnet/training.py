@@ -170,12 +170,14 @@ def fit(
         network.astype(dtype)
 
     # -- the loop -------------------------------------------------------------
+    previous = (network.loss, network.optimizer, network.history, network.epochs_trained)
     network.loss, network.optimizer, network.stop_training = loss_fn, opt, False
     history = History()
     network.history = history
     all_callbacks: list[Callback] = [history, *callbacks]
     if progress:
         all_callbacks.append(ProgressBar())
+    all_callbacks.sort(key=lambda cb: cb.order)
     bs = batch or len(train)
     fit_params: dict[str, Any] = {
         "epochs": epochs, "steps": -(-len(train) // bs), "samples": len(train),
@@ -192,15 +194,20 @@ def fit(
         cb.set_network(network)
         cb.set_params(fit_params)
     batch_hooks = [cb for cb in all_callbacks if overrides(cb, "on_batch_end")]
-    batches = _Batches(train, bs, shuffle, network)
-    loop = _Loop(network, loss_fn, opt, metric_fns, l2, batch_hooks)
-
     epoch_hooks = [cb for cb in all_callbacks if overrides(cb, "on_epoch_begin")]
+    batches = _Batches(train, bs, shuffle, network)
+
     # A callback may move both counters forward in on_train_begin (resuming from a
     # checkpoint); the fit ends `epochs` epochs after the epoch it started from.
     network.fit_start_epoch = network.epochs_trained
-    for cb in all_callbacks:
-        cb.on_train_begin({})
+    try:
+        for cb in all_callbacks:
+            cb.on_train_begin({})
+    except BaseException:  # e.g. a refused resume: leave the network as it was
+        network.loss, network.optimizer, network.history, network.epochs_trained = previous
+        del fit_params["data"], fit_params["callbacks"]
+        raise
+    loop = _Loop(network, loss_fn, opt, metric_fns, l2, batch_hooks)
     end = network.fit_start_epoch + epochs
     logs: dict[str, float] = {}
     try:
@@ -242,8 +249,10 @@ class _Loop:
         self.metrics, self.l2, self.batch_hooks = metrics, l2, batch_hooks
         self.fused = loss.fuses(network.output_layer.activation)
         self.mean = loss.reduction == "mean"
-        # Only for the rare divergence that corrupts a weight itself (see _diverged).
+        # Only for the rare divergence inside an update (see _diverged); taken after the
+        # callbacks' on_train_begin, so after a checkpoint has restored its state.
         self._initial = network.get_weights()
+        self._initial_optimizer = optimizer.state_dict()
 
     def run_epoch(self, batches: _Batches, epoch: int) -> dict[str, float]:
         if batches.single is not None and not self.metrics and not self.batch_hooks:
@@ -260,9 +269,12 @@ class _Loop:
                 value, out = train_batch(batch.X, batch.y, batch.w, loss, fused, l2, want_output)
                 if not math.isfinite(value):
                     raise FloatingPointError("non-finite loss")
-                step(params, grads)
             except FloatingPointError as exc:
                 self._diverged(epoch, b, exc)
+            try:
+                step(params, grads)
+            except FloatingPointError as exc:
+                self._diverged(epoch, b, exc, in_update=True)
             m = batch.n
             # Sum losses add up over batches; mean losses are averaged by batch size.
             total_loss += value * m if mean else value
@@ -290,9 +302,12 @@ class _Loop:
                                             self.l2, False)
             if not math.isfinite(value):
                 raise FloatingPointError("non-finite loss")
-            self.optimizer.step(network.params, network.grads)
         except FloatingPointError as exc:
             self._diverged(epoch, 0, exc)
+        try:
+            self.optimizer.step(network.params, network.grads)
+        except FloatingPointError as exc:
+            self._diverged(epoch, 0, exc, in_update=True)
         return {"loss": value}
 
     def validate(self, val: _Data, epoch: int) -> dict[str, float]:
@@ -305,26 +320,23 @@ class _Loop:
             self._diverged(epoch, "validation", exc)
         return logs
 
-    def _diverged(self, epoch: int, batch: int | str, exc: BaseException) -> None:
+    def _diverged(self, epoch: int, batch: int | str, exc: BaseException,
+                  in_update: bool = False) -> None:
         """Stop with DivergenceError, leaving the network with finite weights.
 
-        Overflow and invalid operations raise where they happen, which is almost
-        always while computing the loss or the gradient, before any weight is
+        Overflow and invalid operations raise where they happen. Almost always
+        that is while computing the loss or the gradients, before any weight is
         touched: the weights are then those of the last finite step, and are
-        kept. Only if an update itself overflowed are weights non-finite; then
-        the weights from the start of this fit are restored. Optimizer state
-        with non-finite values is reset.
+        kept. If the optimizer's update itself overflowed, some parameters may
+        already hold the new values: then the weights (and optimizer state) from
+        the start of this fit are put back.
         """
         network, optimizer = self.network, self.optimizer
         kept = "the weights of the last finite step"
-        if not all(np.isfinite(p).all() for p in network.params.values()):
+        if in_update:
             network.set_weights(self._initial)
-            kept = "the weights it had when this fit started"
-        state = optimizer.state_dict()
-        if not all(np.isfinite(a).all() for slot in state["slots"].values()
-                   for a in slot.values()):
-            optimizer.slots = {s: {} for s in optimizer.slot_names}
-            optimizer.iterations = 0
+            optimizer.load_state_dict(self._initial_optimizer)
+            kept = "the weights (and optimizer state) it had when this fit started"
         where = batch if isinstance(batch, str) else f"batch {batch}"
         raise DivergenceError(
             f"training diverged at epoch {epoch} ({where}: {exc}); the network keeps {kept}. "
