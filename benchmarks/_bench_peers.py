@@ -204,30 +204,6 @@ class SynnetFit(_Classification):
         return {"flops": self.flops, "loss": float(h.history["loss"][-1])}
 
 
-class SynnetMLP(_Classification):
-    """``synnet.MLPClassifier`` with scikit-learn's parameters: the drop-in path."""
-
-    def __init__(self, p: Params, deep: bool = False) -> None:
-        try:
-            from synnet.sklearn_api import MLPClassifier  # noqa: F401
-        except Exception as exc:  # not written yet, or scikit-learn missing
-            raise Skip(f"synnet.MLPClassifier not available ({type(exc).__name__}: {exc})"
-                       ) from None
-        super().__init__(p, deep)
-
-    def prepare(self) -> None:
-        from synnet.sklearn_api import MLPClassifier
-
-        self.est = MLPClassifier(**_sklearn_params(self), random_state=self.reps)
-        self.reps += 1
-
-    def run(self) -> dict[str, Any]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # ConvergenceWarning after max_iter=1
-            self.est.fit(self.X, self.y)
-        return {"flops": self.flops, "loss": float(self.est.loss_)}
-
-
 def _sklearn_params(task: _Classification) -> dict[str, Any]:
     """The same network and training for scikit-learn's MLPClassifier and synnet's.
 
@@ -238,20 +214,19 @@ def _sklearn_params(task: _Classification) -> dict[str, Any]:
             "max_iter": 1, "shuffle": True, "tol": 0.0, "n_iter_no_change": 10**9}
 
 
-class SklearnMLP(_Classification):
-    """scikit-learn's MLPClassifier, one epoch (max_iter=1)."""
+class _EstimatorMLP(_Classification):
+    """An MLPClassifier with scikit-learn's parameters, one epoch (max_iter=1)."""
+
+    def estimator_class(self) -> Any:
+        """The MLPClassifier class to run; raises Skip when it cannot be imported."""
+        raise NotImplementedError
 
     def __init__(self, p: Params, deep: bool = False) -> None:
-        try:
-            import sklearn.neural_network  # noqa: F401
-        except ImportError as exc:
-            raise Skip(f"scikit-learn not installed ({exc})") from None
+        self.estimator_class()  # fail (skip) now, not mid-benchmark
         super().__init__(p, deep)
 
     def prepare(self) -> None:
-        from sklearn.neural_network import MLPClassifier
-
-        self.est = MLPClassifier(**_sklearn_params(self), random_state=self.reps)
+        self.est = self.estimator_class()(**_sklearn_params(self), random_state=self.reps)
         self.reps += 1
 
     def run(self) -> dict[str, Any]:
@@ -259,6 +234,29 @@ class SklearnMLP(_Classification):
             warnings.simplefilter("ignore")  # ConvergenceWarning after max_iter=1
             self.est.fit(self.X, self.y)
         return {"flops": self.flops, "loss": float(self.est.loss_)}
+
+
+class SynnetMLP(_EstimatorMLP):
+    """``synnet.MLPClassifier`` with scikit-learn's parameters: the drop-in path."""
+
+    def estimator_class(self) -> Any:
+        try:
+            from synnet.sklearn_api import MLPClassifier
+        except Exception as exc:  # scikit-learn missing
+            raise Skip(f"synnet.MLPClassifier not available ({type(exc).__name__}: {exc})"
+                       ) from None
+        return MLPClassifier
+
+
+class SklearnMLP(_EstimatorMLP):
+    """scikit-learn's MLPClassifier, one epoch (max_iter=1)."""
+
+    def estimator_class(self) -> Any:
+        try:
+            from sklearn.neural_network import MLPClassifier
+        except ImportError as exc:
+            raise Skip(f"scikit-learn not installed ({exc})") from None
+        return MLPClassifier
 
 
 def _torch() -> Any:
