@@ -95,13 +95,17 @@ class Checkpoint(Callback):
                 self._restore(*found)
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
-        state = self._capture()
         done = self.network.epochs_trained - self.network.fit_start_epoch
         last = done >= self.params["epochs"] or self.network.stop_training
         if done % self.every == 0 or last:
-            self._write(state)
+            self._write(self._capture())  # straight from the live network: no copies
         else:
-            self._pending = state  # written if training is interrupted before the next one
+            # Written if training is interrupted before the next checkpoint is due; the
+            # network moves on meanwhile, so its weights and optimizer state are copied.
+            network = self.network
+            assert network.optimizer is not None
+            self._pending = {**self._capture(), "weights": network.get_weights(),
+                             "optimizer": network.optimizer.state_dict()}
 
     def on_interrupt(self, logs: Logs) -> None:
         if self._pending is not None:
@@ -109,7 +113,7 @@ class Checkpoint(Callback):
 
     # -- capture and restore ------------------------------------------------------------
     def _capture(self) -> dict[str, Any]:
-        """Everything that determines the rest of the run, copied now."""
+        """Everything besides weights and optimizer that determines the rest of the run."""
         network = self.network
         json_state: dict[str, Any] = {
             "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
@@ -127,10 +131,7 @@ class Checkpoint(Callback):
             state, cb_arrays = _split_arrays(cb.get_state(), f"cb{i}")
             json_state["callbacks"].append({"kind": type(cb).__name__, "state": state})
             arrays.update(cb_arrays)
-        assert network.optimizer is not None
         return {"json": json_state, "arrays": arrays,
-                "weights": network.get_weights(),
-                "optimizer": network.optimizer.state_dict(),
                 "history": {k: list(v) for k, v in self.params["callbacks"][0].history.items()},
                 "epoch": list(self.params["callbacks"][0].epoch)}
 
@@ -138,12 +139,15 @@ class Checkpoint(Callback):
         from synnet.optimizers import get_optimizer
 
         network = self.network
-        # After an interrupt the network may hold a half-applied batch: put the captured
-        # epoch-end state back first (at an epoch end this copies the weights onto themselves).
-        network.set_weights(state["weights"])
-        network.epochs_trained = state["json"]["epochs_trained"]
-        optimizer = get_optimizer(state["optimizer"]["name"])
-        optimizer.load_state_dict(state["optimizer"])
+        optimizer = network.optimizer
+        if "weights" in state:
+            # A pending state, written after an interrupt: the network may hold a
+            # half-applied batch, so the captured epoch-end state goes back first.
+            network.set_weights(state["weights"])
+            network.epochs_trained = state["json"]["epochs_trained"]
+            optimizer = get_optimizer(state["optimizer"]["name"])
+            optimizer.load_state_dict(state["optimizer"])
+        assert optimizer is not None
         path = self.directory / f"ckpt-{network.epochs_trained:08d}.synnet"
         history = History()
         history.epoch, history.history = state["epoch"], state["history"]
