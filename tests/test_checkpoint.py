@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import synnet
-from synnet.checkpoint import ResumeError
+from synnet import ResumeError
 
 SCRIPT = Path(__file__).resolve().parent / "scripts" / "train_ckpt.py"
 

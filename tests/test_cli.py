@@ -24,9 +24,9 @@ import pandas as pd
 import pytest
 
 import synnet
-from synnet import _cli_train
-from synnet.cli import main
-from synnet.serialization import load, load_model
+from synnet.cli import commands, main
+from synnet.io import load_model, save_model
+from synnet.tabular.model import load
 
 FAST = ["--epochs", "15", "--seed", "1", "-q"]
 
@@ -419,14 +419,21 @@ TRAIN_BAD = [
     ("text", ["{text}"], r"column 'x' must be numeric .* row 8: 'abc'"),
     ("inf", ["{inf}"], r"column 'x' has infinite values in row 3"),
     ("single", ["{single}"], r"single class \('yes'\)"),
-    ("gaps", ["{gaps}"], r"missing values in column 'count' \(row 2\) and column 'colour' "
-                         r"\(row 10\).*--impute"),
+    ("gaps", ["{gaps}"], r"(?s)missing values in column 'count' \(row 2\) and column 'colour' "
+                         r"\(row 10\).*impute=.*hint: on the command line: --impute"),
     ("dupes", ["{dupes}", "-t", "b"], r"names column 'a' twice"),
     ("no_target", ["{good}", "-t", "nope"], r"no column 'nope'.*its columns are 'id'"),
     ("bad_feature", ["{good}", "--drop", "nope"], r"no column 'nope'"),
     ("activation", ["{good}", "--activation", "swish"], r"unknown activation 'swish'"),
     ("plot_suffix", ["{good}", "--plot", "curves.txt"], r"--plot .*\.png"),
-    ("momentum", ["{good}", "--momentum", "0.9"], r"--momentum applies to --optimizer sgd"),
+    ("momentum", ["{good}", "--momentum", "0.9"],
+     r"(?s)momentum applies to optimizer 'sgd' only.*command line: --momentum, --optimizer"),
+    ("batch", ["{good}", "--batch-size", "0"],
+     r"(?s)batch_size must be >= 1.*command line: --batch-size"),
+    ("fraction", ["{good}", "--valid-fraction", "1"],
+     r"(?s)valid_fraction must be a finite number in \[0.0, 1.0\).*--valid-fraction"),
+    ("optimizer", ["{good}", "--optimizer", "lion"],
+     r"(?s)unknown optimizer 'lion'; known: adam, rmsprop, sgd.*command line: --optimizer"),
 ]
 
 
@@ -491,7 +498,7 @@ def test_interrupt_exits_130_without_traceback(tmp_path, data, capsys, monkeypat
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_cli_train, "train", interrupted)
+    monkeypatch.setattr(commands, "train", interrupted)
     code, _, err = run(capsys, "train", data, "-t", "label", "-o", tmp_path / "m")
     assert code == 130 and "interrupted" in err and "Traceback" not in err
     assert not (tmp_path / "m").exists()
@@ -638,8 +645,8 @@ def test_missing_pandas_names_the_extra(tmp_path, data, capsys, monkeypatch):
 
 
 def test_importing_the_cli_imports_no_optional_dependency():
-    code = ("import sys, synnet, synnet.cli, synnet.serialization, synnet.model, "
-            "synnet.preprocessing, synnet.tabular_io, synnet._cli_train; "
+    code = ("import sys, synnet, synnet.cli, synnet.io, synnet.tabular.model, "
+            "synnet.tabular.preprocessing, synnet.tabular.files, synnet.tabular.train; "
             "bad = [m for m in ('pandas', 'matplotlib', 'sklearn', 'pyarrow') if m in sys.modules];"
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -661,10 +668,9 @@ def test_bare_network_and_sklearn_style_files_work_with_the_cli(tmp_path, capsys
     assert code == 0 and "no target information" in out and "history      none saved" in out
     code, _, err = run(capsys, "evaluate", tmp_path / "bare.synnet", path)
     assert_bad_input(code, err, "does not record its target")
-    synnet.serialization.save_model(
-        tmp_path / "sk.synnet", net,
-        metadata={"task": "classification", "classes": ["cat", "dog"],
-                  "feature_names": ["b", "a"]})
+    save_model(
+        tmp_path / "sk.synnet", net, target={"task": "classification", "classes": ["cat", "dog"]},
+        metadata={"feature_names": ["b", "a"]})
     swapped = write_csv(tmp_path / "y.csv", ["a", "b", "kind"],
                         [[r[0], r[1], "cat"] for r in rows])
     code, out, err = run(capsys, "evaluate", tmp_path / "sk.synnet", swapped, "-t", "kind",

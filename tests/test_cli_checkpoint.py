@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from synnet.cli import main
-from synnet.serialization import load_model
+from synnet.io import load_model
 
 
 def _data(path: Path, n: int = 2000) -> Path:
@@ -96,7 +96,9 @@ def test_cli_resume_refuses_changed_settings(tmp_path: Path, setup, capsys) -> N
 def test_cli_resume_needs_a_folder(tmp_path: Path, setup, capsys) -> None:  # type: ignore[no-untyped-def]
     data, _ = setup
     code = main(["train", str(data), "-t", "label", "-o", str(tmp_path / "m"), "--resume"])
-    assert code == 2 and "--resume needs --checkpoint-dir" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 2 and "resume needs checkpoint_dir" in err
+    assert "--resume, --checkpoint-dir" in err
 
 
 @pytest.mark.parametrize("optimizer,lr", [("sgd", "1e300"), ("adam", "1e300"),

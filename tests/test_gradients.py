@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import synnet
-from synnet.activations import ACTIVATIONS, get_activation
+from synnet.core.activations import ACTIVATIONS, get_activation
 
 ACTIVATION_NAMES = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax", "exponential"]
 

@@ -11,14 +11,9 @@ from hypothesis import strategies as st
 
 import synnet
 from synnet.errors import ConfigError, DataError
-from synnet.model import Model
-from synnet.preprocessing import (
-    Preprocessor,
-    TargetEncoder,
-    UnknownCategoryWarning,
-    check_classes,
-    infer_task,
-)
+from synnet.tabular.model import Model
+from synnet.tabular.preprocessing import Preprocessor, UnknownCategoryWarning
+from synnet.tabular.target import TargetEncoder, check_classes, infer_task
 
 
 def columns() -> dict[str, np.ndarray]:
@@ -58,7 +53,7 @@ def test_missing_values_name_columns_and_rows():
     data["age"] = np.array([20.0, np.nan, 40.0, np.nan])
     data["city"] = np.array(["Paris", None, "Paris", "Rome"], dtype=object)
     with pytest.raises(DataError, match=r"column 'age' \(rows 2, 4\) and column 'city' "
-                                        r"\(row 2\).*--impute"):
+                                        r"\(row 2\).*impute='mean'"):
         Preprocessor().fit(data)
 
 
@@ -229,6 +224,6 @@ def test_model_file_round_trip_reproduces_predictions(tmp_path_factory, numbers,
     model = Model(net, pre, target)
     path = tmp_path_factory.mktemp("rt") / "m.synnet"
     model.save(path)
-    loaded = synnet.serialization.load(path)
+    loaded = synnet.load(path)
     assert loaded.preprocessor.to_config() == pre.to_config()
     np.testing.assert_array_equal(loaded.predict(data), model.predict(data))

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 import synnet
-from synnet import serialization
 from synnet.errors import ConfigError, ModelFileError
-from synnet.model import Model
-from synnet.preprocessing import Preprocessor, TargetEncoder
-from synnet.serialization import load, load_model, save_model
+from synnet.io import load_model, reader, save_model, writer
+from synnet.tabular.model import Model, load
+from synnet.tabular.preprocessing import Preprocessor
+from synnet.tabular.target import TargetEncoder
 
 
 def small_network(dtype: str = "float64", seed: int = 0) -> synnet.Network:
@@ -116,7 +116,7 @@ def test_model_with_preprocessing_and_labels_round_trips(tmp_path):
     model = Model(net, pre, target, metadata={"feature_names": ["size", "colour"]})
     path = tmp_path / "m.synnet"
     model.save(path)
-    loaded = synnet.serialization.load(path)
+    loaded = synnet.load(path)
     assert loaded.task == "classification"
     assert list(loaded.classes) == ["cat", "dog"]
     assert loaded.feature_names == ["size", "colour"]
@@ -126,11 +126,11 @@ def test_model_with_preprocessing_and_labels_round_trips(tmp_path):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
-def test_sklearn_style_metadata_gives_a_target(tmp_path):
+def test_a_target_config_and_feature_names_make_a_model(tmp_path):
     net = synnet.Network([synnet.Dense(2, 3, "softmax")], seed=0)
     path = tmp_path / "sk.synnet"
-    save_model(path, net, metadata={"task": "classification", "classes": np.array([3, 5, 9]),
-                                    "feature_names": ["a", "b"], "alpha": np.float64(1e-4)})
+    save_model(path, net, target={"task": "classification", "classes": [3, 5, 9]},
+               metadata={"feature_names": ["a", "b"], "alpha": np.float64(1e-4)})
     model = load(path)
     assert model.task == "classification"
     assert model.classes.tolist() == [3, 5, 9]
@@ -141,9 +141,9 @@ def test_sklearn_style_metadata_gives_a_target(tmp_path):
 
 def test_save_refuses_inconsistent_or_non_json_parts(tmp_path):
     net = synnet.Network([synnet.Dense(2, 3, "softmax")], seed=0)
+    target = TargetEncoder.from_config({"task": "classification", "classes": list("abcd")})
     with pytest.raises(ConfigError, match=r"4 classes but the network has 3 outputs"):
-        save_model(tmp_path / "x.synnet", net,
-                   metadata={"task": "classification", "classes": ["a", "b", "c", "d"]})
+        Model(net, target=target).save(tmp_path / "x.synnet")
     with pytest.raises(ConfigError, match="JSON"):
         save_model(tmp_path / "x.synnet", net, metadata={"f": object()})
     net.params["0.W"][0, 0] = np.nan
@@ -163,7 +163,7 @@ def test_failed_save_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch)
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(serialization.npformat, "write_array", broken)
+    monkeypatch.setattr(writer.npformat, "write_array", broken)
     with pytest.raises(OSError, match="No space"):
         save_model(path, small_network(seed=2))
     assert path.read_bytes() == before
@@ -292,7 +292,7 @@ def test_compressed_members_are_refused(saved):
 
 
 def test_oversized_header_is_refused_before_reading(saved, monkeypatch):
-    monkeypatch.setattr(serialization, "MAX_HEADER_BYTES", 64)
+    monkeypatch.setattr(reader, "MAX_HEADER_BYTES", 64)
     monkeypatch.setattr(zipfile.ZipFile, "read", lambda *a: pytest.fail("read the header"))
     with pytest.raises(ModelFileError, match=r"header\.json is .* bytes"):
         load_model(saved)
@@ -321,7 +321,7 @@ def test_huge_declared_layer_is_refused_before_allocating(saved):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda h: h["network"]["layers"][0].update(kind="lambda"), "unknown kind"),
+    (lambda h: h["network"]["layers"][0].update(kind="lambda"), "unknown layer kind"),
     (lambda h: h["network"]["layers"][0]["activation"].update(kind="eval"), "activation"),
     (lambda h: h["network"]["layers"][0].update(code="import os"), "layer 0"),
     (lambda h: h.update(loss="__import__('os')"), "unknown loss"),
@@ -335,7 +335,7 @@ def test_huge_declared_layer_is_refused_before_allocating(saved):
 def test_bad_header_fields_are_refused(saved, change, message):
     rewrite_header(saved, change)
     with pytest.raises(ModelFileError, match=message):
-        load_model(saved)
+        load(saved)  # the reader, then the preprocessing and target checks
 
 
 def test_nan_literal_in_header_json_is_refused(saved):
@@ -356,7 +356,7 @@ def test_missing_file_is_an_os_error(tmp_path):
 def test_multilabel_model_from_metadata_predicts_an_indicator_matrix(tmp_path):
     net = synnet.Network([synnet.Dense(2, 3, "sigmoid")], seed=0)
     path = tmp_path / "ml.synnet"
-    save_model(path, net, metadata={"task": "classification", "classes": [0, 1, 2]})
+    save_model(path, net, target={"task": "classification", "classes": [0, 1, 2]})
     model = load(path)
     X = np.array([[0.5, -1.0], [2.0, 0.1]])
     assert model.multilabel

@@ -26,10 +26,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import synnet
-from synnet import serialization
+from synnet.core.layers import LAYERS
 from synnet.errors import ModelFileError
-from synnet.layers import LAYERS
-from synnet.preprocessing import Preprocessor, TargetEncoder
+from synnet.io import ModelFile, load_model, reader, save_model
+from synnet.tabular.model import Model
+from synnet.tabular.preprocessing import Preprocessor
+from synnet.tabular.target import TargetEncoder
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -54,7 +56,7 @@ def _build_model_bytes() -> tuple[bytes, dict[str, np.ndarray]]:
     net.fit(pre.transform(cols), np.array([0.0, 1.0, 1.0, 0.0]), "bce", "adam", epochs=2)
     with tempfile.TemporaryDirectory() as folder:
         file = Path(folder) / "m.synnet"
-        serialization.save_model(file, net, preprocessor=pre, target=target,
+        save_model(file, net, preprocessing=pre.to_config(), target=target.to_config(),
                                  optimizer=net.optimizer, extra={"k": [1, 2]},
                                  extra_arrays={"ids": np.arange(4)})
         return file.read_bytes(), net.get_weights()
@@ -86,7 +88,8 @@ def _npy(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _load(tmp_path: Path, data: bytes) -> serialization.ModelFile:
+def _load(tmp_path: Path, data: bytes) -> ModelFile:
+    """The file read as synnet.load reads it (reader, then preprocessing and target)."""
     path = tmp_path / "fuzzed.synnet"
     path.write_bytes(data)
     with ExitStack() as stack:
@@ -94,7 +97,9 @@ def _load(tmp_path: Path, data: bytes) -> serialization.ModelFile:
             stack.enter_context(mock.patch(target, _trap))
         stack.enter_context(mock.patch.object(builtins, "eval", _trap))
         stack.enter_context(mock.patch.object(builtins, "exec", _trap))
-        return serialization.load_model(path)
+        loaded = load_model(path)
+        Model.from_file(loaded)
+        return loaded
 
 
 def must_fail(tmp_path: Path, data: bytes) -> None:
@@ -219,7 +224,7 @@ def test_oversized_members(tmp_path, member, extra):
     files = dict(MEMBERS)
     if member == "header.json":  # pad the JSON past a lowered cap
         files[member] = MEMBERS[member] + b" " * extra
-        with mock.patch.object(serialization, "MAX_HEADER_BYTES", len(MEMBERS[member])):
+        with mock.patch.object(reader, "MAX_HEADER_BYTES", len(MEMBERS[member])):
             must_fail(tmp_path, _zip(files))
         return
     files[member] = MEMBERS[member] + b"\0" * extra

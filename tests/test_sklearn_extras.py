@@ -25,6 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 
 from synnet import (
+    Callback,
     Dense,
     Dropout,
     EarlyStopping,
@@ -33,7 +34,6 @@ from synnet import (
     MLPRegressor,
     Network,
 )
-from synnet.callbacks import Callback
 
 _X, Y = load_iris(return_X_y=True)
 X = StandardScaler().fit_transform(_X)

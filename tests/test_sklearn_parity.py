@@ -25,7 +25,7 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import synnet  # noqa: E402
-from synnet._sklearn_params import CONSTRAINTS  # noqa: E402
+from synnet.sklearn.params import CONSTRAINTS  # noqa: E402
 
 _X_IRIS, _Y_IRIS = load_iris(return_X_y=True)
 X_IRIS = StandardScaler().fit_transform(_X_IRIS)

@@ -1,15 +1,18 @@
 """synnet: feed-forward neural networks trained by backpropagation in plain NumPy.
 
-The core API is imported here; scikit-learn estimators (``MLPClassifier``,
-``MLPRegressor``) load lazily on first use so that ``import synnet`` imports
-nothing beyond NumPy and tqdm.
+The public API, re-exported from the layers of the package (see
+``docs/architecture.md``): :mod:`synnet.core`, :mod:`synnet.training`,
+:mod:`synnet.io`, :mod:`synnet.tabular`. The scikit-learn estimators
+(``MLPClassifier``, ``MLPRegressor``, in :mod:`synnet.sklearn`) load lazily on
+first use, so that ``import synnet`` imports nothing beyond NumPy and tqdm.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from synnet.activations import (
+from synnet._version import __version__ as __version__
+from synnet.core.activations import (
     Activation,
     Exponential,
     Identity,
@@ -19,21 +22,11 @@ from synnet.activations import (
     Softmax,
     Tanh,
 )
-from synnet.base import Layer
-from synnet.callbacks import (
-    Callback,
-    EarlyStopping,
-    History,
-    LambdaCallback,
-    LearningRateScheduler,
-    PrintEvery,
-    ProgressBar,
-)
-from synnet.checkpoint import Checkpoint, ResumeError
-from synnet.errors import ConfigError, DataError, DivergenceError, ModelFileError, SynnetError
-from synnet.gradcheck import GradCheckResult, gradcheck
-from synnet.layers import Dense, Dropout
-from synnet.losses import (
+from synnet.core.callback import Callback
+from synnet.core.history import History
+from synnet.core.layer import Layer
+from synnet.core.layers import Dense, Dropout
+from synnet.core.losses import (
     BinaryCrossEntropy,
     CategoricalCrossEntropy,
     Loss,
@@ -41,11 +34,26 @@ from synnet.losses import (
     Poisson,
     SumSquaredError,
 )
-from synnet.network import Network
-from synnet.optimizers import SGD, Adam, Optimizer, RMSprop
-from synnet.serialization import load
-
-__version__ = "0.1.0"
+from synnet.core.network import Network
+from synnet.core.optimizers import SGD, Adam, Optimizer, RMSprop
+from synnet.errors import (
+    ConfigError,
+    DataError,
+    DivergenceError,
+    ModelFileError,
+    ResumeError,
+    SynnetError,
+)
+from synnet.tabular.model import load
+from synnet.training.callbacks import (
+    EarlyStopping,
+    LambdaCallback,
+    LearningRateScheduler,
+    PrintEvery,
+    ProgressBar,
+)
+from synnet.training.checkpoint import Checkpoint
+from synnet.training.gradcheck import GradCheckResult, gradcheck
 
 __all__ = [
     "SGD",
@@ -91,7 +99,7 @@ __all__ = [
     "load",
 ]
 
-_LAZY = {"MLPClassifier": "synnet.sklearn_api", "MLPRegressor": "synnet.sklearn_api"}
+_LAZY = {"MLPClassifier": "synnet.sklearn", "MLPRegressor": "synnet.sklearn"}
 
 
 def __getattr__(name: str) -> Any:

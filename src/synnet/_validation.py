@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -86,20 +87,46 @@ def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
 
 
 def check_int(name: str, value: Any, low: int, allow_none: bool = False) -> int | None:
-    """An int >= low (or None when allowed), else ConfigError."""
+    """An int >= low (or None when allowed), else ConfigError naming ``name``."""
     if value is None and allow_none:
         return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise ConfigError(f"{name} must be an int >= {low}" + (" or None" if allow_none else "")
-                          + f", got {value!r}")
+                          + f", got {value!r}", params=[name])
     if value < low:
-        raise ConfigError(f"{name} must be >= {low}, got {value}")
+        raise ConfigError(f"{name} must be >= {low}, got {value}", params=[name])
     return int(value)
 
 
+def check_number(name: str, value: Any, low: float = -math.inf, high: float = math.inf, *,
+                 low_open: bool = False, high_open: bool = True) -> float:
+    """A finite real number in the interval [low, high) (ends set by ``*_open``), else ConfigError.
+
+    This is the one range check of the library: optimizers, layers, callbacks,
+    fit and the command line's settings all use it.
+    """
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_))
+    v = float(value) if ok else math.nan
+    ok = ok and math.isfinite(v) and (v > low if low_open else v >= low)
+    ok = ok and (v < high if high_open else v <= high)
+    if not ok:
+        lo = "(" if low_open or low == -math.inf else "["
+        hi = ")" if high_open or high == math.inf else "]"
+        raise ConfigError(f"{name} must be a finite number in {lo}{low}, {high}{hi}, "
+                          f"got {value!r}", params=[name])
+    return v
+
+
 def check_fraction(name: str, value: Any) -> float:
-    """A float in [0, 1), else ConfigError."""
-    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
-    if not ok or not 0.0 <= float(value) < 1.0:
-        raise ConfigError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)
+    """A number in [0, 1), else ConfigError."""
+    return check_number(name, value, 0.0, 1.0)
+
+
+def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
+    """One of ``choices`` (a registry's names), else ConfigError listing them."""
+    known = list(choices)
+    if not isinstance(value, str) or value not in known:
+        raise ConfigError(f"unknown {name} {value!r}; known: {', '.join(sorted(known))}",
+                          params=[name])
+    return value

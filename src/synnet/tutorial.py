@@ -12,10 +12,10 @@ from typing import TextIO
 
 import numpy as np
 
-from synnet.callbacks import LambdaCallback
-from synnet.layers import Dense
-from synnet.network import Network
-from synnet.optimizers import SGD
+from synnet.core.layers import Dense
+from synnet.core.network import Network
+from synnet.core.optimizers import SGD
+from synnet.training.callbacks import LambdaCallback
 
 #: The tutorial's inputs: the third column is a constant 1 that acts as a bias.
 X = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]])

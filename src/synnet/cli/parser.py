@@ -1,0 +1,171 @@
+"""The ``synnet`` argument parser.
+
+Flags only parse; their values are checked once, by the settings they fill
+(:meth:`synnet.tabular.settings.Settings.check`), so a bad value gets the same
+one-line error as in Python plus the flag to change. Defaults come from the
+Settings dataclass and the names listed in the help from the registries.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import MISSING, fields
+from typing import Any
+
+from synnet._version import __version__
+from synnet.cli import commands
+from synnet.core.activations import ACTIVATIONS
+from synnet.core.optimizers import OPTIMIZERS
+from synnet.tabular.columns import IMPUTE_STRATEGIES
+from synnet.tabular.settings import DTYPES, TASK_CHOICES, Settings
+
+
+def _default(f: Any) -> Any:
+    return f.default_factory() if f.default is MISSING else f.default
+
+
+#: Every Settings field's default (the target has none: it is required).
+DEFAULTS: dict[str, Any] = {f.name: _default(f) for f in fields(Settings) if f.name != "target"}
+
+
+def _hidden(text: str) -> list[int]:
+    """'64,32' -> [64, 32]; '' / '0' / 'none' -> [] (no hidden layer)."""
+    if text.strip().lower() in ("", "0", "none"):
+        return []
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of layer sizes like 64,32") from None
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``synnet`` parser: one subcommand per job, each calling a function in commands."""
+    parser = argparse.ArgumentParser(
+        prog="synnet", description="Train feed-forward neural networks on CSV files and use "
+        "them. Run 'synnet demo' to see it work, 'synnet COMMAND -h' for each command.")
+    parser.add_argument("--version", action="version", version=f"synnet {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks for errors")
+
+    p = sub.add_parser("train", parents=[common], help="train a model on a data file",
+                       description="Train a network on DATA (CSV, TSV or Parquet; '-' for "
+                       "stdin) to predict the --target column, and write the model file.")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("-t", "--target", required=True, metavar="COL", help="the column to predict")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL",
+                   help="the model file to write (e.g. model.synnet)")
+    g = p.add_argument_group("data")
+    g.add_argument("--task", default=DEFAULTS["task"], metavar="|".join(TASK_CHOICES),
+                   help="default: inferred from the target (text or few whole numbers: "
+                   "classification)")
+    g.add_argument("--features", type=_names, default=DEFAULTS["features"], metavar="COLS",
+                   help="comma-separated feature columns (default: all but the target)")
+    g.add_argument("--drop", type=_names, default=DEFAULTS["drop"], metavar="COLS",
+                   help="comma-separated columns to leave out (ids, leaks)")
+    g.add_argument("--categorical", type=_names, default=DEFAULTS["categorical"],
+                   metavar="COLS",
+                   help="treat these numeric-looking columns as categories")
+    g.add_argument("--impute", default=DEFAULTS["impute"], metavar="|".join(IMPUTE_STRATEGIES),
+                   help="fill missing values (default: missing values are an error)")
+    g.add_argument("--valid-fraction", type=float, default=DEFAULTS["valid_fraction"],
+                   metavar="F",
+                   help="fraction of rows held out for validation (default 0.2; 0: none)")
+    g = p.add_argument_group("network")
+    g.add_argument("--hidden", type=_hidden, default=DEFAULTS["hidden"], metavar="SIZES",
+                   help="hidden layer sizes, e.g. 64,32 (default 64; 0 for none)")
+    g.add_argument("--activation", default=DEFAULTS["activation"], metavar="NAME",
+                   help="hidden activation: "
+                   f"{', '.join(sorted(ACTIVATIONS))} (default {DEFAULTS['activation']})")
+    g.add_argument("--dropout", type=float, default=DEFAULTS["dropout"], metavar="RATE",
+                   help="dropout rate after each hidden layer (default 0)")
+    g.add_argument("--dtype", default=DEFAULTS["dtype"], metavar="|".join(DTYPES))
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, default=DEFAULTS["epochs"],
+                   help=f"default {DEFAULTS['epochs']}")
+    g.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"],
+                   help=f"default {DEFAULTS['batch_size']}")
+    g.add_argument("--optimizer", default=DEFAULTS["optimizer"],
+                   metavar="|".join(sorted(OPTIMIZERS)))
+    g.add_argument("--lr", type=float, default=DEFAULTS["lr"],
+                   help="learning rate (default: the optimizer's, 0.001 for adam)")
+    g.add_argument("--momentum", type=float, default=DEFAULTS["momentum"],
+                   help="SGD momentum (default 0)")
+    g.add_argument("--l2", type=float, default=DEFAULTS["l2"], help="L2 penalty (default 0)")
+    g.add_argument("--patience", type=int, default=DEFAULTS["patience"], metavar="N",
+                   help="stop after N epochs without a better validation loss and keep the "
+                   "best weights (default 20; 0: train all epochs)")
+    g.add_argument("--seed", type=int, default=DEFAULTS["seed"],
+                   help="random seed (default: random, "
+                   "and recorded in the model file)")
+    g = p.add_argument_group("checkpoints")
+    g.add_argument("--checkpoint-dir", metavar="DIR", default=DEFAULTS["checkpoint_dir"],
+                   help="write a checkpoint to DIR at the end of epochs (see --checkpoint-every)")
+    g.add_argument("--checkpoint-every", type=int, default=DEFAULTS["checkpoint_every"],
+                   metavar="N",
+                   help="checkpoint every N epochs (default 1)")
+    g.add_argument("--keep-checkpoints", type=int, default=DEFAULTS["keep_checkpoints"],
+                   metavar="N",
+                   help="keep the newest N checkpoints (default 3)")
+    g.add_argument("--resume", action="store_true",
+                   help="continue from the newest valid checkpoint in --checkpoint-dir")
+    g.add_argument("--keep-last-good", action="store_true",
+                   help="if training diverges, still write the model with its last finite "
+                   "weights (the exit status stays 1)")
+    g = p.add_argument_group("output")
+    g.add_argument("--plot", metavar="FILE.png", help="save the loss curves (.png/.svg/.pdf)")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=commands.cmd_train, flags=flags_of(p))
+
+    p = sub.add_parser("predict", parents=[common], help="predict with a model",
+                       description="Write predictions for DATA (the target column may be "
+                       "absent) as CSV to stdout or to -o.")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="where to write (.csv, .tsv or .parquet; default stdout)")
+    p.add_argument("--proba", action="store_true", help="add one probability column per class")
+    p.add_argument("--keep", type=_names, default=[], metavar="COLS",
+                   help="copy these input columns (e.g. an id) into the output")
+    p.set_defaults(func=commands.cmd_predict, flags=flags_of(p))
+
+    p = sub.add_parser("evaluate", parents=[common], help="score a model on labelled data",
+                       description="Print accuracy, log loss, per-class precision/recall and "
+                       "the confusion matrix (classification) or R², MAE and RMSE (regression).")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("-t", "--target", metavar="COL",
+                   help="the target column (default: the one the model was trained on)")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.set_defaults(func=commands.cmd_evaluate, flags=flags_of(p))
+
+    p = sub.add_parser("inspect", parents=[common], help="describe a model file",
+                       description="Print the architecture, parameter counts, training "
+                       "settings, data schema and training history of a model file.")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--json", action="store_true", help="print the file's JSON header")
+    p.set_defaults(func=commands.cmd_inspect, flags=flags_of(p))
+
+    p = sub.add_parser("demo", parents=[common], help="see synnet work on built-in data",
+                       description="Run the tutorial networks beside their published numbers, "
+                       "then train on the built-in Iris data and score held-out flowers.")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=commands.cmd_demo, flags=flags_of(p))
+    return parser
+
+
+def flags_of(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """{parameter name: flag} of a (sub)parser, e.g. {"valid_fraction": "--valid-fraction"}.
+
+    argparse has no public way to list a parser's options; ``_actions`` is the
+    documented-in-practice one.
+    """
+    return {action.dest: action.option_strings[-1]
+            for action in parser._actions if action.option_strings}

@@ -1,0 +1,227 @@
+"""A trained model ready to predict: network + preprocessing + target encoding.
+
+``synnet.load(path)`` returns a :class:`Model`. It takes raw data the way the
+model was trained on it (named columns: a dict of arrays, a pandas DataFrame,
+a :class:`synnet.tabular.files.Table`; or a 2-D array with the columns in
+training order), applies the stored preprocessing, runs the network and maps
+the outputs back to the original class labels or target units.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from synnet.core.activations import Sigmoid, Softmax
+from synnet.core.network import Network
+from synnet.errors import ConfigError, DataError, ModelFileError
+from synnet.io.model_file import DEFAULT_MAX_BYTES, ModelFile
+from synnet.io.reader import load_model
+from synnet.io.writer import save_model
+from synnet.tabular.files import frame_to_table
+from synnet.tabular.preprocessing import Preprocessor
+from synnet.tabular.target import TargetEncoder
+
+
+def _columns_of(X: Any) -> Mapping[str, Any] | None:
+    """Named columns of X (dict, DataFrame, Table), or None for a plain array."""
+    if hasattr(X, "columns") and isinstance(X.columns, Mapping):
+        return X.columns  # a synnet Table
+    if isinstance(X, Mapping):
+        return X
+    if hasattr(X, "columns") and hasattr(X, "dtypes"):  # a pandas DataFrame
+        return frame_to_table(X).columns
+    return None
+
+
+class Model:
+    """A network with its preprocessing and target encoding.
+
+    Args:
+        network: the trained network.
+        preprocessor: fitted feature preprocessing, or None (the network takes
+            the features as they are).
+        target: the target encoding, or None (predictions are the raw outputs).
+        metadata, training: free JSON kept with the model.
+        header: the model file's header, when loaded from a file.
+    """
+
+    def __init__(self, network: Network, preprocessor: Preprocessor | None = None,
+                 target: TargetEncoder | None = None, *, metadata: dict[str, Any] | None = None,
+                 training: dict[str, Any] | None = None,
+                 header: dict[str, Any] | None = None) -> None:
+        self.network = network
+        self.preprocessor = preprocessor
+        self.target = target
+        self.metadata = dict(metadata or {})
+        self.training = dict(training or {})
+        self.header = dict(header or {})
+
+    @classmethod
+    def from_file(cls, loaded: ModelFile) -> Model:
+        """The model a loaded file describes; ModelFileError if its parts do not fit."""
+        try:
+            pre = loaded.preprocessing
+            preprocessor = None if pre is None else Preprocessor.from_config(pre)
+            target = None if loaded.target is None else TargetEncoder.from_config(loaded.target)
+        except ValueError as exc:  # ConfigError included
+            raise ModelFileError(f"{loaded.path}: {exc}") from None
+        problem = mismatch(loaded.network, preprocessor, target)
+        if problem:
+            raise ModelFileError(f"{loaded.path}: {problem}")
+        return cls(loaded.network, preprocessor, target, metadata=loaded.metadata,
+                   training=loaded.training, header=loaded.header)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Model:
+        """Load a model file (see :func:`load`)."""
+        return load(path)
+
+    def save(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
+        """Write the model file atomically (``kwargs`` go to :func:`synnet.io.save_model`).
+
+        Raises ConfigError, before anything is written, if the preprocessing or
+        the target do not fit the network.
+        """
+        problem = mismatch(self.network, self.preprocessor, self.target)
+        if problem:
+            raise ConfigError(f"cannot save: {problem}")
+        kwargs.setdefault("metadata", self.metadata)
+        kwargs.setdefault("training", self.training)
+        pre = None if self.preprocessor is None else self.preprocessor.to_config()
+        target = None if self.target is None else self.target.to_config()
+        save_model(path, self.network, preprocessing=pre, target=target, **kwargs)
+
+    # -- description ----------------------------------------------------------------
+    @property
+    def task(self) -> str | None:
+        """"classification", "regression", or None when the target is unknown."""
+        return None if self.target is None else self.target.task
+
+    @property
+    def classes(self) -> np.ndarray | None:
+        """The original class labels, in the order of ``predict_proba``'s columns."""
+        return None if self.target is None else self.target.classes
+
+    @property
+    def feature_names(self) -> list[str] | None:
+        """The input column names, when known."""
+        if self.preprocessor is not None:
+            return self.preprocessor.input_names
+        names = self.metadata.get("feature_names")
+        return list(names) if isinstance(names, list) else None
+
+    def __repr__(self) -> str:
+        return (f"Model(task={self.task!r}, features={self.feature_names!r}, "
+                f"layers={len(self.network.layers)}, params={self.network.count_params():,})")
+
+    # -- prediction -----------------------------------------------------------------
+    def transform(self, X: Any, first_row: int = 1) -> np.ndarray:
+        """Raw data -> the network's input matrix (n, n_inputs)."""
+        columns = _columns_of(X)
+        names = self.feature_names
+        if self.preprocessor is not None:
+            if columns is None:
+                arr = np.asarray(X, dtype=object)
+                if arr.ndim != 2 or arr.shape[1] != len(names or []):
+                    raise DataError(f"X has shape {arr.shape}; pass named columns or a 2-D "
+                                    f"array with the {len(names or [])} columns "
+                                    f"{', '.join(map(repr, names or []))}")
+                columns = {name: arr[:, j] for j, name in enumerate(names or [])}
+            return self.preprocessor.transform(columns, first_row)
+        if columns is not None:
+            if names is None:
+                raise DataError("this model does not know its column names; pass a 2-D array "
+                                "with the features in training order")
+            absent = [n for n in names if n not in columns]
+            if absent:
+                raise DataError(f"the data lacks column(s) {', '.join(map(repr, absent))} that "
+                                "the model was trained on")
+            try:
+                return np.column_stack([np.asarray(columns[n], dtype=np.float64) for n in names])
+            except (TypeError, ValueError):
+                raise DataError("every column must be numeric for a model without "
+                                "preprocessing") from None
+        return np.asarray(X)
+
+    def _output(self, X: Any) -> np.ndarray:
+        return self.network.predict(self.transform(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities (n, n_classes), columns in the order of :attr:`classes`.
+
+        For multilabel models each column is that label's own probability.
+        """
+        if self.task != "classification":
+            raise ConfigError("predict_proba needs a classification model; this one is "
+                              f"{self.task or 'without a target'}")
+        return self.proba_from_output(self._output(X))
+
+    @property
+    def multilabel(self) -> bool:
+        """Whether each class is a separate yes/no label (k sigmoid outputs, k > 1)."""
+        return (self.task == "classification" and self.network.n_outputs > 1
+                and isinstance(self.network.output_layer.activation, Sigmoid))
+
+    def proba_from_output(self, out: np.ndarray) -> np.ndarray:
+        """Probabilities from network outputs; identity outputs are taken as logits."""
+        activation = self.network.output_layer.activation
+        with np.errstate(under="ignore"):
+            if out.shape[1] == 1:  # binary: one unit, P(second class)
+                p = out[:, 0] if isinstance(activation, Sigmoid) else Sigmoid()(out[:, 0])
+                return np.column_stack([1.0 - p, p])
+            if isinstance(activation, (Softmax, Sigmoid)):  # Sigmoid: multilabel
+                return out
+            return Softmax()(out)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class labels (n,) for classification, or a 0/1 matrix (n, k) for multilabel
+        models; values (n,) or (n, k) for regression."""
+        return self.predict_with_proba(X)[0]
+
+    def predict_with_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """(predictions, probabilities) from one pass over X.
+
+        Predictions are as :meth:`predict` gives them; probabilities as
+        :meth:`predict_proba` gives them for classification models, else None.
+        """
+        out = self._output(X)
+        if self.task != "classification":
+            return (out if self.target is None else self.target.decode(out)), None
+        proba = self.proba_from_output(out)
+        if self.multilabel:
+            return (proba > 0.5).astype(np.int64), proba
+        assert self.target is not None
+        return self.target.labels(np.argmax(proba, axis=1)), proba
+
+
+def mismatch(network: Network, preprocessor: Preprocessor | None,
+             target: TargetEncoder | None) -> str | None:
+    """Why a network, its preprocessing and its target do not fit together, or None."""
+    if preprocessor is not None and preprocessor.n_outputs != network.n_inputs:
+        return (f"the preprocessing produces {preprocessor.n_outputs} features but the network "
+                f"has {network.n_inputs} inputs")
+    if target is not None and target.task == "classification":
+        assert target.classes is not None
+        k = len(target.classes)
+        if network.n_outputs != (1 if k == 2 else k) and network.n_outputs != k:
+            return (f"the target has {k} classes but the network has {network.n_outputs} "
+                    "outputs (need 1 for two classes, else one per class)")
+    if target is not None and target.task == "regression" and target.mean:
+        if len(target.mean) != network.n_outputs:
+            return (f"the target scaling has {len(target.mean)} outputs but the network has "
+                    f"{network.n_outputs}")
+    return None
+
+
+def load(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> Model:
+    """``synnet.load``: a model file as a :class:`Model` (predict, predict_proba).
+
+    Reads any synnet model file: one written by ``synnet train``, by an
+    estimator's ``save``, by ``Network.save`` or a checkpoint. Files larger than
+    ``max_bytes`` (default 4 GiB) are refused before reading.
+    """
+    return Model.from_file(load_model(path, max_bytes=max_bytes))

@@ -1,0 +1,86 @@
+"""Scores of a model on a table, in NumPy (no scikit-learn): what ``synnet evaluate`` prints.
+
+Classification metrics take class indices ``y`` (n,) in [0, k) and predicted
+probabilities ``proba`` (n, k); regression metrics take true and predicted
+values (n,). Every function returns plain Python floats / lists.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+#: Probabilities are clipped to [EPS, 1] before the log in log loss.
+EPS = 1e-15
+
+
+def accuracy(y: np.ndarray, pred: np.ndarray) -> float:
+    """Fraction of rows where the predicted class index equals the true one."""
+    return float(np.mean(y == pred)) if len(y) else math.nan
+
+
+def log_loss(y: np.ndarray, proba: np.ndarray) -> float:
+    """Mean of -log p(true class), probabilities clipped to [1e-15, 1]."""
+    if not len(y):
+        return math.nan
+    picked = proba[np.arange(len(y)), y]
+    with np.errstate(under="ignore"):
+        return float(-np.mean(np.log(np.clip(picked, EPS, 1.0))))
+
+
+def confusion_matrix(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
+    """(k, k) counts: row = true class, column = predicted class."""
+    m = np.zeros((k, k), dtype=np.int64)
+    np.add.at(m, (y, pred), 1)
+    return m
+
+
+def per_class(confusion: np.ndarray) -> dict[str, list[float]]:
+    """Precision, recall, F1 and support per class (0 where undefined: no predictions/rows)."""
+    tp = np.diag(confusion).astype(np.float64)
+    predicted = confusion.sum(axis=0).astype(np.float64)
+    support = confusion.sum(axis=1).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore", under="ignore"):
+        precision = np.where(predicted > 0, tp / np.maximum(predicted, 1), 0.0)
+        recall = np.where(support > 0, tp / np.maximum(support, 1), 0.0)
+        total = precision + recall
+        f1 = np.where(total > 0, 2 * precision * recall / np.where(total > 0, total, 1), 0.0)
+    return {"precision": precision.tolist(), "recall": recall.tolist(), "f1": f1.tolist(),
+            "support": support.astype(int).tolist()}
+
+
+def classification_report(y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
+    """Accuracy, log loss, per-class scores and the confusion matrix."""
+    k = proba.shape[1]
+    pred = np.argmax(proba, axis=1)
+    confusion = confusion_matrix(y, pred, k)
+    return {"rows": len(y), "accuracy": accuracy(y, pred), "log_loss": log_loss(y, proba),
+            "per_class": per_class(confusion), "confusion_matrix": confusion.tolist()}
+
+
+def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
+    """Coefficient of determination 1 - SS_res / SS_tot (NaN when y is constant)."""
+    with np.errstate(under="ignore"):
+        ss_res = float(np.sum((y - pred) ** 2))
+        ss_tot = float(np.sum((y - np.mean(y)) ** 2))
+    if ss_tot == 0.0:
+        return math.nan
+    return 1.0 - ss_res / ss_tot
+
+
+def mae(y: np.ndarray, pred: np.ndarray) -> float:
+    with np.errstate(under="ignore"):
+        return float(np.mean(np.abs(y - pred)))
+
+
+def rmse(y: np.ndarray, pred: np.ndarray) -> float:
+    with np.errstate(under="ignore"):
+        return float(np.sqrt(np.mean((y - pred) ** 2)))
+
+
+def regression_report(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+    """R², MAE and RMSE in the target's units."""
+    return {"rows": len(y), "r2": r2_score(y, pred), "mae": mae(y, pred),
+            "rmse": rmse(y, pred)}

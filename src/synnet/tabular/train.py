@@ -1,0 +1,243 @@
+"""The table training job behind ``synnet train`` and ``synnet demo``.
+
+From a :class:`synnet.tabular.files.Table` and :class:`Settings` to a fitted
+:class:`synnet.tabular.model.Model`: pick the target and features, infer the
+task, split off validation rows, fit the preprocessing on the training rows,
+build and train the network with early stopping, and score it.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synnet.core.callback import Callback
+from synnet.core.layer import Layer
+from synnet.core.layers import Dense, Dropout
+from synnet.core.network import Network
+from synnet.errors import ConfigError, DataError, DivergenceError
+from synnet.tabular import scores as metrics
+from synnet.tabular.files import Table
+from synnet.tabular.model import Model
+from synnet.tabular.preprocessing import Preprocessor
+from synnet.tabular.settings import Settings
+from synnet.tabular.target import TargetEncoder, infer_task
+from synnet.training.callbacks import EarlyStopping
+from synnet.training.checkpoint import Checkpoint, latest_checkpoint
+
+
+@dataclass
+class Result:
+    """What a training run produced."""
+
+    model: Model
+    settings: Settings
+    task_reason: str
+    scores: dict[str, dict[str, Any]]
+    seconds: float
+    epochs_run: int
+    best_epoch: int | None
+    n_train: int
+    n_valid: int
+    resumed_from: int | None = None
+
+    def training_record(self, source: str) -> dict[str, Any]:
+        """The JSON stored as the model file's ``training`` section."""
+        return {"command": "synnet train", "data": source, "settings": asdict(self.settings),
+                "task_reason": self.task_reason, "rows": {"train": self.n_train,
+                                                          "valid": self.n_valid},
+                "epochs_run": self.epochs_run, "best_epoch": self.best_epoch,
+                "seconds": round(self.seconds, 3), "scores": self.scores}
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training; ``checkpoint`` is the newest checkpoint written, if any."""
+
+    def __init__(self, checkpoint: Path | None) -> None:
+        super().__init__()
+        self.checkpoint = checkpoint
+
+
+class Diverged(DivergenceError):
+    """Training diverged; ``model`` holds the last finite weights (to save them anyway)."""
+
+    def __init__(self, message: str, model: Model) -> None:
+        super().__init__(message, params=["lr"])  # the usual fix is a smaller learning rate
+        self.model = model
+
+
+def checkpoint_seed(directory: str | None) -> int | None:
+    """The seed recorded in the newest valid checkpoint in ``directory`` (None if none)."""
+    found = None if directory is None else latest_checkpoint(directory)
+    if found is None:
+        return None
+    seed = found[1].training.get("settings", {}).get("seed")
+    return seed if isinstance(seed, int) else None
+
+
+def split_rows(n: int, fraction: float, rng: np.random.Generator,
+               strata: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, validation rows); stratified by ``strata`` (class indices) when given.
+
+    Each class keeps at least one training row. The validation part may come
+    out empty for tiny data.
+    """
+    if fraction == 0.0:
+        return np.arange(n), np.arange(0)
+    groups = [np.arange(n)] if strata is None else [np.flatnonzero(strata == c)
+                                                     for c in np.unique(strata)]
+    train, valid = [], []
+    for rows in groups:
+        rows = rng.permutation(rows)
+        n_valid = min(len(rows) - 1, math.floor(len(rows) * fraction + 0.5))
+        valid.append(rows[:n_valid])
+        train.append(rows[n_valid:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(valid))
+
+
+def feature_names(table: Table, settings: Settings) -> list[str]:
+    """The feature columns: ``features``, or every column but the target and ``drop``."""
+    names = table.names
+    if settings.target not in table.columns:
+        raise DataError(f"{table.source} has no column {settings.target!r} (the target); "
+                        f"its columns are {', '.join(map(repr, names))}", params=["target"])
+    asked = settings.features or settings.drop
+    unknown = [c for c in asked if c not in table.columns]
+    if unknown:
+        raise DataError(f"{table.source} has no column {', '.join(map(repr, unknown))}; "
+                        f"its columns are {', '.join(map(repr, names))}",
+                        params=["features" if settings.features else "drop"])
+    if settings.features:
+        if settings.target in settings.features:
+            raise ConfigError(f"the target {settings.target!r} cannot also be a feature",
+                              params=["features"])
+        return list(settings.features)
+    features = [c for c in names if c != settings.target and c not in settings.drop]
+    if not features:
+        raise DataError(f"{table.source} has no feature columns besides the target "
+                        f"{settings.target!r}")
+    return features
+
+
+def build_network(n_inputs: int, n_outputs: int, task: str, settings: Settings,
+                  seed: int) -> tuple[Network, str]:
+    """The MLP and its loss: hidden Dense(+Dropout) layers, then the output layer."""
+    layers: list[Layer] = []
+    size = n_inputs
+    for h in settings.hidden:
+        layers.append(Dense(size, h, settings.activation))
+        if settings.dropout:
+            layers.append(Dropout(settings.dropout))
+        size = h
+    if task == "regression":
+        layers.append(Dense(size, n_outputs))
+        loss = "mse"
+    elif n_outputs == 1:
+        layers.append(Dense(size, 1, "sigmoid"))
+        loss = "binary_crossentropy"
+    else:
+        layers.append(Dense(size, n_outputs, "softmax"))
+        loss = "categorical_crossentropy"
+    return Network(layers, seed=seed, dtype=settings.dtype), loss
+
+
+def score(model: Model, X: np.ndarray, y: np.ndarray, raw_y: np.ndarray) -> dict[str, Any]:
+    """Accuracy and log loss, or R², MAE and RMSE in target units, on prepared data."""
+    out = model.network.predict(X)
+    if model.task == "classification":
+        proba = model.proba_from_output(out)
+        report = metrics.classification_report(y, proba)
+        return {"rows": report["rows"], "accuracy": report["accuracy"],
+                "log_loss": report["log_loss"]}
+    assert model.target is not None
+    return metrics.regression_report(model.target.values(raw_y), model.target.decode(out))
+
+
+def train(table: Table, settings: Settings, callbacks: Sequence[Callback] = ()) -> Result:
+    """Train a model on ``table``; see the module docstring.
+
+    ``callbacks`` (progress display, ...) are passed to ``Network.fit`` after the
+    job's own early stopping and checkpoints.
+    """
+    settings.check()
+    features = feature_names(table, settings)
+    raw_y = table.columns[settings.target]
+    if settings.task == "auto":
+        task, reason = infer_task(raw_y)
+    else:
+        task, reason = settings.task, "set with --task"
+    target = TargetEncoder(task, settings.target).fit(raw_y)
+    y_all, _ = target.encode(raw_y)
+    seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
+    settings.seed = seed
+    split_rng, net_seed = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0]), seed
+    strata = y_all if task == "classification" else None
+    train_rows, valid_rows = split_rows(table.n_rows, settings.valid_fraction, split_rng, strata)
+    if task == "classification" and len(np.unique(y_all[train_rows])) < 2:
+        raise DataError("the training rows hold a single class; add data or lower "
+                        "valid_fraction", params=["valid_fraction"])
+    preprocessor = Preprocessor(settings.impute, settings.categorical)
+    preprocessor.fit(table.columns, features)  # checks every row: messages name file rows
+    preprocessor.fit({c: table.columns[c][train_rows] for c in features}, features)
+    dtype = np.dtype(settings.dtype)
+    X_train = preprocessor.transform(table.take(train_rows).columns).astype(dtype, copy=False)
+    y_train = y_all[train_rows]
+    n_outputs = target.n_outputs
+    if task == "classification" and n_outputs == 1:
+        y_train = y_train.astype(dtype)
+    network, loss = build_network(X_train.shape[1], n_outputs, task, settings, net_seed)
+    job_callbacks: list[Callback] = []
+    validation = None
+    early: EarlyStopping | None = None
+    if len(valid_rows):
+        X_valid = preprocessor.transform(table.take(valid_rows).columns,
+                                         warn_unknown=False).astype(dtype, copy=False)
+        y_valid = y_all[valid_rows]
+        if task == "classification" and n_outputs == 1:
+            y_valid = y_valid.astype(dtype)
+        validation = (X_valid, y_valid)
+        if settings.patience:
+            early = EarlyStopping("val_loss", patience=settings.patience,
+                                  restore_best_weights=True)
+            job_callbacks.append(early)
+    model = Model(network, preprocessor, target,
+                  metadata={"feature_names": features, "target_name": settings.target})
+    checkpoint = None
+    if settings.checkpoint_dir:
+        checkpoint = Checkpoint(
+            settings.checkpoint_dir, every=settings.checkpoint_every,
+            keep=settings.keep_checkpoints, resume=settings.resume,
+            save_kwargs={"preprocessing": preprocessor.to_config(), "target": target.to_config(),
+                         "metadata": model.metadata,
+                         "training": {"command": "synnet train (checkpoint)",
+                                      "settings": asdict(settings)}})
+        job_callbacks.append(checkpoint)
+    started = time.perf_counter()
+    try:
+        history = network.fit(
+            X_train, y_train, loss, settings.make_optimizer(), epochs=settings.epochs,
+            batch_size=settings.batch_size, validation_data=validation,
+            callbacks=[*job_callbacks, *callbacks],
+            metrics=["accuracy"] if task == "classification" else [],
+            l2=settings.l2)
+    except KeyboardInterrupt:
+        raise Interrupted(None if checkpoint is None else checkpoint.last_path) from None
+    except DivergenceError as exc:
+        raise Diverged(str(exc), model) from exc
+    seconds = time.perf_counter() - started
+    scores = {"train": score(model, X_train, y_all[train_rows], raw_y[train_rows])}
+    if validation is not None:
+        scores["valid"] = score(model, validation[0], y_all[valid_rows], raw_y[valid_rows])
+    best = None if early is None or early.best_epoch is None else early.best_epoch + 1
+    return Result(model, settings, reason, scores, seconds, len(history.epoch), best,
+                  len(train_rows), len(valid_rows),
+                  None if checkpoint is None else checkpoint.resumed_from)
+
+

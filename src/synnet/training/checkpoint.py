@@ -1,0 +1,300 @@
+"""Checkpoints that make a resumed run identical, bit for bit, to one that never stopped.
+
+A checkpoint is an ordinary synnet model file (safe to load, written
+atomically) whose ``extra`` part holds everything else that determines the rest
+of the run: the random generator's state, the epoch counters, the history so
+far, every callback's state (early stopping, learning-rate schedules), and a
+fingerprint of the data and settings. The optimizer's state (moments, step
+count, learning rate) travels in the model file's optimizer section.
+
+Use it as a callback::
+
+    ckpt = synnet.Checkpoint("ckpts", every=1, keep=3, resume=True)
+    net.fit(X, y, loss="mse", epochs=100, callbacks=[ckpt])
+
+If the process dies (SIGKILL, a crash, a reboot), running the same code again
+with ``resume=True`` continues from the newest valid checkpoint and ends with
+the same weights as an uninterrupted run. A damaged newest checkpoint is skipped
+with a warning in favour of the one before it. Resuming with other data or
+settings is refused with a message saying what differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synnet._rng import get_state, set_state
+from synnet._validation import check_int, is_sparse
+from synnet.core.callback import Callback, Logs
+from synnet.core.history import History
+from synnet.core.optimizers import get_optimizer
+from synnet.errors import ConfigError, ModelFileError, ResumeError
+from synnet.io.model_file import ModelFile
+from synnet.io.reader import load_model
+from synnet.io.writer import save_model
+
+CHECKPOINT_FORMAT = "synnet-checkpoint"
+CHECKPOINT_VERSION = 1
+_NAME = re.compile(r"ckpt-(\d{8})\.synnet")
+
+
+class Checkpoint(Callback):
+    """Write a checkpoint every ``every`` epochs; optionally resume from the newest one.
+
+    Args:
+        directory: folder for the checkpoint files (created if missing).
+        every: write after every ``every``-th epoch (the last epoch is always written).
+        keep: how many of the newest checkpoints to keep (older ones are deleted).
+        resume: at the start of ``fit``, continue from the newest valid checkpoint
+            in ``directory`` if there is one (otherwise start fresh).
+        save_kwargs: passed to :func:`synnet.io.save_model` with every checkpoint
+            (preprocessing and target configs, metadata), so a checkpoint is also
+            a usable model file.
+
+    After ``fit``, ``resumed_from`` is the epoch count training resumed from
+    (None when it started fresh) and ``last_path`` the newest file written.
+    Wherever it stands in the callback list, fit runs it after the other
+    callbacks, so it saves (and restores) their state as of the epoch's end.
+    """
+
+    order = 100
+
+    def __init__(self, directory: str | os.PathLike[str], every: int = 1, keep: int = 3,
+                 resume: bool = False, save_kwargs: dict[str, Any] | None = None) -> None:
+        check_int("every", every, 1)
+        check_int("keep", keep, 1)
+        self.directory = Path(directory)
+        if self.directory.exists() and not self.directory.is_dir():
+            raise ConfigError(f"checkpoint folder {self.directory} is a file; give a folder")
+        self.every, self.keep, self.resume = every, keep, resume
+        self.save_kwargs = dict(save_kwargs or {})
+        self.resumed_from: int | None = None
+        self.last_path: Path | None = None
+        self._fingerprint: dict[str, Any] = {}
+        self._pending: dict[str, Any] | None = None
+
+    # -- the hooks ------------------------------------------------------------------
+    def on_train_begin(self, logs: Logs) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._fingerprint = fingerprint(self.params)
+        self._pending = None
+        self.resumed_from = None
+        if self.resume:
+            found = latest_checkpoint(self.directory)
+            if found is not None:
+                self._restore(*found)
+
+    def on_epoch_end(self, epoch: int, logs: Logs) -> None:
+        done = self.network.epochs_trained - self.network.fit_start_epoch
+        last = done >= self.params["epochs"] or self.network.stop_training
+        if done % self.every == 0 or last:
+            self._write(self._capture())  # straight from the live network: no copies
+        else:
+            # Written if training is interrupted before the next checkpoint is due; the
+            # network moves on meanwhile, so its weights and optimizer state are copied.
+            network = self.network
+            assert network.optimizer is not None
+            self._pending = {**self._capture(), "weights": network.get_weights(),
+                             "optimizer": network.optimizer.state_dict()}
+
+    def on_interrupt(self, logs: Logs) -> None:
+        if self._pending is not None:
+            self._write(self._pending)
+
+    # -- capture and restore ------------------------------------------------------------
+    def _capture(self) -> dict[str, Any]:
+        """Everything besides weights and optimizer that determines the rest of the run."""
+        network = self.network
+        json_state: dict[str, Any] = {
+            "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+            "epochs_trained": network.epochs_trained,
+            "fit_start_epoch": network.fit_start_epoch,
+            "rng": get_state(network.rng),
+            "fingerprint": self._fingerprint,
+            "callbacks": [],
+        }
+        arrays: dict[str, np.ndarray] = {}
+        history = network.history
+        assert history is not None  # fit sets it before any callback runs
+        for i, cb in enumerate(self.params["callbacks"]):
+            if cb is self or isinstance(cb, History):
+                json_state["callbacks"].append({"kind": type(cb).__name__, "state": {}})
+                continue
+            state, cb_arrays = _split_arrays(cb.get_state(), f"cb{i}")
+            json_state["callbacks"].append({"kind": type(cb).__name__, "state": state})
+            arrays.update(cb_arrays)
+        return {"json": json_state, "arrays": arrays,
+                "history": {k: list(v) for k, v in history.history.items()},
+                "epoch": list(history.epoch)}
+
+    def _write(self, state: dict[str, Any]) -> None:
+        network = self.network
+        optimizer = network.optimizer
+        if "weights" in state:
+            # A pending state, written after an interrupt: the network may hold a
+            # half-applied batch, so the captured epoch-end state goes back first.
+            network.set_weights(state["weights"])
+            network.epochs_trained = state["json"]["epochs_trained"]
+            optimizer = get_optimizer(state["optimizer"]["name"])
+            optimizer.load_state_dict(state["optimizer"])
+        assert optimizer is not None
+        path = self.directory / f"ckpt-{network.epochs_trained:08d}.synnet"
+        history = History()
+        history.epoch, history.history = state["epoch"], state["history"]
+        save_model(
+            path, network, optimizer=optimizer, history=history,
+            extra={"checkpoint": state["json"]}, extra_arrays=state["arrays"],
+            **self.save_kwargs)
+        self.last_path = path
+        self._pending = None
+        self._prune()
+
+    def _prune(self) -> None:
+        files = sorted(_checkpoints(self.directory))
+        for _, path in files[:-self.keep]:
+            path.unlink(missing_ok=True)
+
+    def _restore(self, path: Path, saved: ModelFile) -> None:
+        info: dict[str, Any] = saved.extra["checkpoint"]  # checked by latest_checkpoint
+        differences = _differences(info.get("fingerprint", {}), self._fingerprint)
+        if differences:
+            raise ResumeError(
+                f"cannot resume from {path}: {'; '.join(differences)}. Use the same data and "
+                f"settings, or start fresh in another folder (or without resume).")
+        network = self.network
+        try:
+            network.set_weights(saved.network.get_weights())
+        except ConfigError as exc:
+            raise ResumeError(f"cannot resume from {path}: {exc}") from None
+        assert network.optimizer is not None and saved.optimizer is not None
+        network.optimizer.load_state_dict(saved.optimizer.state_dict())
+        set_state(network.rng, info["rng"])  # decoded by the reader
+        network.epochs_trained = int(info["epochs_trained"])
+        network.fit_start_epoch = int(info["fit_start_epoch"])
+        history = network.history
+        assert history is not None
+        if saved.network.history is not None:
+            history.history = {k: list(v) for k, v in saved.network.history.history.items()}
+            history.epoch = list(saved.network.history.epoch)
+        for i, (cb, entry) in enumerate(zip(self.params["callbacks"], info["callbacks"])):
+            if cb is not self and not isinstance(cb, History) and entry["state"]:
+                cb.set_state(_join_arrays(entry["state"], saved.extra_arrays, f"cb{i}"))
+        self.resumed_from = network.epochs_trained
+
+
+# -- finding checkpoints ------------------------------------------------------------------
+
+
+def _checkpoints(directory: Path) -> list[tuple[int, Path]]:
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in directory.iterdir():
+        match = _NAME.fullmatch(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return found
+
+
+def latest_checkpoint(
+    directory: str | os.PathLike[str],
+) -> tuple[Path, ModelFile] | None:
+    """The newest checkpoint in ``directory`` that loads cleanly, or None if there is none.
+
+    A damaged newer checkpoint (truncated, corrupt) is skipped with a warning.
+    """
+    for _, path in sorted(_checkpoints(Path(directory)), reverse=True):
+        try:
+            saved = load_model(path)
+            info = saved.extra.get("checkpoint")
+            if not isinstance(info, dict) or info.get("format") != CHECKPOINT_FORMAT:
+                raise ModelFileError(f"{path} is a model file but not a synnet checkpoint")
+            if info.get("version") != CHECKPOINT_VERSION or saved.optimizer is None:
+                raise ModelFileError(f"{path} is checkpoint format {info.get('version')}; "
+                                     f"this synnet reads version {CHECKPOINT_VERSION}")
+            return path, saved
+        except (ModelFileError, OSError, KeyError, TypeError, ValueError) as exc:
+            warnings.warn(f"skipping damaged checkpoint {path.name}: {exc}", stacklevel=2)
+    return None
+
+
+# -- fingerprints ---------------------------------------------------------------------
+
+
+def fingerprint(params: dict[str, Any]) -> dict[str, Any]:
+    """Digests of the training and validation data, and the settings, of a fit."""
+    train, val = params["data"]
+    # The epoch count is left out: a resumed fit may be asked to train for longer.
+    settings = {k: v for k, v in params["settings"].items() if k != "epochs"}
+    out: dict[str, Any] = {"settings": settings, "train": _digest(train)}
+    out["validation"] = None if val is None else _digest(val)
+    return out
+
+
+def _digest(data: Any) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for part in (data.X, data.y, data.w):
+        if part is None:
+            h.update(b"none")
+            continue
+        arrays = [part.data, part.indices, part.indptr] if is_sparse(part) else [part]
+        for a in arrays:
+            h.update(repr((a.shape, a.dtype.str)).encode())
+            rows = max(1, (1 << 22) // max(1, a[:1].nbytes))  # ~4 MB at a time
+            for start in range(0, len(a), rows):
+                h.update(np.ascontiguousarray(a[start:start + rows]).tobytes())
+    return h.hexdigest()
+
+
+def _differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    out = []
+    if saved.get("train") != now.get("train"):
+        out.append("the training data differ")
+    if saved.get("validation") != now.get("validation"):
+        out.append("the validation data differ")
+    old, new = saved.get("settings", {}), now.get("settings", {})
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            out.append(f"{key} was {old.get(key)!r}, now {new.get(key)!r}")
+    return out
+
+
+# -- callback state: arrays to extra arrays, the rest to JSON ----------------------------
+
+
+def _split_arrays(state: dict[str, Any], prefix: str) -> tuple[dict[str, Any],
+                                                             dict[str, np.ndarray]]:
+    """Arrays (and dicts of arrays) go to named extra arrays; the rest to JSON."""
+    json_part: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for key, value in state.items():
+        if isinstance(value, np.ndarray):
+            arrays[f"{prefix}.{key}"] = value
+            json_part[key] = {"__extra__": f"{prefix}.{key}"}
+        elif isinstance(value, dict) and value and all(
+                isinstance(v, np.ndarray) for v in value.values()):
+            json_part[key] = {"__extra_dict__": {k: f"{prefix}.{key}.{k}" for k in value}}
+            arrays.update({f"{prefix}.{key}.{k}": v for k, v in value.items()})
+        else:
+            json_part[key] = value  # save_model encodes it
+    return json_part, arrays
+
+
+def _join_arrays(state: dict[str, Any], arrays: dict[str, np.ndarray],
+                 prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        if isinstance(value, dict) and "__extra__" in value:
+            out[key] = arrays[value["__extra__"]]
+        elif isinstance(value, dict) and "__extra_dict__" in value:
+            out[key] = {k: arrays[name] for k, name in value["__extra_dict__"].items()}
+        else:
+            out[key] = value  # decoded by the reader
+    return out

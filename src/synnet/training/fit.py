@@ -1,0 +1,306 @@
+"""The fit loop: validation up front, then epochs of minibatch steps.
+
+Everything the loop does per batch is: gather rows (or take a view), one
+forward/backward pass (:meth:`Network.train_step`), one optimizer step, and a
+finite-loss check. Metrics, validation and callbacks run per epoch; per-batch
+callback hooks are called only for callbacks that define them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from synnet._validation import check_fraction, check_int, check_number, is_sparse
+from synnet.core.batch import Batch, prepare
+from synnet.core.callback import Callback, overrides
+from synnet.core.evaluation import evaluate_batch
+from synnet.core.history import History
+from synnet.core.losses import Loss, get_loss
+from synnet.core.metrics import Metric, get_metric
+from synnet.core.network import Network
+from synnet.core.optimizers import Adam, Optimizer, get_optimizer
+from synnet.errors import ConfigError, DataError, DivergenceError
+from synnet.training.callbacks import ProgressBar
+
+
+def _training_dtype(network: Network, X: Any) -> np.dtype[Any]:
+    """The network's dtype; before its first fit, the data's float dtype (else float64)."""
+    if network.dtype is not None:
+        return network.dtype
+    dtype = getattr(X, "dtype", None)
+    return np.dtype(dtype) if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
+class _Batches:
+    """Minibatches of a dataset, gathered into one reused buffer when shuffled."""
+
+    def __init__(self, data: Batch, batch_size: int, shuffle: bool, network: Network) -> None:
+        self.data, self.batch_size, self.shuffle, self.network = data, batch_size, shuffle, network
+        self._buf: dict[str, np.ndarray] = {}
+        # Without shuffling (and for full batches, which shuffling cannot change) the
+        # batches are the same views every epoch: make them once.
+        self._fixed: list[Batch] | None = None
+        self.single: Batch | None = None  # the one batch of full-batch training
+        if batch_size >= len(data):
+            self._fixed = [data]  # the data itself, no copy
+            self.single = data
+        elif not shuffle:
+            self._fixed = [data.rows(s, s + batch_size) for s in range(0, len(data), batch_size)]
+
+    def __iter__(self) -> Iterator[Batch]:
+        if self._fixed is not None:
+            return iter(self._fixed)
+        return self._shuffled()
+
+    def _shuffled(self) -> Iterator[Batch]:
+        data, n, bs = self.data, len(self.data), self.batch_size
+        order = self.network.rng.permutation(n)
+        for start in range(0, n, bs):
+            idx = order[start:start + bs]
+            yield Batch(self._take("X", data.X, idx), self._take("y", data.y, idx),
+                        None if data.w is None else self._take("w", data.w, idx))
+
+    def _take(self, key: str, a: Any, idx: np.ndarray) -> Any:
+        if is_sparse(a):
+            return a[idx]
+        buf = self._buf.get(key)
+        if buf is None:
+            buf = self._buf[key] = np.empty((self.batch_size, *a.shape[1:]), dtype=a.dtype)
+        out = buf[: len(idx)]
+        # mode="clip" skips the bounds-checked buffered path; a permutation is always in range.
+        np.take(a, idx, axis=0, out=out, mode="clip")
+        return out
+
+
+def _resolve_validation(network: Network, data: Batch, loss: Loss, validation_data: Any,
+                        validation_split: float) -> tuple[Batch, Batch | None]:
+    if validation_data is not None:
+        if validation_split:
+            raise ConfigError("pass validation_data or validation_split, not both")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ConfigError("validation_data must be a tuple (X_val, y_val[, sample_weight])")
+        sw = validation_data[2] if len(validation_data) == 3 else None
+        return data, prepare(validation_data[0], validation_data[1], loss, sw,
+                             n_inputs=network.n_inputs, n_outputs=network.n_outputs,
+                             dtype=data.X.dtype, what="X_val")
+    if not validation_split:
+        return data, None
+    n_val = math.ceil(len(data) * validation_split)
+    n_train = len(data) - n_val
+    if n_val < 1 or n_train < 1:
+        raise DataError(f"validation_split={validation_split} leaves {n_train} training and "
+                        f"{n_val} validation rows; use more data or another fraction")
+    return data.rows(0, n_train), data.rows(n_train, len(data))
+
+
+def fit(
+    network: Network, X: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int,
+    batch_size: int | None, shuffle: bool, validation_data: Any, validation_split: float,
+    metrics: Iterable[str], callbacks: Iterable[Callback], sample_weight: Any, l2: float,
+    progress: bool,
+) -> History:
+    """Train ``network``; see :meth:`synnet.Network.fit` for the arguments."""
+    # -- everything is checked before any work starts --------------------------
+    if loss is None:
+        if network.loss is None:
+            raise ConfigError("no loss given: pass loss='mse', 'binary_crossentropy', ...")
+        loss_fn = network.loss
+    else:
+        loss_fn = get_loss(loss)
+    loss_fn.check_output(network.n_outputs)
+    opt: Optimizer = (get_optimizer(optimizer) if optimizer is not None
+                      else network.optimizer or Adam())
+    epochs = check_int("epochs", epochs, 0) or 0
+    batch = check_int("batch_size", batch_size, 1, allow_none=True)
+    validation_split = check_fraction("validation_split", validation_split)
+    l2 = check_number("l2", l2, 0.0)
+    metric_fns = {name: get_metric(name) for name in metrics}
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks must be synnet Callback instances, got {type(cb).__name__}")
+    dtype = _training_dtype(network, X)
+    data = prepare(X, y, loss_fn, sample_weight, n_inputs=network.n_inputs,
+                   n_outputs=network.n_outputs, dtype=dtype)
+    train, val = _resolve_validation(network, data, loss_fn, validation_data, validation_split)
+    if network.dtype != dtype:  # first fit: parameters adopt the data's precision
+        network.astype(dtype)
+
+    # -- the loop -------------------------------------------------------------
+    previous = (network.loss, network.optimizer, network.history, network.epochs_trained)
+    network.loss, network.optimizer, network.stop_training = loss_fn, opt, False
+    history = History()
+    network.history = history
+    all_callbacks: list[Callback] = [history, *callbacks]
+    if progress:
+        all_callbacks.append(ProgressBar())
+    all_callbacks.sort(key=lambda cb: cb.order)
+    bs = batch or len(train)
+    fit_params: dict[str, Any] = {
+        "epochs": epochs, "steps": -(-len(train) // bs), "samples": len(train),
+        # What determines the run, for callbacks that must recognise it (checkpoints).
+        "settings": {"loss": loss_fn.name, "optimizer": opt.name,
+                     "optimizer_config": opt.get_config(), "batch_size": bs,
+                     "shuffle": bool(shuffle), "l2": l2, "epochs": epochs,
+                     "metrics": sorted(metric_fns), "validation": val is not None,
+                     "network": network.get_config()},
+        "data": (train, val),
+        "callbacks": all_callbacks,
+    }
+    for cb in all_callbacks:
+        cb.set_network(network)
+        cb.set_params(fit_params)
+    batch_hooks = [cb for cb in all_callbacks if overrides(cb, "on_batch_end")]
+    epoch_hooks = [cb for cb in all_callbacks if overrides(cb, "on_epoch_begin")]
+    batches = _Batches(train, bs, shuffle, network)
+
+    # A callback may move both counters forward in on_train_begin (resuming from a
+    # checkpoint); the fit ends `epochs` epochs after the epoch it started from.
+    network.fit_start_epoch = network.epochs_trained
+    try:
+        for cb in all_callbacks:
+            cb.on_train_begin({})
+    except BaseException:  # e.g. a refused resume: leave the network as it was
+        network.loss, network.optimizer, network.history, network.epochs_trained = previous
+        del fit_params["data"], fit_params["callbacks"]
+        raise
+    loop = _Loop(network, loss_fn, opt, metric_fns, l2, batch_hooks)
+    end = network.fit_start_epoch + epochs
+    logs: dict[str, float] = {}
+    try:
+        # Overflow and invalid operations raise, so divergence is caught where it starts
+        # (the loop turns it into DivergenceError); underflow to 0 is harmless. Set once
+        # here, not per batch: entering errstate costs as much as several small ufuncs.
+        with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+            while network.epochs_trained < end and not network.stop_training:
+                epoch = network.epochs_trained
+                for cb in epoch_hooks:
+                    cb.on_epoch_begin(epoch, {})
+                logs = loop.run_epoch(batches, epoch)
+                if val is not None:
+                    logs.update(loop.validate(val, epoch))
+                network.epochs_trained += 1
+                for cb in all_callbacks:
+                    cb.on_epoch_end(epoch, logs)
+    except KeyboardInterrupt:
+        # The batch in flight is abandoned; what an epoch completed is consistent.
+        for cb in all_callbacks:
+            cb.on_interrupt(logs)
+        raise
+    finally:
+        for cb in all_callbacks:
+            cb.on_train_end(logs)
+        # Let go of the data: the History the network keeps must not hold the training set,
+        # nor the layers their last batch.
+        del fit_params["data"], fit_params["callbacks"]
+        network.clear_cache()
+    return history
+
+
+class _Loop:
+    """Runs epochs: the training step per batch, the running sums, divergence handling."""
+
+    def __init__(self, network: Network, loss: Loss, optimizer: Optimizer,
+                 metrics: dict[str, Metric], l2: float, batch_hooks: list[Callback]) -> None:
+        self.network, self.loss, self.optimizer = network, loss, optimizer
+        self.metrics, self.l2, self.batch_hooks = metrics, l2, batch_hooks
+        self.fused = loss.fuses(network.output_layer.activation)
+        self.mean = loss.averages
+        # Only for the rare divergence inside an update (see _diverged); taken after the
+        # callbacks' on_train_begin, so after a checkpoint has restored its state.
+        self._initial = network.get_weights()
+        self._initial_optimizer = optimizer.state_dict()
+
+    def run_epoch(self, batches: _Batches, epoch: int) -> dict[str, float]:
+        if batches.single is not None and not self.metrics and not self.batch_hooks:
+            return self._full_batch_epoch(batches.single, epoch)
+        network, params, grads = self.network, self.network.params, self.network.grads
+        train_step, step = network.train_step, self.optimizer.step
+        loss, fused, l2, mean = self.loss, self.fused, self.l2, self.mean
+        total_loss = 0.0
+        seen = 0
+        metric_sums = dict.fromkeys(self.metrics, 0.0)
+        want_output = bool(self.metrics)
+        for b, batch in enumerate(batches):
+            try:
+                value, out = train_step(batch.X, batch.y, loss, sample_weight=batch.w, l2=l2,
+                                        fused=fused, want_output=want_output)
+                if not math.isfinite(value):
+                    raise FloatingPointError("non-finite loss")
+            except FloatingPointError as exc:
+                self._diverged(epoch, b, exc)
+            try:
+                step(params, grads)
+            except FloatingPointError as exc:
+                self._diverged(epoch, b, exc, in_update=True)
+            m = batch.n
+            # Sum losses add up over batches; mean losses are averaged by batch size.
+            total_loss += value * m if mean else value
+            seen += m
+            if out is not None:
+                for name, fn in self.metrics.items():
+                    metric_sums[name] += fn(out, batch.y) * m
+            for cb in self.batch_hooks:
+                cb.on_batch_end(b, {"loss": value, "size": m})
+        logs = {"loss": total_loss / seen if mean else total_loss}
+        for name, total in metric_sums.items():
+            logs[name] = total / seen
+        return logs
+
+    def _full_batch_epoch(self, data: Batch, epoch: int) -> dict[str, float]:
+        """One step on all the data: run_epoch without its bookkeeping.
+
+        In full-batch training an epoch is a single step, so run_epoch's per-epoch
+        bookkeeping (sums, metric dicts, batch iteration) is per-step overhead; for
+        the tutorial's 4-row network it is a tenth of the step.
+        """
+        network = self.network
+        try:
+            value, _ = network.train_step(data.X, data.y, self.loss, sample_weight=data.w,
+                                          l2=self.l2, fused=self.fused)
+            if not math.isfinite(value):
+                raise FloatingPointError("non-finite loss")
+        except FloatingPointError as exc:
+            self._diverged(epoch, 0, exc)
+        try:
+            self.optimizer.step(network.params, network.grads)
+        except FloatingPointError as exc:
+            self._diverged(epoch, 0, exc, in_update=True)
+        return {"loss": value}
+
+    def validate(self, val: Batch, epoch: int) -> dict[str, float]:
+        """Validation loss and metrics; overflow here is divergence too."""
+        try:
+            logs = evaluate_batch(self.network, val, self.loss, self.metrics, prefix="val_")
+            if not math.isfinite(logs["val_loss"]):
+                raise FloatingPointError("non-finite validation loss")
+        except FloatingPointError as exc:
+            self._diverged(epoch, "validation", exc)
+        return logs
+
+    def _diverged(self, epoch: int, batch: int | str, exc: BaseException,
+                  in_update: bool = False) -> None:
+        """Stop with DivergenceError, leaving the network with finite weights.
+
+        Overflow and invalid operations raise where they happen. Almost always
+        that is while computing the loss or the gradients, before any weight is
+        touched: the weights are then those of the last finite step, and are
+        kept. If the optimizer's update itself overflowed, some parameters may
+        already hold the new values: then the weights (and optimizer state) from
+        the start of this fit are put back.
+        """
+        network, optimizer = self.network, self.optimizer
+        kept = "the weights of the last finite step"
+        if in_update:
+            network.set_weights(self._initial)
+            optimizer.load_state_dict(self._initial_optimizer)
+            kept = "the weights (and optimizer state) it had when this fit started"
+        where = batch if isinstance(batch, str) else f"batch {batch}"
+        raise DivergenceError(
+            f"training diverged at epoch {epoch} ({where}: {exc}); the network keeps {kept}. "
+            f"Try a smaller learning rate (it is {optimizer.lr})."
+        ) from exc
