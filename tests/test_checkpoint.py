@@ -143,3 +143,40 @@ def test_checkpoint_arguments_are_checked(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(synnet.ConfigError, match="is a file"):
         synnet.Checkpoint(tmp_path / "file")
+
+
+def test_checkpoint_listed_first_still_restores_later_callbacks(tmp_path: Path) -> None:
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = X.sum(axis=1)
+
+    def run(epochs: int, resume: bool) -> synnet.Network:
+        net = synnet.Network([synnet.Dense(3, 4, "tanh"), synnet.Dense(4, 1)], seed=1)
+        stop = synnet.EarlyStopping(monitor="loss", min_delta=1e9, patience=2)
+        net.fit(X, y, loss="mse", optimizer="sgd", epochs=epochs, batch_size=8,
+                callbacks=[synnet.Checkpoint(tmp_path / str(resume), resume=resume), stop])
+        return net
+
+    full = run(10, resume=False)
+    (tmp_path / "True").mkdir()
+    for f in sorted((tmp_path / "False").iterdir())[:1]:  # the checkpoint after epoch 2 (of 4)
+        (tmp_path / "True" / f.name).write_bytes(f.read_bytes())
+    resumed = run(10, resume=True)
+    assert resumed.epochs_trained == full.epochs_trained == 4  # stopped after epoch 3
+    for name in full.params:
+        np.testing.assert_array_equal(full.params[name], resumed.params[name])
+
+
+def test_refused_resume_leaves_the_network_as_it_was(tmp_path: Path) -> None:
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    y = X.sum(axis=1)
+    synnet.Network([synnet.Dense(3, 1)], seed=0).fit(
+        X, y, loss="mse", epochs=2, callbacks=[synnet.Checkpoint(tmp_path)])
+    net = synnet.Network([synnet.Dense(3, 1)], seed=0)
+    net.fit(X, y, loss="sse", epochs=2)
+    history = net.history
+    with pytest.raises(synnet.ResumeError):
+        net.fit(X, y, loss="mse", epochs=2, batch_size=5,
+                callbacks=[synnet.Checkpoint(tmp_path, resume=True)])
+    assert net.history is history and len(history.epoch) == 2
+    assert net.loss is not None and net.loss.name == "sse" and net.epochs_trained == 2
+    assert "data" not in getattr(net.history, "params", {})

@@ -64,7 +64,7 @@ def test_layer_sizes_must_chain() -> None:
     (lambda: synnet.Network([synnet.Dropout(0.1)]), "the last layer must be Dense"),
     (lambda: synnet.Network([synnet.Dense(2, 3), synnet.ReLU()]), "the last layer must be Dense"),
     (lambda: synnet.Network([synnet.Dense(3, 1)], dtype="int32"), "float32 or float64"),
-    (lambda: synnet.EarlyStopping(mode="up"), "mode must be"),
+    (lambda: synnet.EarlyStopping(mode="up"), "unknown mode .up.; known: auto, max, min"),
 ])
 def test_bad_configuration(make, match: str) -> None:
     with pytest.raises(ConfigError, match=match):

@@ -163,3 +163,10 @@ def test_stable_activations_and_losses_at_extreme_logits() -> None:
     assert np.isfinite(value) and np.isfinite(g).all()
     value, g = synnet.BinaryCrossEntropy().evaluate(z, (z > 0).astype(float), logits=True)
     assert np.isfinite(value) and np.isfinite(g).all()
+
+
+def test_soft_targets_whose_rows_do_not_sum_to_one() -> None:
+    net = synnet.Network([synnet.Dense(3, 4, "softmax")], seed=0)
+    y = np.array([[1, 1, 0, 0], [0, 0, 0, 0], [0.5, 0, 0, 0]], dtype=float)
+    X = np.random.default_rng(0).normal(size=(3, 3))
+    assert synnet.gradcheck(net, X, y, "categorical_crossentropy").ok

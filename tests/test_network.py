@@ -214,3 +214,25 @@ def test_overflow_in_validation_is_divergence_too() -> None:
 def test_summary_shows_whole_layer_descriptions() -> None:
     net = synnet.Network([synnet.Dense(4, 64, "leaky_relu"), synnet.Dense(64, 3, "softmax")])
     assert "activation={'kind': 'leaky_relu', 'alpha': 0.01}, bias=True)" in net.summary()
+
+
+def test_divergence_inside_the_update_restores_the_fit_start() -> None:
+    net = synnet.Network([synnet.Dense(1, 1)], seed=0)
+    before = net.get_weights()
+    with pytest.raises(synnet.DivergenceError, match="when this fit started"):
+        net.fit(np.full((4, 1), 1e-3), np.full(4, 100.0), loss="mse",
+                optimizer=synnet.SGD(lr=1e306), epochs=3, batch_size=None)
+    for name, w in before.items():
+        np.testing.assert_array_equal(net.params[name], w)
+
+
+def test_setting_the_generator_reaches_dropout() -> None:
+    net = synnet.Network([synnet.Dense(3, 4), synnet.Dropout(0.5), synnet.Dense(4, 1)], seed=0)
+    X = np.ones((8, 3))
+
+    def masked_output(seed: int) -> np.ndarray:
+        net.rng = np.random.default_rng(seed)
+        return net.forward(X, training=True)
+
+    np.testing.assert_array_equal(masked_output(5), masked_output(5))
+    assert not np.array_equal(masked_output(5), masked_output(6))

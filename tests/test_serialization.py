@@ -18,6 +18,7 @@ from synnet.io import load_model, reader, save_model, writer
 from synnet.tabular.model import Model, load
 from synnet.tabular.preprocessing import Preprocessor
 from synnet.tabular.target import TargetEncoder
+import tracemalloc
 
 
 def small_network(dtype: str = "float64", seed: int = 0) -> synnet.Network:
@@ -377,3 +378,25 @@ def test_model_predicts_from_a_dataframe_with_missing_and_nullable_values(tmp_pa
     expected = model.predict({"n": np.array([1.0, 1.0]),
                               "c": np.array(["b", "a"], dtype=object)})
     np.testing.assert_array_equal(model.predict(frame), expected)
+
+
+def test_loader_caps_the_total_weights_a_header_declares(tmp_path: Path) -> None:
+    """60 layers of 500 x 500, each alone small enough for the file, together 120 MB."""
+    k = 500
+    layers = [{"kind": "dense", "in_features": k, "out_features": k,
+               "activation": {"kind": "identity"}, "bias": True} for _ in range(60)]
+    header = json.dumps({"format": "synnet-model", "format_version": 1,
+                         "library_version": "0", "arrays": {},
+                         "network": {"layers": layers, "dtype": "float64"}})
+    header += " " * ((k + 1) * k * 8 + 1000 - len(header))  # room for one layer's weights
+    path = tmp_path / "bomb.synnet"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("header.json", header)
+    tracemalloc.start()
+    try:
+        with pytest.raises(synnet.ModelFileError, match=r"declare .* bytes of weights"):
+            load_model(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20

@@ -85,3 +85,18 @@ def test_estimator_resumes_to_the_same_result(tmp_path: Path, early_stopping: bo
     assert resumed.validation_scores_ == full.validation_scores_
     for a, b in zip(resumed.coefs_ + resumed.intercepts_, full.coefs_ + full.intercepts_):
         np.testing.assert_array_equal(a, b)
+
+
+def test_fitted_attributes_that_are_none_survive_the_round_trip(tmp_path):
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    with pytest.warns(Warning):
+        clf = synnet.MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, early_stopping=True,
+                                   random_state=0).fit(X, y)
+    clf.save(tmp_path / "c.synnet")
+    loaded = synnet.MLPClassifier.load(tmp_path / "c.synnet")
+    assert clf.best_loss_ is None and loaded.best_loss_ is None
+    for name in ("n_iter_", "t_", "loss_", "loss_curve_", "validation_scores_",
+                 "best_validation_score_", "validation_loss_curve_"):
+        assert getattr(loaded, name) == getattr(clf, name), name

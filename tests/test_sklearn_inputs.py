@@ -336,3 +336,17 @@ def test_lbfgs_without_any_finite_loss_raises() -> None:
     with pytest.raises(DivergenceError, match="no point with a finite loss"):
         est.fit(X * 1e200, Y)
     assert all(np.isfinite(w).all() for w in _weights(est))
+
+
+def test_a_refused_refit_keeps_the_fitted_classes() -> None:
+    from synnet import MLPClassifier
+
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    y = np.arange(30) % 3
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
+    with pytest.warns(Warning):
+        clf.fit(X, y)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        clf.fit(X, np.zeros(30))
+    assert clf.classes_.tolist() == [0, 1, 2]
+    assert clf.predict(X).shape == (30,)

@@ -52,7 +52,10 @@ def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
         "estimator": type(est).__name__,
         "params": params,
         "params_not_saved": skipped,
-        "fitted": {name: getattr(est, name, None) for name in _FITTED},
+        # Only the attributes the estimator has: None is a value (best_loss_ with
+        # early stopping), not a stand-in for "absent".
+        "fitted": {name: getattr(est, name) for name in _FITTED if hasattr(est, name)},
+        "fitted_complete": True,
     }
     if hasattr(est, "feature_names_in_"):
         metadata["feature_names"] = [str(n) for n in est.feature_names_in_]
@@ -83,8 +86,10 @@ def load_estimator(cls: type, path: str | os.PathLike[str]) -> Any:
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     est = cls(**params)
     est.network_ = loaded.network
+    # Files of synnet 0.1.0 wrote None for absent attributes too: skip None there.
+    complete = meta.get("fitted_complete") is True
     for name, value in meta["fitted"].items():
-        if value is not None:
+        if name in _FITTED and (complete or value is not None):
             setattr(est, name, _legacy(value))
     if "feature_names" in meta:
         est.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
