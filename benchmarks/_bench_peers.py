@@ -241,7 +241,7 @@ class SynnetMLP(_EstimatorMLP):
 
     def estimator_class(self) -> Any:
         try:
-            from synnet.sklearn_api import MLPClassifier
+            from synnet import MLPClassifier
         except Exception as exc:  # scikit-learn missing
             raise Skip(f"synnet.MLPClassifier not available ({type(exc).__name__}: {exc})"
                        ) from None

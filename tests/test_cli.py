@@ -157,7 +157,7 @@ def test_task_can_be_overridden(tmp_path, capsys):
     assert load(tmp_path / "c").classes.tolist() == [0, 1, 2]
     code, out, _ = run(capsys, "train", path, "-t", "y", "-o", tmp_path / "r", "--task",
                        "regression", *FAST)
-    assert code == 0 and "regression of 'y'" in out and "set with --task" in out
+    assert code == 0 and "regression of 'y'" in out and "set explicitly (task='regression')" in out
     assert load(tmp_path / "r").task == "regression"
 
 
@@ -679,3 +679,31 @@ def test_bare_network_and_sklearn_style_files_work_with_the_cli(tmp_path, capsys
     proba = net.predict(np.array([[r[1], r[0]] for r in rows]))  # columns by name, not position
     expected = np.mean(np.argmax(proba, axis=1) == 0)
     assert json.loads(out)["accuracy"] == pytest.approx(expected)
+
+
+def test_every_setting_has_a_flag_with_the_settings_default():
+    """The train flags fill Settings field for field; defaults come from the dataclass."""
+    from dataclasses import MISSING, fields
+
+    from synnet.cli.parser import build_parser
+    from synnet.tabular.settings import Settings
+
+    args = build_parser().parse_args(["train", "data.csv", "-t", "y", "-o", "m"])
+    built = Settings(**{f.name: getattr(args, f.name) for f in fields(Settings)})
+    for f in fields(Settings):
+        if f.name == "target":
+            continue
+        default = f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
+        assert getattr(built, f.name) == default, f.name
+    assert set(args.flags) >= {f.name for f in fields(Settings)}
+
+
+def test_library_errors_name_python_arguments_and_the_cli_names_flags(tmp_path, capsys):
+    from synnet.tabular.preprocessing import Preprocessor
+
+    with pytest.raises(synnet.DataError, match="impute=") as caught:
+        Preprocessor().fit({"a": np.array([1.0, np.nan])})
+    assert "--" not in str(caught.value) and caught.value.params == ("impute",)
+    with pytest.raises(synnet.ConfigError, match="categorical names 'b'") as caught:
+        Preprocessor(categorical=["b"]).fit({"a": np.array([1.0, 2.0])})
+    assert "--" not in str(caught.value)

@@ -170,3 +170,30 @@ def test_soft_targets_whose_rows_do_not_sum_to_one() -> None:
     y = np.array([[1, 1, 0, 0], [0, 0, 0, 0], [0.5, 0, 0, 0]], dtype=float)
     X = np.random.default_rng(0).normal(size=(3, 3))
     assert synnet.gradcheck(net, X, y, "categorical_crossentropy").ok
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean", "sample_mean"])
+@pytest.mark.parametrize("cls, out_act, k", [
+    (synnet.MeanSquaredError, "identity", 3), (synnet.SumSquaredError, "tanh", 2),
+    (synnet.BinaryCrossEntropy, "sigmoid", 3), (synnet.CategoricalCrossEntropy, "softmax", 3),
+    (synnet.Poisson, "exponential", 2)])
+def test_every_reduction_of_every_loss_has_the_right_gradient(cls, out_act, k,
+                                                               reduction) -> None:
+    rng = np.random.default_rng(2)
+    loss = cls(reduction=reduction)
+    net = synnet.Network([synnet.Dense(4, 5, "tanh"), synnet.Dense(5, k, out_act)], seed=3)
+    y = rng.integers(0, 2, (6, k)).astype(float)
+    w = rng.random(6) + 0.1
+    assert synnet.gradcheck(net, _data(), y, loss, sample_weight=w, l2=0.3).ok
+
+
+def test_reductions_relate_as_documented() -> None:
+    rng = np.random.default_rng(0)
+    pred, y, w = rng.normal(size=(5, 3)), rng.normal(size=(5, 3)), rng.random(5) + 0.5
+    total = {r: synnet.MeanSquaredError(reduction=r).evaluate(pred, y, w, grad=False)[0]
+             for r in ("sum", "mean", "sample_mean")}
+    elem = ((pred - y) ** 2 * w[:, None]).sum()
+    np.testing.assert_allclose([total["sum"], total["sample_mean"], total["mean"]],
+                               [elem, elem / w.sum(), elem / (3 * w.sum())], rtol=1e-13)
+    with pytest.raises(synnet.ConfigError, match="unknown reduction 'avg'"):
+        synnet.MeanSquaredError(reduction="avg")

@@ -236,3 +236,18 @@ def test_setting_the_generator_reaches_dropout() -> None:
 
     np.testing.assert_array_equal(masked_output(5), masked_output(5))
     assert not np.array_equal(masked_output(5), masked_output(6))
+
+
+def test_the_public_training_step_is_loss_and_grads_without_the_checks() -> None:
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(10, 3)), rng.integers(0, 3, 10)
+    net = synnet.Network([synnet.Dense(3, 5, "relu"), synnet.Dense(5, 3, "softmax")], seed=0)
+    value, grads = net.loss_and_grads(X, y, "categorical_crossentropy", l2=0.1)
+    expected = {name: g.copy() for name, g in grads.items()}
+    loss = synnet.CategoricalCrossEntropy()
+    step_value, out = net.train_step(X, loss.prepare_targets(y, 3, X.dtype), loss, l2=0.1,
+                                     want_output=True)
+    assert step_value == value
+    for name, g in expected.items():
+        np.testing.assert_array_equal(net.grads[name], g)
+    np.testing.assert_allclose(out, net.predict(X))

@@ -114,3 +114,19 @@ def test_unknown_optimizer_name_lists_known() -> None:
     net = synnet.Network([synnet.Dense(2, 1)], seed=0)
     with pytest.raises(ConfigError, match="adam, rmsprop, sgd"):
         net.fit(np.ones((3, 2)), np.ones(3), loss="mse", optimizer="adagrad")
+
+
+def test_weight_decay_and_fit_l2_share_one_rule_for_what_is_a_weight() -> None:
+    """SGD(weight_decay=d) on a plain gradient equals plain SGD on the l2-penalized one."""
+    X = np.random.default_rng(0).normal(size=(8, 3))
+    y = X.sum(axis=1)
+
+    def after_one_step(optimizer: synnet.Optimizer, l2: float) -> dict[str, np.ndarray]:
+        net = synnet.Network([synnet.Dense(3, 4, "tanh"), synnet.Dense(4, 1)], seed=0)
+        net.fit(X, y, loss="sse", optimizer=optimizer, epochs=1, batch_size=None, l2=l2)
+        return net.get_weights()
+
+    decayed = after_one_step(synnet.SGD(lr=0.1, weight_decay=0.5), 0.0)
+    penalized = after_one_step(synnet.SGD(lr=0.1), 0.5)  # "sse" sums: l2 is not rescaled
+    for name in decayed:
+        np.testing.assert_allclose(decayed[name], penalized[name], rtol=1e-14)

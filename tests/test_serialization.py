@@ -6,6 +6,7 @@ import io
 import json
 import os
 import pickle
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -18,7 +19,6 @@ from synnet.io import load_model, reader, save_model, writer
 from synnet.tabular.model import Model, load
 from synnet.tabular.preprocessing import Preprocessor
 from synnet.tabular.target import TargetEncoder
-import tracemalloc
 
 
 def small_network(dtype: str = "float64", seed: int = 0) -> synnet.Network:
@@ -400,3 +400,65 @@ def test_loader_caps_the_total_weights_a_header_declares(tmp_path: Path) -> None
     finally:
         tracemalloc.stop()
     assert peak < 20 * 2**20
+
+
+# -- save and load accept the same layers ------------------------------------------------
+
+
+def test_a_bare_activation_layer_trains_saves_and_loads(tmp_path):
+    X = np.random.default_rng(0).normal(size=(32, 3))
+    net = synnet.Network([synnet.Dense(3, 4), synnet.ReLU(), synnet.Dense(4, 1),
+                          ], seed=0)
+    net.fit(X, X.sum(axis=1), loss="mse", epochs=3)
+    net.save(tmp_path / "relu.synnet")
+    loaded = synnet.Network.load(tmp_path / "relu.synnet")
+    assert [type(layer) for layer in loaded.layers] == [synnet.Dense, synnet.ReLU, synnet.Dense]
+    np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
+    leaky = synnet.Network([synnet.Dense(3, 4), synnet.LeakyReLU(0.2), synnet.Dense(4, 1)])
+    leaky.save(tmp_path / "leaky.synnet")
+    assert synnet.Network.load(tmp_path / "leaky.synnet").layers[1].get_config() == {
+        "kind": "leaky_relu", "alpha": 0.2}
+
+
+class Doubler(synnet.Layer):
+    kind = "doubler"
+
+    def forward(self, x, training=False):
+        return 2 * x
+
+
+class Swish(synnet.Activation):
+    kind = "swish"
+
+    def _apply(self, x, out):
+        return x * synnet.Sigmoid()(x)
+
+
+class WideDense(synnet.Dense):
+    """A subclass that would load back as a plain Dense."""
+
+
+@pytest.mark.parametrize("layers, message", [
+    (lambda: [synnet.Dense(3, 3), Doubler(), synnet.Dense(3, 1)], r"layer 1 \(Doubler\)"),
+    (lambda: [synnet.Dense(3, 1, Swish())], "unknown activation"),
+    (lambda: [WideDense(3, 1)], "would load back as a Dense"),
+])
+def test_the_writer_refuses_what_the_reader_would_refuse(tmp_path, layers, message):
+    net = synnet.Network(layers(), seed=0)
+    with pytest.raises(ConfigError, match=message):
+        net.save(tmp_path / "x.synnet")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_predict_with_proba_gives_both_in_one_pass(tmp_path):
+    net = synnet.Network([synnet.Dense(2, 3, "softmax")], seed=0)
+    save_model(tmp_path / "m.synnet", net, target={"task": "classification",
+                                                   "classes": ["a", "b", "c"]})
+    model = load(tmp_path / "m.synnet")
+    X = np.random.default_rng(1).normal(size=(5, 2))
+    labels, proba = model.predict_with_proba(X)
+    np.testing.assert_array_equal(labels, model.predict(X))
+    np.testing.assert_array_equal(proba, model.predict_proba(X))
+    regression = Model(synnet.Network([synnet.Dense(2, 1)], seed=0))
+    values, none = regression.predict_with_proba(X)
+    assert none is None and values.shape == (5, 1)

@@ -1,4 +1,5 @@
-"""Golden tests: the tutorial's published numbers (../shared/seed/README.md) to 1e-10."""
+"""Golden tests: the tutorial's published numbers (``synnet.tutorial.PUBLISHED_*``, copied from
+the tutorial's text) to a relative 1e-10."""
 
 from __future__ import annotations
 

@@ -172,7 +172,7 @@ def train(table: Table, settings: Settings, callbacks: Sequence[Callback] = ()) 
     if settings.task == "auto":
         task, reason = infer_task(raw_y)
     else:
-        task, reason = settings.task, "set with --task"
+        task, reason = settings.task, f"set explicitly (task={settings.task!r})"
     target = TargetEncoder(task, settings.target).fit(raw_y)
     y_all, _ = target.encode(raw_y)
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
