@@ -5,6 +5,7 @@ See :mod:`synnet.core.layer` for the Layer protocol."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -198,48 +199,41 @@ def layer_from_config(spec: Any) -> Layer:
 
     The one check of what a model file may hold: the writer runs it before
     saving and the reader while loading, so both accept the same layers.
-    Settings must be plain JSON scalars (an activation a registered spec), and
-    the rebuilt layer must describe itself exactly as ``spec`` does.
+    Settings must be plain JSON scalars (a Dense layer's activation a
+    registered activation spec), and the rebuilt layer must describe itself
+    exactly as ``spec`` does.
 
     Raises:
         ConfigError: an unknown kind or activation, a setting that is not a
             plain value, or a spec the rebuilt layer does not reproduce.
     """
-    if not isinstance(spec, dict) or spec.get("kind") not in LAYERS:
+    layer: Layer = _from_registry(LAYERS, spec, "layer kind")
+    return layer
+
+
+def _from_registry(registry: Mapping[str, type[Layer]], spec: Any, what: str) -> Any:
+    """registry[spec["kind"]](**settings), with every setting checked, then its config compared."""
+    if not isinstance(spec, dict) or spec.get("kind") not in registry:
         kind = spec.get("kind") if isinstance(spec, dict) else spec
-        raise ConfigError(f"unknown layer kind {kind!r}; known: {sorted(LAYERS)}")
+        raise ConfigError(f"unknown {what} {kind!r}; known: {sorted(registry)}")
     kwargs: dict[str, Any] = {}
     for key, value in spec.items():
         if key == "kind":
             continue
-        if key == "activation":
-            kwargs[key] = _activation_from_config(value)
+        if key == "activation" and registry is LAYERS:
+            kwargs[key] = _from_registry(ACTIVATIONS, value, "activation")
         elif _is_plain(value):
             kwargs[key] = value
         else:
-            raise ConfigError(f"setting {key!r} must be a plain number, string or boolean")
+            raise ConfigError(f"{spec['kind']}: setting {key!r} must be a plain number, string "
+                              "or boolean")
     try:
-        layer = LAYERS[spec["kind"]](**kwargs)
+        built = registry[spec["kind"]](**kwargs)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{spec['kind']}: {exc}") from None
-    if layer.get_config() != spec:
-        raise ConfigError(f"spec {spec} does not describe a {spec['kind']} layer")
-    return layer
-
-
-def _activation_from_config(spec: Any) -> Activation:
-    if not isinstance(spec, dict) or spec.get("kind") not in ACTIVATIONS:
-        raise ConfigError(f"unknown activation {spec!r}; known: {sorted(ACTIVATIONS)}")
-    kwargs = {k: v for k, v in spec.items() if k != "kind"}
-    if not all(_is_plain(v) for v in kwargs.values()):
-        raise ConfigError("activation settings must be plain numbers")
-    try:
-        act = ACTIVATIONS[spec["kind"]](**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"activation {spec['kind']}: {exc}") from None
-    if act.get_config() != spec:
-        raise ConfigError(f"activation spec {spec} is not canonical")
-    return act
+    if built.get_config() != spec:
+        raise ConfigError(f"spec {spec} is not how a {spec['kind']} describes itself")
+    return built
 
 
 def _is_plain(v: Any) -> bool:
