@@ -180,3 +180,19 @@ def test_refused_resume_leaves_the_network_as_it_was(tmp_path: Path) -> None:
     assert net.history is history and len(history.epoch) == 2
     assert net.loss is not None and net.loss.name == "sse" and net.epochs_trained == 2
     assert "data" not in getattr(net.history, "params", {})
+
+
+def test_a_run_whose_checkpoints_could_not_be_loaded_is_refused_before_training(
+        tmp_path: Path) -> None:
+    class MyAdam(synnet.Adam):
+        """Registered under "adam", but a reader would build a plain Adam."""
+
+    X = np.random.default_rng(0).normal(size=(16, 2))
+    net = synnet.Network([synnet.Dense(2, 1)], seed=0)
+    before = net.get_weights()
+    with pytest.raises(synnet.ConfigError, match="registered optimizers"):
+        net.fit(X, X.sum(axis=1), loss="mse", optimizer=MyAdam(), epochs=2,
+                callbacks=[synnet.Checkpoint(tmp_path / "ck")])
+    assert net.epochs_trained == 0 and not (tmp_path / "ck").exists()
+    for name, value in before.items():
+        np.testing.assert_array_equal(net.params[name], value)

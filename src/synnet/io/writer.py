@@ -19,11 +19,10 @@ from numpy.lib import format as npformat
 
 from synnet._version import __version__
 from synnet.core.history import History
-from synnet.core.layer import Layer
 from synnet.core.layers import layer_from_config
 from synnet.core.losses import LOSSES
 from synnet.core.network import Network
-from synnet.core.optimizers import Optimizer
+from synnet.core.optimizers import OPTIMIZERS, Optimizer
 from synnet.errors import ConfigError
 from synnet.io.atomic import atomic_write
 from synnet.io.json_codec import encode
@@ -91,8 +90,7 @@ def save_model(
         ConfigError: a part is not JSON, a weight is not finite, or a layer is
             one the reader would refuse (not from the registry).
     """
-    for i, layer in enumerate(network.layers):
-        _check_savable(i, layer)
+    check_savable(network, optimizer)
     arrays: dict[str, np.ndarray] = {}
     for name, value in network.params.items():
         if not np.isfinite(value).all():
@@ -178,14 +176,27 @@ def _write_member(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
 
 
 
-def _check_savable(i: int, layer: Layer) -> None:
-    """Refuse a layer the reader would refuse: same registry, same check, same class."""
-    try:
-        rebuilt = layer_from_config(layer.get_config())
-    except ConfigError as exc:
-        raise ConfigError(f"cannot save layer {i} ({type(layer).__name__}): {exc}. Model files "
-                          "hold only the registered layers and activations") from None
-    if type(rebuilt) is not type(layer):
-        raise ConfigError(f"cannot save layer {i}: a {type(layer).__name__} would load back as "
-                          f"a {type(rebuilt).__name__}; model files hold only the registered "
-                          "layer classes")
+def check_savable(network: Network, optimizer: Optimizer | None = None) -> None:
+    """Refuse, before anything is written, what the reader would refuse.
+
+    Every layer must rebuild from its config through the registry the reader
+    uses (:func:`synnet.core.layers.layer_from_config`) as the same class, and
+    an optimizer whose state is saved must be a registered one.
+
+    Raises:
+        ConfigError: naming the layer or optimizer and what model files hold.
+    """
+    for i, layer in enumerate(network.layers):
+        try:
+            rebuilt = layer_from_config(layer.get_config())
+        except ConfigError as exc:
+            raise ConfigError(f"cannot save layer {i} ({type(layer).__name__}): {exc}. Model "
+                              "files hold only the registered layers and activations") from None
+        if type(rebuilt) is not type(layer):
+            raise ConfigError(f"cannot save layer {i}: a {type(layer).__name__} would load back "
+                              f"as a {type(rebuilt).__name__}; model files hold only the "
+                              "registered layer classes")
+    if optimizer is not None and OPTIMIZERS.get(optimizer.name) is not type(optimizer):
+        raise ConfigError(f"cannot save the state of optimizer {type(optimizer).__name__} "
+                          f"(name {optimizer.name!r}); model files hold only the registered "
+                          f"optimizers: {', '.join(sorted(OPTIMIZERS))}")

@@ -38,7 +38,7 @@ class EarlyStopping(Callback):
         check_choice("mode", mode, ("auto", "min", "max"))
         check_int("patience", patience, 0)
         self.monitor = monitor
-        self.min_delta = abs(float(min_delta))
+        self.min_delta = abs(check_number("min_delta", min_delta))
         self.patience = patience
         self.mode = mode
         if mode == "auto":

@@ -38,7 +38,7 @@ from synnet.core.optimizers import get_optimizer
 from synnet.errors import ConfigError, ModelFileError, ResumeError
 from synnet.io.model_file import ModelFile
 from synnet.io.reader import load_model
-from synnet.io.writer import save_model
+from synnet.io.writer import check_savable, save_model
 
 CHECKPOINT_FORMAT = "synnet-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -82,6 +82,8 @@ class Checkpoint(Callback):
 
     # -- the hooks ------------------------------------------------------------------
     def on_train_begin(self, logs: Logs) -> None:
+        # Fail now, not at the first checkpoint: a file the reader would refuse can't resume.
+        check_savable(self.network, self.network.optimizer)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._fingerprint = fingerprint(self.params)
         self._pending = None
