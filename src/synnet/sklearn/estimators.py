@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from itertools import pairwise
-from numbers import Integral, Real
 from typing import Any, ClassVar, cast
 
 import numpy as np
@@ -50,17 +48,10 @@ try:
     )
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-    from synnet.sklearn import rules
-    from synnet.sklearn.init import GlorotUniform
+    from synnet.sklearn import build, rules
     from synnet.sklearn.lbfgs import fit_lbfgs
     from synnet.sklearn.losses import BinaryLogLoss, LogLoss, PoissonDeviance, SquaredError
-    from synnet.sklearn.params import (
-        CLASS_WEIGHT_DOC,
-        CONSTRAINTS,
-        HIDDEN_ACTIVATIONS,
-        OUT_ACTIVATIONS,
-        SHARED_DOC,
-    )
+    from synnet.sklearn.params import CLASS_WEIGHT_DOC, CONSTRAINTS, SHARED_DOC
 except ImportError as exc:  # the synnet modules above import scikit-learn or scipy too
     raise ImportError(
         "synnet.MLPClassifier and synnet.MLPRegressor need scikit-learn and scipy: "
@@ -68,11 +59,9 @@ except ImportError as exc:  # the synnet modules above import scikit-learn or sc
     ) from exc
 
 from synnet.core.activations import log_sigmoid, log_softmax
-from synnet.core.layer import Layer
-from synnet.core.layers import Dense, Dropout
+from synnet.core.layers import Dense
 from synnet.core.losses import Loss
 from synnet.core.network import Network
-from synnet.core.optimizers import SGD, Adam, Optimizer
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -106,60 +95,12 @@ class _BaseMLP(BaseEstimator):
     best_validation_score_ = rules.Tracked()
     best_loss_ = rules.Tracked()
 
-    # -- parameters -> network ----------------------------------------------
-    def _hidden_sizes(self) -> list[int]:
-        sizes = self.hidden_layer_sizes
-        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
-        if any(isinstance(s, bool) or not isinstance(s, Integral) or s <= 0 for s in sizes):
-            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
-        return [int(s) for s in sizes]
-
-    def _per_layer(self, name: str, n_hidden: int) -> list[Any]:
-        """activation or dropout as one value per hidden layer (checked)."""
-        value = getattr(self, name)
-        scalar = isinstance(value, str) if name == "activation" else isinstance(value, Real)
-        values = [value] * n_hidden if scalar else list(value)
-        if name == "activation":
-            ok = all(isinstance(v, str) and v in HIDDEN_ACTIVATIONS for v in values)
-            allowed = f"one of {list(HIDDEN_ACTIVATIONS)}"
-        else:
-            ok = all(isinstance(v, Real) and not isinstance(v, bool) and 0 <= float(v) < 1
-                     for v in values)
-            allowed = "a rate in [0, 1)"
-        if not ok or len(values) != n_hidden:
-            raise ValueError(f"{name} must be {allowed} or a list of them with one entry per "
-                             f"hidden layer ({n_hidden}); got {value!r}")
-        return values
-
-    def _build_network(self, n_features: int, hidden: list[int], acts: list[str],
-                       rates: list[float], dtype: Any, rng: np.random.RandomState) -> Network:
-        """Dense layers initialized as scikit-learn does, with Dropout after hidden layers."""
-        # Glorot factor 2 for logistic layers, else 6; the output layer takes the last
-        # hidden layer's (with a single name this is exactly scikit-learn's rule).
-        factor_names = [*acts, acts[-1] if acts else self.activation]
-        sizes = [n_features, *hidden, self.n_outputs_]
-        layers: list[Layer] = []
-        for i, (fan_in, fan_out) in enumerate(pairwise(sizes)):
-            init = GlorotUniform(fan_in, fan_out, 2.0 if factor_names[i] == "logistic" else 6.0)
-            act = acts[i] if i < len(hidden) else OUT_ACTIVATIONS[self.out_activation_]
-            layers.append(Dense(fan_in, fan_out, act, init=init, bias_init=init))
-            if i < len(hidden) and rates[i] > 0:
-                layers.append(Dropout(rates[i]))
-        return Network(layers, seed=rng, dtype=dtype)
-
-    def _make_optimizer(self) -> Optimizer:
-        if self.solver == "adam":
-            return Adam(lr=self.learning_rate_init, beta_1=self.beta_1, beta_2=self.beta_2,
-                        epsilon=self.epsilon)
-        return SGD(lr=self.learning_rate_init, momentum=self.momentum,
-                   nesterov=self.nesterovs_momentum)
-
     # -- fitting ------------------------------------------------------------
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> _BaseMLP:
         # Every setting is checked before any attribute is set or any work starts.
-        hidden = self._hidden_sizes()
-        activations = self._per_layer("activation", len(hidden))
-        rates = self._per_layer("dropout", len(hidden))
+        hidden = build.hidden_sizes(self.hidden_layer_sizes)
+        activations = build.per_layer("activation", self.activation, len(hidden))
+        rates = build.per_layer("dropout", self.dropout, len(hidden))
         if self.solver == "lbfgs" and (any(rates) or self.callbacks):
             raise ValueError("dropout and callbacks need solver='adam' or 'sgd': L-BFGS "
                              "minimizes one deterministic full-batch loss, without epochs")
@@ -217,8 +158,8 @@ class _BaseMLP(BaseEstimator):
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(hidden) + 2
         self.out_activation_ = self._out_activation()
-        self.network_ = self._build_network(X.shape[1], hidden, activations, rates, X.dtype,
-                                            rng)
+        self.network_ = build.network(X.shape[1], hidden, activations, rates, n_outputs,
+                                      self.out_activation_, X.dtype, rng, self.activation)
         if self.solver != "lbfgs":
             self._progress.set(loss_curve=[])
             self._reset_early_stopping()
@@ -284,7 +225,10 @@ class _BaseMLP(BaseEstimator):
         ]
         progress.set(n_iter=0)
         try:
-            network.fit(X, targets, self._loss, optimizer or self._make_optimizer(),
+            network.fit(X, targets, self._loss, optimizer or build.optimizer(
+                            self.solver, self.learning_rate_init, beta_1=self.beta_1,
+                            beta_2=self.beta_2, epsilon=self.epsilon, momentum=self.momentum,
+                            nesterov=self.nesterovs_momentum),
                         epochs=1 if incremental else self.max_iter, batch_size=batch_size,
                         shuffle=self.shuffle, callbacks=callbacks,
                         # (X_val, y_val, sample_weight_val): fit takes the weights third.
