@@ -196,3 +196,43 @@ def test_a_run_whose_checkpoints_could_not_be_loaded_is_refused_before_training(
     assert net.epochs_trained == 0 and not (tmp_path / "ck").exists()
     for name, value in before.items():
         np.testing.assert_array_equal(net.params[name], value)
+
+
+def test_save_kwargs_are_checked_when_the_checkpoint_is_made_and_before_training(
+        tmp_path: Path) -> None:
+    from synnet.tabular.target import TargetEncoder
+
+    with pytest.raises(synnet.ConfigError, match="save_kwargs may set"):
+        synnet.Checkpoint(tmp_path / "a", save_kwargs={"optimizer": None})
+    X = np.random.default_rng(0).normal(size=(16, 2))
+    y = X.sum(axis=1)
+    ckpt = synnet.Checkpoint(tmp_path / "b", save_kwargs={
+        "target": TargetEncoder("regression", "y"), "metadata": {"feature_names": ["p", "q"]}})
+    synnet.Network([synnet.Dense(2, 1)], seed=0).fit(X, y, loss="mse", epochs=2,
+                                                    callbacks=[ckpt])
+    model = synnet.load(ckpt.last_path)
+    assert model.task == "regression" and model.feature_names == ["p", "q"]
+
+    class IntKeys(synnet.Callback):
+        def get_state(self):  # JSON keys are strings: a resume could not restore this
+            return {"seen": {1: 2}}
+
+    net = synnet.Network([synnet.Dense(2, 1)], seed=0)
+    with pytest.raises(synnet.ConfigError, match=r"IntKeys state.*non-string key"):
+        net.fit(X, y, loss="mse", epochs=2,
+                callbacks=[IntKeys(), synnet.Checkpoint(tmp_path / "c")])
+    assert net.epochs_trained == 0
+
+
+def test_resuming_with_another_loss_reduction_is_refused(tmp_path: Path) -> None:
+    X = np.random.default_rng(0).normal(size=(16, 2))
+    y = X.sum(axis=1)
+
+    def run(reduction: str) -> None:
+        synnet.Network([synnet.Dense(2, 1)], seed=0).fit(
+            X, y, loss=synnet.MeanSquaredError(reduction=reduction), epochs=2,
+            callbacks=[synnet.Checkpoint(tmp_path, resume=True)])
+
+    run("sum")
+    with pytest.raises(ResumeError, match="loss_reduction was 'sum', now None"):
+        run("mean")

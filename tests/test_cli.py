@@ -27,6 +27,7 @@ import synnet
 from synnet.cli import commands, main
 from synnet.io import load_model, save_model
 from synnet.tabular.model import load
+from synnet.tabular.target import TargetEncoder
 
 FAST = ["--epochs", "15", "--seed", "1", "-q"]
 
@@ -669,7 +670,8 @@ def test_bare_network_and_sklearn_style_files_work_with_the_cli(tmp_path, capsys
     code, _, err = run(capsys, "evaluate", tmp_path / "bare.synnet", path)
     assert_bad_input(code, err, "does not record its target")
     save_model(
-        tmp_path / "sk.synnet", net, target={"task": "classification", "classes": ["cat", "dog"]},
+        tmp_path / "sk.synnet", net,
+        target=TargetEncoder.from_config({"task": "classification", "classes": ["cat", "dog"]}),
         metadata={"feature_names": ["b", "a"]})
     swapped = write_csv(tmp_path / "y.csv", ["a", "b", "kind"],
                         [[r[0], r[1], "cat"] for r in rows])

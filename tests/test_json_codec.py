@@ -58,3 +58,10 @@ def test_values_without_a_json_form_name_where_they_are() -> None:
         encode({"f": object()}, "meta")
     with pytest.raises(ConfigError, match="non-string key"):
         encode({1: 2})
+
+
+@pytest.mark.parametrize("lookalike", [{"__float__": "abc"}, {"__int__": "12"},
+                                       {"__array__": [1], "dtype": "<f8"}, {"__dict__": 1}])
+def test_a_dict_that_looks_like_a_tag_comes_back_as_that_dict(lookalike) -> None:
+    value = {"x": lookalike, "nested": [lookalike]}
+    assert decode(json.loads(json.dumps(encode(value)))) == value

@@ -21,6 +21,10 @@ from synnet.tabular.preprocessing import Preprocessor
 from synnet.tabular.target import TargetEncoder
 
 
+def classes(labels: list) -> TargetEncoder:
+    """A classification target with these labels."""
+    return TargetEncoder.from_config({"task": "classification", "classes": labels})
+
 def small_network(dtype: str = "float64", seed: int = 0) -> synnet.Network:
     return synnet.Network([synnet.Dense(3, 5, "leaky_relu"), synnet.Dropout(0.25),
                            synnet.Dense(5, 2, "softmax")], seed=seed, dtype=dtype)
@@ -130,7 +134,7 @@ def test_model_with_preprocessing_and_labels_round_trips(tmp_path):
 def test_a_target_config_and_feature_names_make_a_model(tmp_path):
     net = synnet.Network([synnet.Dense(2, 3, "softmax")], seed=0)
     path = tmp_path / "sk.synnet"
-    save_model(path, net, target={"task": "classification", "classes": [3, 5, 9]},
+    save_model(path, net, target=classes([3, 5, 9]),
                metadata={"feature_names": ["a", "b"], "alpha": np.float64(1e-4)})
     model = load(path)
     assert model.task == "classification"
@@ -357,7 +361,7 @@ def test_missing_file_is_an_os_error(tmp_path):
 def test_multilabel_model_from_metadata_predicts_an_indicator_matrix(tmp_path):
     net = synnet.Network([synnet.Dense(2, 3, "sigmoid")], seed=0)
     path = tmp_path / "ml.synnet"
-    save_model(path, net, target={"task": "classification", "classes": [0, 1, 2]})
+    save_model(path, net, target=classes([0, 1, 2]))
     model = load(path)
     X = np.array([[0.5, -1.0], [2.0, 0.1]])
     assert model.multilabel
@@ -452,8 +456,7 @@ def test_the_writer_refuses_what_the_reader_would_refuse(tmp_path, layers, messa
 
 def test_predict_with_proba_gives_both_in_one_pass(tmp_path):
     net = synnet.Network([synnet.Dense(2, 3, "softmax")], seed=0)
-    save_model(tmp_path / "m.synnet", net, target={"task": "classification",
-                                                   "classes": ["a", "b", "c"]})
+    save_model(tmp_path / "m.synnet", net, target=classes(["a", "b", "c"]))
     model = load(tmp_path / "m.synnet")
     X = np.random.default_rng(1).normal(size=(5, 2))
     labels, proba = model.predict_with_proba(X)
@@ -462,3 +465,37 @@ def test_predict_with_proba_gives_both_in_one_pass(tmp_path):
     regression = Model(synnet.Network([synnet.Dense(2, 1)], seed=0))
     values, none = regression.predict_with_proba(X)
     assert none is None and values.shape == (5, 1)
+
+
+def test_what_save_model_refuses_is_refused_before_writing(tmp_path):
+    net = synnet.Network([synnet.Dense(2, 1, "sigmoid")], seed=0)
+    path = tmp_path / "x.synnet"
+    with pytest.raises(ConfigError, match="5 classes but the network has 1 outputs"):
+        net.save(path, target=classes([1, 2, 3, 4, 5]))
+    pre = Preprocessor().fit({"a": np.array([1.0, 2.0]), "b": np.array([0.0, 1.0]),
+                              "c": np.array([3.0, 4.0])})
+    with pytest.raises(ConfigError, match="produces 3 features but the network has 2 inputs"):
+        save_model(path, net, preprocessor=pre)
+    with pytest.raises(ConfigError, match=r"metadata\['task'\] does not set the model's target"):
+        save_model(path, net, metadata={"task": "classification", "classes": [0, 1]})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_big_integer_class_labels_and_missing_history_values_round_trip(tmp_path):
+    net = synnet.Network([synnet.Dense(2, 1, "sigmoid")], seed=0)
+    labels = [2**60, 2**60 + 1]
+    save_model(tmp_path / "b.synnet", net, target=classes(labels),
+               history={"loss": [1.0, None, float("inf")]})
+    model = load(tmp_path / "b.synnet")
+    assert model.classes.tolist() == labels
+    logs = model.network.history.history["loss"]
+    assert logs[0] == 1.0 and np.isnan(logs[1]) and logs[2] == np.inf
+
+
+def test_a_loss_with_another_reduction_is_not_stored_under_its_name(tmp_path):
+    X = np.ones((4, 2))
+    net = synnet.Network([synnet.Dense(2, 1)], seed=0)
+    net.fit(X, np.ones(4), loss=synnet.MeanSquaredError(reduction="sum"), epochs=1)
+    assert repr(net.loss) == "MeanSquaredError(reduction='sum')"
+    net.save(tmp_path / "r.synnet")
+    assert synnet.Network.load(tmp_path / "r.synnet").loss is None  # not a "mean" mse

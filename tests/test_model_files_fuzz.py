@@ -56,7 +56,7 @@ def _build_model_bytes() -> tuple[bytes, dict[str, np.ndarray]]:
     net.fit(pre.transform(cols), np.array([0.0, 1.0, 1.0, 0.0]), "bce", "adam", epochs=2)
     with tempfile.TemporaryDirectory() as folder:
         file = Path(folder) / "m.synnet"
-        save_model(file, net, preprocessing=pre.to_config(), target=target.to_config(),
+        save_model(file, net, preprocessor=pre, target=target,
                                  optimizer=net.optimizer, extra={"k": [1, 2]},
                                  extra_arrays={"ids": np.arange(4)})
         return file.read_bytes(), net.get_weights()

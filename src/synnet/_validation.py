@@ -86,6 +86,13 @@ def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
     return w
 
 
+def is_plain_scalar(v: Any) -> bool:
+    """A JSON scalar (None, bool, int, str, or a finite float): a setting a file may hold."""
+    if isinstance(v, float):
+        return math.isfinite(v)
+    return v is None or isinstance(v, (bool, int, str))
+
+
 def check_int(name: str, value: Any, low: int, allow_none: bool = False) -> int | None:
     """An int >= low (or None when allowed), else ConfigError naming ``name``."""
     if value is None and allow_none:
@@ -105,9 +112,14 @@ def check_number(name: str, value: Any, low: float = -math.inf, high: float = ma
     This is the one range check of the library: optimizers, layers, callbacks,
     fit and the command line's settings all use it.
     """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]  # a 0-d array stands for its number, as float() takes it
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
         value, (bool, np.bool_))
-    v = float(value) if ok else math.nan
+    try:
+        v = float(value) if ok else math.nan
+    except OverflowError:  # an int beyond the float range
+        v = math.inf
     ok = ok and math.isfinite(v) and (v > low if low_open else v >= low)
     ok = ok and (v < high if high_open else v <= high)
     if not ok:

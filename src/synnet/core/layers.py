@@ -4,14 +4,13 @@ See :mod:`synnet.core.layer` for the Layer protocol."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from synnet._rng import Rng, uniform01
-from synnet._validation import check_fraction, check_int
+from synnet._validation import check_fraction, check_int, is_plain_scalar
 from synnet.core import initializers
 from synnet.core.activations import ACTIVATIONS, Activation, get_activation
 from synnet.core.layer import Layer
@@ -222,7 +221,7 @@ def _from_registry(registry: Mapping[str, type[Layer]], spec: Any, what: str) ->
             continue
         if key == "activation" and registry is LAYERS:
             kwargs[key] = _from_registry(ACTIVATIONS, value, "activation")
-        elif _is_plain(value):
+        elif is_plain_scalar(value):
             kwargs[key] = value
         else:
             raise ConfigError(f"{spec['kind']}: setting {key!r} must be a plain number, string "
@@ -234,10 +233,3 @@ def _from_registry(registry: Mapping[str, type[Layer]], spec: Any, what: str) ->
     if built.get_config() != spec:
         raise ConfigError(f"spec {spec} is not how a {spec['kind']} describes itself")
     return built
-
-
-def _is_plain(v: Any) -> bool:
-    """A JSON scalar that is not NaN or infinite."""
-    if isinstance(v, float):
-        return math.isfinite(v)
-    return v is None or isinstance(v, (bool, int, str))

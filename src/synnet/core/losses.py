@@ -128,11 +128,20 @@ class Loss:
             d /= total
         return d
 
+    @property
+    def is_default(self) -> bool:
+        """Whether this is the loss its registered name stands for (default reduction)."""
+        return LOSSES.get(self.name) is type(self) and self.reduction == type(self).reduction
+
     def get_config(self) -> dict[str, Any]:
-        return {"name": self.name}
+        config = {"name": self.name}
+        if self.reduction != type(self).reduction:
+            config["reduction"] = self.reduction
+        return config
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        args = "" if self.reduction == type(self).reduction else f"reduction={self.reduction!r}"
+        return f"{type(self).__name__}({args})"
 
 
 def _as_numeric(y: Any, what: str) -> np.ndarray:

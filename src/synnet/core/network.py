@@ -73,10 +73,8 @@ class Network:
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layer {i} is a {type(layer).__name__}, not a synnet Layer")
-        if not isinstance(self.layers[-1], Dense):
-            raise ConfigError(
-                f"the last layer must be Dense, not {type(self.layers[-1]).__name__}; give the "
-                "output activation to it, e.g. Dense(16, 1, activation='sigmoid')")
+        if not any(isinstance(layer, Dense) for layer in self.layers):
+            raise ConfigError("a Network needs at least one Dense layer")
         self._check_sizes()
         self._hidden = tuple(self.layers[:-1])  # every layer but the output one
         self._l2 = L2()
@@ -141,9 +139,15 @@ class Network:
 
     @property
     def output_layer(self) -> Dense:
-        """The last layer (always Dense), whose activation a loss may fuse with."""
+        """The last layer, whose activation a loss may fuse with; training needs it Dense.
+
+        (A network ending in another layer still predicts, and saves and loads.)
+        """
         last = self.layers[-1]
-        assert isinstance(last, Dense)  # checked when the network was built
+        if not isinstance(last, Dense):
+            raise ConfigError(
+                f"training needs a Dense last layer, not {type(last).__name__}; give the output "
+                "activation to it, e.g. Dense(16, 1, activation='sigmoid')")
         return last
 
     @property

@@ -12,7 +12,9 @@ value                  JSON
 ``np.array([1, 2])``   ``{"__array__": [1, 2], "dtype": "<i8"}``
 =====================  ==========================================
 
-(Arrays of text or objects become plain lists.)
+(Arrays of text or objects become plain lists.) A dict of the caller's whose
+keys are exactly a tag's is wrapped, ``{"__dict__": {...}}``, so that it comes
+back as the dict it was, never as the value a tag stands for.
 
 Everything else must already be JSON: dicts with string keys, lists, tuples,
 strings, numbers, booleans and None (NumPy scalars count as numbers). Decoding
@@ -33,6 +35,8 @@ from synnet.errors import ConfigError
 MAX_EXACT_INT = 2**53
 #: Array dtypes a decoded array may have: booleans, integers and floats.
 ARRAY_KINDS = "biuf"
+#: The key sets that mark a tagged value.
+_TAGS = ({"__float__"}, {"__int__"}, {"__array__", "dtype"}, {"__dict__"})
 
 
 def encode(value: Any, where: str = "value") -> Any:
@@ -55,7 +59,7 @@ def encode(value: Any, where: str = "value") -> Any:
             if not isinstance(k, str):
                 raise ConfigError(f"{where} has a non-string key {k!r}; JSON keys are strings")
             out[k] = encode(v, f"{where}[{k!r}]")
-        return out
+        return {"__dict__": out} if set(out) in _TAGS else out
     if isinstance(value, (list, tuple)):
         return [encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
     raise ConfigError(f"{where} holds a {type(value).__name__}; model files hold only JSON "
@@ -68,6 +72,8 @@ def decode(value: Any) -> Any:
         return [decode(v) for v in value]
     if not isinstance(value, dict):
         return value
+    if set(value) == {"__dict__"} and isinstance(value["__dict__"], dict):
+        return {k: decode(v) for k, v in value["__dict__"].items()}  # a dict, whatever its keys
     if set(value) == {"__float__"}:
         text = value["__float__"]
         if text not in ("inf", "-inf", "nan"):

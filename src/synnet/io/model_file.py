@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -48,6 +48,23 @@ EXTRA_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 TOP_KEYS_REQUIRED = {"format", "format_version", "library_version", "network", "arrays"}
 TOP_KEYS_OPTIONAL = {"loss", "epochs_trained", "preprocessing", "target", "metadata",
                       "training", "history", "optimizer", "extra"}
+
+
+class ModelPart(Protocol):
+    """What may be stored beside a network: a fitted preprocessing or target encoding.
+
+    :class:`synnet.tabular.preprocessing.Preprocessor` and
+    :class:`synnet.tabular.target.TargetEncoder` are the two; the format holds
+    their ``to_config()`` as plain JSON and knows nothing else of them.
+    """
+
+    def to_config(self) -> dict[str, Any]:
+        """Everything fitted, as plain JSON."""
+        ...
+
+    def mismatch(self, network: Network) -> str | None:
+        """Why this part does not fit ``network`` (feature or output counts), or None."""
+        ...
 
 
 @dataclass

@@ -23,6 +23,7 @@ from typing import IO, Any, TypeGuard
 import numpy as np
 from numpy.lib import format as npformat
 
+from synnet._validation import is_plain_scalar
 from synnet._version import __version__
 from synnet.core.history import History
 from synnet.core.layer import Layer
@@ -98,12 +99,6 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_scalar(v: Any) -> bool:
-    if isinstance(v, float):
-        return math.isfinite(v)
-    return v is None or isinstance(v, (bool, int, str))
 
 
 class _Reader:
@@ -337,8 +332,8 @@ class _Reader:
             if not isinstance(header.get(key), (dict, type(None))):
                 raise self.fail(f"{key} must be a JSON object or null")
         return ModelFile(
-            network=network, preprocessing=header.get("preprocessing"),
-            target=header.get("target"), metadata=decode(header.get("metadata", {})),
+            network=network, preprocessing=decode(header.get("preprocessing")),
+            target=decode(header.get("target")), metadata=decode(header.get("metadata", {})),
             training=decode(header.get("training", {})), optimizer=optimizer,
             extra=decode(header.get("extra", {})),
             extra_arrays={key[len("extra/"):]: value for key, value in arrays.items()
@@ -373,7 +368,7 @@ class _Reader:
         config = spec["config"]
         defaults = proto.get_config()
         if not isinstance(config, dict) or set(config) != set(defaults) or not all(
-                _is_scalar(v) and not isinstance(v, str) for v in config.values()):
+                is_plain_scalar(v) and not isinstance(v, str) for v in config.values()):
             raise self.fail(f"optimizer config must set exactly {sorted(defaults)} to numbers")
         iterations = spec["iterations"]
         if not _is_int(iterations) or iterations < 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import zipfile
 from collections.abc import Mapping
@@ -20,7 +21,6 @@ from numpy.lib import format as npformat
 from synnet._version import __version__
 from synnet.core.history import History
 from synnet.core.layers import layer_from_config
-from synnet.core.losses import LOSSES
 from synnet.core.network import Network
 from synnet.core.optimizers import OPTIMIZERS, Optimizer
 from synnet.errors import ConfigError
@@ -34,6 +34,7 @@ from synnet.io.model_file import (
     HEADER_NAME,
     MAX_HEADER_BYTES,
     PARAM_DTYPES,
+    ModelPart,
 )
 
 
@@ -49,15 +50,17 @@ def _history_json(history: Any) -> dict[str, Any] | None:
         raise ConfigError(f"history must be a History or a dict of lists, "
                           f"got {type(history).__name__}")
     return {"epoch": encode(list(epochs), "history"),
-            "logs": encode({k: [float(x) for x in v] for k, v in logs.items()}, "history")}
+            # None (a missing value) is NaN, as the reader gives it back.
+            "logs": encode({k: [math.nan if x is None else float(x) for x in v]
+                            for k, v in logs.items()}, "history")}
 
 
 def save_model(
     path: str | os.PathLike[str],
     network: Network,
     *,
-    preprocessing: Mapping[str, Any] | None = None,
-    target: Mapping[str, Any] | None = None,
+    preprocessor: ModelPart | None = None,
+    target: ModelPart | None = None,
     metadata: Mapping[str, Any] | None = None,
     training: Mapping[str, Any] | None = None,
     history: Any = None,
@@ -70,12 +73,11 @@ def save_model(
     Args:
         path: the model file to write (by convention ``*.synnet``).
         network: the network; its weights must be finite.
-        preprocessing: the config of the feature preprocessing to apply before
-            the network (``Preprocessor.to_config()``), or None.
-        target: the config of the target encoding (``TargetEncoder.to_config()``),
-            or None. ``metadata["feature_names"]`` names the input columns when
-            there is no preprocessing. (:meth:`synnet.tabular.Model.save` checks
-            that these fit the network before it calls this.)
+        preprocessor: the fitted feature preprocessing to apply before the network
+            (a :class:`synnet.tabular.preprocessing.Preprocessor`), or None.
+        target: the target encoding (a :class:`synnet.tabular.target.TargetEncoder`:
+            classes, or regression scaling), or None. ``metadata["feature_names"]``
+            names the input columns when there is no preprocessor.
         metadata: free JSON (NumPy scalars and arrays, NaN and infinities are
             written with :mod:`synnet.io.json_codec`).
         training: free JSON describing the training run (settings, data, time).
@@ -87,10 +89,16 @@ def save_model(
         extra_arrays: named arrays (float, int or bool) for other tools.
 
     Raises:
-        ConfigError: a part is not JSON, a weight is not finite, or a layer is
-            one the reader would refuse (not from the registry).
+        ConfigError: before anything is written, when a part is not JSON, a
+            weight is not finite, the preprocessing or target does not fit the
+            network, or a layer or optimizer is one the reader would refuse.
     """
-    check_savable(network, optimizer)
+    check_savable(network, optimizer, preprocessor, target)
+    if target is None and isinstance(metadata, Mapping) and "task" in metadata:
+        # synnet 0.1.0 took the target from metadata["task"] / ["classes"]; say so
+        # rather than write a model that has silently lost its labels.
+        raise ConfigError("metadata['task'] does not set the model's target; pass "
+                          "target=TargetEncoder(...) (synnet.tabular.target)", params=["target"])
     arrays: dict[str, np.ndarray] = {}
     for name, value in network.params.items():
         if not np.isfinite(value).all():
@@ -104,12 +112,14 @@ def save_model(
                                for layer in network.layers],
                     "dtype": None if network.dtype is None else network.dtype.name},
         # Only registered losses can be rebuilt from a name; a custom one is left out.
-        "loss": (network.loss.name if network.loss is not None
-                 and LOSSES.get(network.loss.name) is type(network.loss) else None),
+        # Only a loss its registered name rebuilds exactly is stored (not a custom one,
+        # nor one with another reduction): the reader must not train on another objective.
+        "loss": (network.loss.name if network.loss is not None and network.loss.is_default
+                 else None),
         "epochs_trained": int(network.epochs_trained),
-        "preprocessing": None if preprocessing is None else encode(
-            dict(preprocessing), "preprocessing"),
-        "target": None if target is None else encode(dict(target), "target"),
+        "preprocessing": None if preprocessor is None else encode(
+            preprocessor.to_config(), "preprocessing"),
+        "target": None if target is None else encode(target.to_config(), "target"),
         "metadata": encode(dict(metadata or {}), "metadata"),
         "training": encode(dict(training or {}), "training"),
         "history": _history_json(network.history if history is None else history),
@@ -176,16 +186,22 @@ def _write_member(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
 
 
 
-def check_savable(network: Network, optimizer: Optimizer | None = None) -> None:
+def check_savable(network: Network, optimizer: Optimizer | None = None,
+                  preprocessor: ModelPart | None = None, target: ModelPart | None = None) -> None:
     """Refuse, before anything is written, what the reader would refuse.
 
     Every layer must rebuild from its config through the registry the reader
-    uses (:func:`synnet.core.layers.layer_from_config`) as the same class, and
-    an optimizer whose state is saved must be a registered one.
+    uses (:func:`synnet.core.layers.layer_from_config`) as the same class; an
+    optimizer whose state is saved must be a registered one; the preprocessing
+    and the target must fit the network's inputs and outputs.
 
     Raises:
-        ConfigError: naming the layer or optimizer and what model files hold.
+        ConfigError: naming the layer, optimizer or part and what is wrong.
     """
+    for part in (preprocessor, target):
+        problem = None if part is None else part.mismatch(network)
+        if problem:
+            raise ConfigError(f"cannot save: {problem}")
     for i, layer in enumerate(network.layers):
         try:
             rebuilt = layer_from_config(layer.get_config())

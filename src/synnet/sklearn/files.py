@@ -68,7 +68,7 @@ def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
     else:
         metadata["task"] = "regression"
         target = TargetEncoder("regression")
-    save_model(path, est.network_, target=target.to_config(), metadata=metadata,
+    save_model(path, est.network_, target=target, metadata=metadata,
                optimizer=est.network_.optimizer)
 
 

@@ -66,7 +66,7 @@ SHARED_DOC = """
         Dropout rate after each hidden layer (one rate, or one per hidden
         layer), in [0, 1). Active in training only; needs solver 'adam' or
         'sgd'.{class_weight}
-    callbacks : list of synnet.callbacks.Callback, default=None
+    callbacks : list of synnet.Callback, default=None
         Passed to ``Network.fit`` after the estimator's own (solver 'adam' or
         'sgd'). They see the logs "loss" and, with early stopping, "val_loss";
         ``self.network.stop_training = True`` ends training.

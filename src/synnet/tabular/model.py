@@ -69,9 +69,10 @@ class Model:
             target = None if loaded.target is None else TargetEncoder.from_config(loaded.target)
         except ValueError as exc:  # ConfigError included
             raise ModelFileError(f"{loaded.path}: {exc}") from None
-        problem = mismatch(loaded.network, preprocessor, target)
-        if problem:
-            raise ModelFileError(f"{loaded.path}: {problem}")
+        for part in (preprocessor, target):
+            problem = None if part is None else part.mismatch(loaded.network)
+            if problem:
+                raise ModelFileError(f"{loaded.path}: {problem}")
         return cls(loaded.network, preprocessor, target, metadata=loaded.metadata,
                    training=loaded.training, header=loaded.header)
 
@@ -86,14 +87,10 @@ class Model:
         Raises ConfigError, before anything is written, if the preprocessing or
         the target do not fit the network.
         """
-        problem = mismatch(self.network, self.preprocessor, self.target)
-        if problem:
-            raise ConfigError(f"cannot save: {problem}")
         kwargs.setdefault("metadata", self.metadata)
         kwargs.setdefault("training", self.training)
-        pre = None if self.preprocessor is None else self.preprocessor.to_config()
-        target = None if self.target is None else self.target.to_config()
-        save_model(path, self.network, preprocessing=pre, target=target, **kwargs)
+        save_model(path, self.network, preprocessor=self.preprocessor, target=self.target,
+                   **kwargs)
 
     # -- description ----------------------------------------------------------------
     @property
@@ -196,25 +193,6 @@ class Model:
             return (proba > 0.5).astype(np.int64), proba
         assert self.target is not None
         return self.target.labels(np.argmax(proba, axis=1)), proba
-
-
-def mismatch(network: Network, preprocessor: Preprocessor | None,
-             target: TargetEncoder | None) -> str | None:
-    """Why a network, its preprocessing and its target do not fit together, or None."""
-    if preprocessor is not None and preprocessor.n_outputs != network.n_inputs:
-        return (f"the preprocessing produces {preprocessor.n_outputs} features but the network "
-                f"has {network.n_inputs} inputs")
-    if target is not None and target.task == "classification":
-        assert target.classes is not None
-        k = len(target.classes)
-        if network.n_outputs != (1 if k == 2 else k) and network.n_outputs != k:
-            return (f"the target has {k} classes but the network has {network.n_outputs} "
-                    "outputs (need 1 for two classes, else one per class)")
-    if target is not None and target.task == "regression" and target.mean:
-        if len(target.mean) != network.n_outputs:
-            return (f"the target scaling has {len(target.mean)} outputs but the network has "
-                    f"{network.n_outputs}")
-    return None
 
 
 def load(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> Model:

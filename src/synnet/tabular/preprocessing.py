@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from synnet._validation import check_choice
+from synnet.core.network import Network
 from synnet.errors import ConfigError, DataError
 from synnet.tabular.columns import (
     IMPUTE_STRATEGIES,
@@ -150,6 +151,13 @@ class Preprocessor:
             else:
                 out.extend(f"{c['name']}={cat}" for cat in c["categories"])
         return out
+
+    def mismatch(self, network: Network) -> str | None:
+        """Why this preprocessing cannot feed ``network``, or None when it can."""
+        if self.n_outputs != network.n_inputs:
+            return (f"the preprocessing produces {self.n_outputs} features but the network "
+                    f"has {network.n_inputs} inputs")
+        return None
 
     @property
     def n_outputs(self) -> int:

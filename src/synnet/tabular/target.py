@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from synnet.core.network import Network
 from synnet.errors import ConfigError, DataError
 from synnet.tabular.columns import (
     as_column,
@@ -139,6 +140,19 @@ class TargetEncoder:
                             f"{rows_text(np.flatnonzero(missing), first_row)}; every row needs a "
                             "target value (remove those rows)")
         return col
+
+    def mismatch(self, network: Network) -> str | None:
+        """Why ``network``'s outputs cannot encode this target, or None when they can."""
+        if self.task == "classification":
+            assert self.classes is not None
+            k = len(self.classes)
+            if network.n_outputs != (1 if k == 2 else k) and network.n_outputs != k:
+                return (f"the target has {k} classes but the network has {network.n_outputs} "
+                        "outputs (need 1 for two classes, else one per class)")
+        elif self.mean and len(self.mean) != network.n_outputs:
+            return (f"the target scaling has {len(self.mean)} outputs but the network has "
+                    f"{network.n_outputs}")
+        return None
 
     @property
     def n_outputs(self) -> int:

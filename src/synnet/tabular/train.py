@@ -214,7 +214,7 @@ def train(table: Table, settings: Settings, callbacks: Sequence[Callback] = ()) 
         checkpoint = Checkpoint(
             settings.checkpoint_dir, every=settings.checkpoint_every,
             keep=settings.keep_checkpoints, resume=settings.resume,
-            save_kwargs={"preprocessing": preprocessor.to_config(), "target": target.to_config(),
+            save_kwargs={"preprocessor": preprocessor, "target": target,
                          "metadata": model.metadata,
                          "training": {"command": "synnet train (checkpoint)",
                                       "settings": asdict(settings)}})

@@ -36,12 +36,15 @@ from synnet.core.callback import Callback, Logs
 from synnet.core.history import History
 from synnet.core.optimizers import get_optimizer
 from synnet.errors import ConfigError, ModelFileError, ResumeError
+from synnet.io.json_codec import encode
 from synnet.io.model_file import ModelFile
 from synnet.io.reader import load_model
 from synnet.io.writer import check_savable, save_model
 
 CHECKPOINT_FORMAT = "synnet-checkpoint"
 CHECKPOINT_VERSION = 1
+#: What ``save_kwargs`` may pass on to save_model (the rest a checkpoint sets itself).
+SAVE_KWARGS = frozenset({"preprocessor", "target", "metadata", "training"})
 _NAME = re.compile(r"ckpt-(\d{8})\.synnet")
 
 
@@ -54,9 +57,9 @@ class Checkpoint(Callback):
         keep: how many of the newest checkpoints to keep (older ones are deleted).
         resume: at the start of ``fit``, continue from the newest valid checkpoint
             in ``directory`` if there is one (otherwise start fresh).
-        save_kwargs: passed to :func:`synnet.io.save_model` with every checkpoint
-            (preprocessing and target configs, metadata), so a checkpoint is also
-            a usable model file.
+        save_kwargs: passed to :func:`synnet.io.save_model` with every checkpoint:
+            ``preprocessor``, ``target``, ``metadata``, ``training``, so that a
+            checkpoint is also a usable model file.
 
     After ``fit``, ``resumed_from`` is the epoch count training resumed from
     (None when it started fresh) and ``last_path`` the newest file written.
@@ -75,6 +78,10 @@ class Checkpoint(Callback):
             raise ConfigError(f"checkpoint folder {self.directory} is a file; give a folder")
         self.every, self.keep, self.resume = every, keep, resume
         self.save_kwargs = dict(save_kwargs or {})
+        unknown = sorted(set(self.save_kwargs) - SAVE_KWARGS)
+        if unknown:
+            raise ConfigError(f"save_kwargs may set {', '.join(sorted(SAVE_KWARGS))}, not "
+                              f"{', '.join(unknown)}", params=["save_kwargs"])
         self.resumed_from: int | None = None
         self.last_path: Path | None = None
         self._fingerprint: dict[str, Any] = {}
@@ -83,7 +90,12 @@ class Checkpoint(Callback):
     # -- the hooks ------------------------------------------------------------------
     def on_train_begin(self, logs: Logs) -> None:
         # Fail now, not at the first checkpoint: a file the reader would refuse can't resume.
-        check_savable(self.network, self.network.optimizer)
+        check_savable(self.network, self.network.optimizer,
+                      self.save_kwargs.get("preprocessor"), self.save_kwargs.get("target"))
+        for key in ("metadata", "training"):
+            encode(self.save_kwargs.get(key, {}), f"save_kwargs[{key!r}]")
+        for cb in self.params["callbacks"]:
+            encode(_split_arrays(cb.get_state(), "probe")[0], f"{type(cb).__name__} state")
         self.directory.mkdir(parents=True, exist_ok=True)
         self._fingerprint = fingerprint(self.params)
         self._pending = None

@@ -97,6 +97,11 @@ def _resolve_validation(network: Network, data: Batch, loss: Loss, validation_da
     return data.rows(0, n_train), data.rows(n_train, len(data))
 
 
+def _reduction(loss: Loss) -> dict[str, str]:
+    """A non-default reduction, for the run's settings (absent otherwise, as in 0.1.0)."""
+    return {} if loss.reduction == type(loss).reduction else {"loss_reduction": loss.reduction}
+
+
 def fit(
     network: Network, X: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int,
     batch_size: int | None, shuffle: bool, validation_data: Any, validation_split: float,
@@ -112,6 +117,7 @@ def fit(
     else:
         loss_fn = get_loss(loss)
     loss_fn.check_output(network.n_outputs)
+    network.output_layer  # noqa: B018 - raises ConfigError unless the last layer is Dense
     opt: Optimizer = (get_optimizer(optimizer) if optimizer is not None
                       else network.optimizer or Adam())
     epochs = check_int("epochs", epochs, 0) or 0
@@ -143,7 +149,7 @@ def fit(
     fit_params: dict[str, Any] = {
         "epochs": epochs, "steps": -(-len(train) // bs), "samples": len(train),
         # What determines the run, for callbacks that must recognise it (checkpoints).
-        "settings": {"loss": loss_fn.name, "optimizer": opt.name,
+        "settings": {"loss": loss_fn.name, **_reduction(loss_fn), "optimizer": opt.name,
                      "optimizer_config": opt.get_config(), "batch_size": bs,
                      "shuffle": bool(shuffle), "l2": l2, "epochs": epochs,
                      "metrics": sorted(metric_fns), "validation": val is not None,
