@@ -49,6 +49,7 @@ try:
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
     from synnet.sklearn import build, rules
+    from synnet.sklearn.files import load_estimator, save_estimator
     from synnet.sklearn.lbfgs import fit_lbfgs
     from synnet.sklearn.losses import BinaryLogLoss, LogLoss, PoissonDeviance, SquaredError
     from synnet.sklearn.params import CLASS_WEIGHT_DOC, CONSTRAINTS, SHARED_DOC
@@ -324,16 +325,12 @@ class _BaseMLP(BaseEstimator):
         ``predict_proba`` give the same results; ``type(est).load(path)``
         rebuilds the estimator itself (parameters and fitted attributes).
         """
-        from synnet.sklearn.files import save_estimator
-
         check_is_fitted(self)
         save_estimator(self, path)
 
     @classmethod
     def load(cls, path: Any) -> Any:
         """The estimator saved at ``path`` by :meth:`save`."""
-        from synnet.sklearn.files import load_estimator
-
         return load_estimator(cls, path)
 
     def __sklearn_tags__(self) -> Any:
