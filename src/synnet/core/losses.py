@@ -129,19 +129,22 @@ class Loss:
         return d
 
     @property
+    def custom_reduction(self) -> str | None:
+        """The reduction when it is not this loss's default, else None."""
+        return None if self.reduction == type(self).reduction else self.reduction
+
+    @property
     def is_default(self) -> bool:
         """Whether this is the loss its registered name stands for (default reduction)."""
-        return LOSSES.get(self.name) is type(self) and self.reduction == type(self).reduction
+        return LOSSES.get(self.name) is type(self) and self.custom_reduction is None
 
     def get_config(self) -> dict[str, Any]:
-        config = {"name": self.name}
-        if self.reduction != type(self).reduction:
-            config["reduction"] = self.reduction
-        return config
+        custom = self.custom_reduction
+        return {"name": self.name, **({"reduction": custom} if custom else {})}
 
     def __repr__(self) -> str:
-        args = "" if self.reduction == type(self).reduction else f"reduction={self.reduction!r}"
-        return f"{type(self).__name__}({args})"
+        custom = self.custom_reduction
+        return f"{type(self).__name__}({'' if custom is None else f'reduction={custom!r}'})"
 
 
 def _as_numeric(y: Any, what: str) -> np.ndarray:

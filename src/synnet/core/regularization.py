@@ -41,20 +41,20 @@ class L2:
         for name, param in params.items():
             if not is_weight(name):
                 continue
-            scaled = self._buffer(name, param)
-            np.multiply(param, strength, out=scaled)  # no allocation per step
             if out is None:
+                scaled = _reused(self._scaled, name, param)
+                np.multiply(param, strength, out=scaled)  # no allocation per step
                 grads[name] += scaled
             else:
-                target = out.get(name)
-                if target is None or target.shape != param.shape or target.dtype != param.dtype:
-                    target = out[name] = np.empty_like(param)
-                np.add(scaled, grads[name], out=target)
-                result[name] = target
+                target = result[name] = _reused(out, name, param)
+                np.multiply(param, strength, out=target)
+                target += grads[name]
         return result
 
-    def _buffer(self, name: str, param: np.ndarray) -> np.ndarray:
-        buf = self._scaled.get(name)
-        if buf is None or buf.shape != param.shape or buf.dtype != param.dtype:
-            buf = self._scaled[name] = np.empty_like(param)
-        return buf
+
+def _reused(store: Params, name: str, param: np.ndarray) -> np.ndarray:
+    """The buffer ``store[name]``, made anew only when ``param``'s shape or dtype changed."""
+    buf = store.get(name)
+    if buf is None or buf.shape != param.shape or buf.dtype != param.dtype:
+        buf = store[name] = np.empty_like(param)
+    return buf

@@ -111,7 +111,6 @@ def save_model(
         "network": {"layers": [encode(layer.get_config(), "layer config")
                                for layer in network.layers],
                     "dtype": None if network.dtype is None else network.dtype.name},
-        # Only registered losses can be rebuilt from a name; a custom one is left out.
         # Only a loss its registered name rebuilds exactly is stored (not a custom one,
         # nor one with another reduction): the reader must not train on another objective.
         "loss": (network.loss.name if network.loss is not None and network.loss.is_default

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from synnet._validation import check_choice
 from synnet.core.network import Network
 from synnet.errors import ConfigError, DataError
 from synnet.tabular.columns import (
@@ -98,8 +99,7 @@ class TargetEncoder:
     """
 
     def __init__(self, task: str, name: str | None = None) -> None:
-        if task not in TASKS:
-            raise ConfigError(f"task must be 'classification' or 'regression', got {task!r}")
+        check_choice("task", task, TASKS)
         self.task = task
         self.name = name
         self.classes: np.ndarray | None = None

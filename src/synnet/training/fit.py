@@ -97,11 +97,6 @@ def _resolve_validation(network: Network, data: Batch, loss: Loss, validation_da
     return data.rows(0, n_train), data.rows(n_train, len(data))
 
 
-def _reduction(loss: Loss) -> dict[str, str]:
-    """A non-default reduction, for the run's settings (absent otherwise, as in 0.1.0)."""
-    return {} if loss.reduction == type(loss).reduction else {"loss_reduction": loss.reduction}
-
-
 def fit(
     network: Network, X: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int,
     batch_size: int | None, shuffle: bool, validation_data: Any, validation_split: float,
@@ -146,14 +141,17 @@ def fit(
         all_callbacks.append(ProgressBar())
     all_callbacks.sort(key=lambda cb: cb.order)
     bs = batch or len(train)
+    # What determines the run, for callbacks that must recognise it (checkpoints).
+    settings: dict[str, Any] = {
+        "loss": loss_fn.name, "optimizer": opt.name, "optimizer_config": opt.get_config(),
+        "batch_size": bs, "shuffle": bool(shuffle), "l2": l2, "epochs": epochs,
+        "metrics": sorted(metric_fns), "validation": val is not None,
+        "network": network.get_config()}
+    if loss_fn.custom_reduction:  # only then: 0.1.0's checkpoints have no such key
+        settings["loss_reduction"] = loss_fn.custom_reduction
     fit_params: dict[str, Any] = {
         "epochs": epochs, "steps": -(-len(train) // bs), "samples": len(train),
-        # What determines the run, for callbacks that must recognise it (checkpoints).
-        "settings": {"loss": loss_fn.name, **_reduction(loss_fn), "optimizer": opt.name,
-                     "optimizer_config": opt.get_config(), "batch_size": bs,
-                     "shuffle": bool(shuffle), "l2": l2, "epochs": epochs,
-                     "metrics": sorted(metric_fns), "validation": val is not None,
-                     "network": network.get_config()},
+        "settings": settings,
         "data": (train, val),
         "callbacks": all_callbacks,
     }
