@@ -189,6 +189,16 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    _check_writable(args.output, "-o")
+    model = load(args.model)
+    kwargs = {} if args.opset is None else {"opset": args.opset}
+    model.to_onnx(args.output, **kwargs)
+    inputs = model.feature_names or ["X"]
+    print(f"ONNX model written to {args.output} (inputs: {', '.join(inputs)})", file=err)
+    return EXIT_OK
+
+
 def _iris() -> Any:
     """The built-in Iris table, read with the csv module (the demo needs no pandas)."""
     text = files("synnet").joinpath("datasets/iris.csv").read_text(encoding="utf-8")

@@ -53,7 +53,7 @@ def network_to_onnx(network: Network, path: Path | None = None, *, opset: int = 
     network_graph.check_exportable(network)
     builder.reserve(input_name, output_name)
     elem = FLOAT_TYPES[network.param_dtype]
-    out = network_graph.add_network(builder, network, input_name)
+    out = network_graph.add_network(builder, network, input_name, network.param_dtype)
     builder.node("Identity", [out], out=output_name)
     return _finish(builder, [value_info(input_name, elem, [None, network.n_inputs])],
                    [value_info(output_name, elem, [None, network.n_outputs])], path,
@@ -88,22 +88,23 @@ def model_to_onnx(model: Model, path: Path | None = None, *,
             raise ConfigError(f"cannot export to ONNX: the column {clash[0]!r} would have the "
                               "name of an output of the graph; rename the column and retrain")
         builder.reserve(*model.preprocessor.input_names, *OUTPUT_NAMES)
-        inputs, features = preprocessing_graph.add_preprocessing(builder, model.preprocessor)
-        x = builder.node("Cast", [features], to=FLOAT_TYPES[network.param_dtype])
+        # transform gives float64, and predict computes in it whatever the weights' dtype.
+        inputs, x = preprocessing_graph.add_preprocessing(builder, model.preprocessor)
+        dtype = np.dtype(np.float64)
     else:
         builder.reserve("X", *OUTPUT_NAMES)
-        x = "X"
-        inputs = [value_info(x, FLOAT_TYPES[network.param_dtype], [None, network.n_inputs])]
-    out = network_graph.add_network(builder, network, x)
-    elem = FLOAT_TYPES[network.param_dtype]
+        x, dtype = "X", network.param_dtype
+        inputs = [value_info(x, FLOAT_TYPES[dtype], [None, network.n_inputs])]
+    out = network_graph.add_network(builder, network, x, dtype)
+    elem = FLOAT_TYPES[dtype]
     target = model.target
     if target is None:
         builder.node("Identity", [out], out="output")
         outputs = [value_info("output", elem, [None, network.n_outputs])]
     elif target.task == "classification":
         assert target.classes is not None
-        proba = add_probabilities(builder, network, out, "probabilities")
-        add_labels(builder, network, proba, target.classes, "label")
+        proba = add_probabilities(builder, network, out, dtype, "probabilities")
+        add_labels(builder, network, proba, dtype, target.classes, "label")
         multi = is_multilabel(network)
         outputs = [
             value_info("label", TensorProto.INT64 if multi else

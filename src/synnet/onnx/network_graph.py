@@ -121,6 +121,11 @@ def add_activation(sink: GraphSink, act: Activation, x: str, dtype: np.dtype[Any
     return ACTIVATION_EXPORTERS[type(act)](sink, act, x, dtype)
 
 
+def compute_dtype(network: Network, input_dtype: Any) -> np.dtype[Any]:
+    """The dtype ``network.predict`` computes in for inputs of ``input_dtype``."""
+    return np.promote_types(network.param_dtype, input_dtype)
+
+
 def _add_layer(sink: GraphSink, layer: Layer, x: str, dtype: np.dtype[Any]) -> str:
     if isinstance(layer, Dense):
         z = sink.node("MatMul", [x, sink.const(layer.params["W"].astype(dtype), "W")])
@@ -133,12 +138,14 @@ def _add_layer(sink: GraphSink, layer: Layer, x: str, dtype: np.dtype[Any]) -> s
     return add_activation(sink, layer, x, dtype)
 
 
-def add_network(sink: GraphSink, network: Network, x: str) -> str:
-    """Nodes computing ``network.predict`` on ``x`` (n, n_inputs) in the network's dtype.
+def add_network(sink: GraphSink, network: Network, x: str, dtype: np.dtype[Any]) -> str:
+    """Nodes computing ``network.predict`` on ``x`` (n, n_inputs) of type ``dtype``.
 
-    Call :func:`check_exportable` first.
+    ``network.predict`` computes in the promotion of its input's dtype and
+    the parameters' (float64 data through float32 weights gives float64), so
+    the weights are cast to ``dtype`` (:func:`compute_dtype`). Call
+    :func:`check_exportable` first.
     """
-    dtype = network.param_dtype
     for layer in network.layers:
         x = _add_layer(sink, layer, x, dtype)
     return x

@@ -26,11 +26,10 @@ def is_multilabel(network: Network) -> bool:
     return network.n_outputs > 1 and isinstance(network.output_layer.activation, Sigmoid)
 
 
-def add_probabilities(sink: GraphSink, network: Network, out: str, name: str | None = None
-                      ) -> str:
-    """(n, n_classes) probabilities from the network output ``out`` (n, n_outputs)."""
+def add_probabilities(sink: GraphSink, network: Network, out: str, dtype: np.dtype[Any],
+                      name: str | None = None) -> str:
+    """(n, n_classes) probabilities from the network output ``out`` (n, n_outputs) of ``dtype``."""
     activation = network.output_layer.activation
-    dtype = network.param_dtype
     if network.n_outputs == 1:
         p = out if isinstance(activation, Sigmoid) else add_activation(sink, Sigmoid(), out,
                                                                         dtype)
@@ -53,12 +52,12 @@ def class_constant(classes: Any) -> np.ndarray:
     return labels.astype(np.float64)
 
 
-def add_labels(sink: GraphSink, network: Network, proba: str, classes: np.ndarray | None,
-               name: str) -> str:
+def add_labels(sink: GraphSink, network: Network, proba: str, dtype: np.dtype[Any],
+               classes: np.ndarray | None, name: str) -> str:
     """Labels from ``proba``: (n,) ``classes[argmax]`` (class indices when ``classes`` is
     None), or an (n, k) int64 0/1 matrix for a multilabel network."""
     if is_multilabel(network):
-        half = sink.const(np.array(0.5, dtype=network.param_dtype), "half")
+        half = sink.const(np.array(0.5, dtype=dtype), "half")
         return sink.node("Cast", [sink.node("Greater", [proba, half])], to=TensorProto.INT64, out=name)
     index = sink.node("ArgMax", [proba], axis=1, keepdims=0)
     if classes is None:

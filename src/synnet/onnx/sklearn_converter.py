@@ -22,7 +22,7 @@ import numpy as np
 from onnx import TensorProto
 
 from synnet.onnx.graph import FLOAT_TYPES, tensor
-from synnet.onnx.network_graph import add_network, check_exportable
+from synnet.onnx.network_graph import add_network, check_exportable, compute_dtype
 from synnet.onnx.outputs import add_labels, add_probabilities
 
 _MISSING = ("registering the skl2onnx converters needs skl2onnx and scikit-learn: "
@@ -51,13 +51,25 @@ class _ContainerSink:
         return name
 
 
-def _network_output(scope: Any, operator: Any, container: Any) -> tuple[_ContainerSink, str]:
-    """(sink, the network's output) on the operator's input, cast to the network's dtype."""
+def _double_input(operator: Any) -> bool:
+    """Whether the operator's input is double (skl2onnx computes in float otherwise)."""
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    return isinstance(operator.inputs[0].type, DoubleTensorType)
+
+
+def _network_output(scope: Any, operator: Any, container: Any
+                    ) -> tuple[_ContainerSink, str, np.dtype[Any]]:
+    """(sink, the network's output, its dtype) on the operator's input.
+
+    The input is cast to the dtype the estimator's predict computes in for it.
+    """
     network = operator.raw_operator.network_
     check_exportable(network)
     sink = _ContainerSink(scope, container)
-    x = sink.node("Cast", [operator.inputs[0].full_name], to=FLOAT_TYPES[network.param_dtype])
-    return sink, add_network(sink, network, x)
+    dtype = compute_dtype(network, np.float64 if _double_input(operator) else np.float32)
+    x = sink.node("Cast", [operator.inputs[0].full_name], to=FLOAT_TYPES[dtype])
+    return sink, add_network(sink, network, x, dtype), dtype
 
 
 def _skl2onnx_labels(classes: np.ndarray) -> np.ndarray:
@@ -72,19 +84,19 @@ def _convert_classifier(scope: Any, operator: Any, container: Any) -> None:
 
     estimator = operator.raw_operator
     network = estimator.network_
-    sink, out = _network_output(scope, operator, container)
-    proba = add_probabilities(sink, network, out)
+    sink, out, dtype = _network_output(scope, operator, container)
+    proba = add_probabilities(sink, network, out, dtype)
     sink.node("Cast", [proba], to=guess_proto_type(operator.outputs[1].type),
               out=operator.outputs[1].full_name)
     nocl = scope.get_options(estimator, {"nocl": False})["nocl"]
     classes = None if nocl else _skl2onnx_labels(np.asarray(estimator.classes_))
-    add_labels(sink, network, proba, classes, operator.outputs[0].full_name)
+    add_labels(sink, network, proba, dtype, classes, operator.outputs[0].full_name)
 
 
 def _convert_regressor(scope: Any, operator: Any, container: Any) -> None:
     from skl2onnx.common.data_types import guess_proto_type
 
-    sink, out = _network_output(scope, operator, container)
+    sink, out, _ = _network_output(scope, operator, container)
     sink.node("Cast", [out], to=guess_proto_type(operator.outputs[0].type),
               out=operator.outputs[0].full_name)
 
@@ -106,8 +118,7 @@ def _regressor_shapes(operator: Any) -> None:
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
     n = operator.inputs[0].get_first_dimension()
-    double = isinstance(operator.inputs[0].type, DoubleTensorType)
-    kind = DoubleTensorType if double else FloatTensorType
+    kind = DoubleTensorType if _double_input(operator) else FloatTensorType
     operator.outputs[0].type = kind([n, operator.raw_operator.n_outputs_])
 
 
