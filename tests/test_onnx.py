@@ -19,7 +19,7 @@ ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
 import synnet  # noqa: E402
-from synnet import Dense, Dropout, Network, ReLU, Sigmoid, Tanh  # noqa: E402
+from synnet import Dense, Dropout, Network, Sigmoid, Tanh  # noqa: E402
 from synnet.cli import main  # noqa: E402
 from synnet.core.activations import ACTIVATIONS, Activation  # noqa: E402
 from synnet.errors import ConfigError  # noqa: E402
@@ -228,7 +228,7 @@ def test_model_without_target_gives_the_network_output():
 def test_a_column_kind_the_export_does_not_know_is_refused_by_name():
     model, _ = build_model("regression", 1, "identity", np.float64)
     model.preprocessor.columns[0] = {**model.preprocessor.columns[0], "kind": "date"}
-    with pytest.raises(ConfigError, match="'x'.*'date'"):
+    with pytest.raises(ConfigError, match=r"'x'.*'date'"):
         model.to_onnx()
 
 

@@ -42,8 +42,8 @@ def pipeline(estimator: Any) -> Pipeline:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n_classes, labels", [(2, None), (3, ["setosa", "versicolor", "virginica"]),
-                                                (4, [10, 20, 30, 40])])
+@pytest.mark.parametrize("n_classes, labels", [
+    (2, None), (3, ["setosa", "versicolor", "virginica"]), (4, [10, 20, 30, 40])])
 def test_pipeline_classifier(n_classes, labels, dtype):
     X, y = make_classification(300, 6, n_informative=4, n_classes=n_classes, random_state=0)
     X = X.astype(dtype)

@@ -63,8 +63,8 @@ def check_opset(opset: Any) -> int:
 def tensor(value: np.ndarray, name: str) -> onnx.TensorProto:
     """A constant tensor; object arrays of str become STRING tensors."""
     if value.dtype.kind in "OU":
-        return helper.make_tensor(name, TensorProto.STRING, list(value.shape),
-                                  [str(s).encode("utf-8") for s in value.ravel()])
+        text: Any = [str(s).encode("utf-8") for s in value.ravel()]
+        return helper.make_tensor(name, TensorProto.STRING, list(value.shape), text)
     return numpy_helper.from_array(np.ascontiguousarray(value), name)
 
 

@@ -58,7 +58,8 @@ def add_labels(sink: GraphSink, network: Network, proba: str, dtype: np.dtype[An
     None), or an (n, k) int64 0/1 matrix for a multilabel network."""
     if is_multilabel(network):
         half = sink.const(np.array(0.5, dtype=dtype), "half")
-        return sink.node("Cast", [sink.node("Greater", [proba, half])], to=TensorProto.INT64, out=name)
+        above = sink.node("Greater", [proba, half])
+        return sink.node("Cast", [above], to=TensorProto.INT64, out=name)
     index = sink.node("ArgMax", [proba], axis=1, keepdims=0)
     if classes is None:
         return sink.node("Identity", [index], out=name)

@@ -58,7 +58,7 @@ def _categorical(sink: GraphSink, spec: dict[str, Any]) -> tuple[onnx.ValueInfoP
     name, cats = spec["name"], list(spec["categories"])
     width = len(cats)
     fold = "fill" in spec and MISSING_TEXT not in cats
-    encoded = cats + [MISSING_TEXT] if fold else cats
+    encoded = [*cats, MISSING_TEXT] if fold else cats
     onehot = sink.node("OneHotEncoder", [name], domain=ML_DOMAIN, cats_strings=encoded, zeros=1)
     flat = sink.node("Reshape", [onehot, sink.const(np.array([-1, len(encoded)], np.int64),
                                                      "shape")])
