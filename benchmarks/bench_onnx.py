@@ -41,14 +41,19 @@ from synnet.tabular.preprocessing import Preprocessor
 from synnet.tabular.target import TargetEncoder, check_classes
 
 
-def timed(fn: Callable[[], Any], reps: int, stat: Callable[[list[float]], float]) -> float:
-    fn()  # warm up (first-call allocations, onnxruntime's lazy set-up)
-    times = []
+def timed(fns: list[Callable[[], Any]], reps: int, stat: Callable[[list[float]], float]
+          ) -> list[float]:
+    """stat of each function's times; the functions take turns, so a noisy moment on a
+    shared machine hits both sides alike."""
+    for fn in fns:
+        fn()  # warm up (first-call allocations, onnxruntime's lazy set-up)
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return stat(times)
+        for fn, spent in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - start)
+    return [stat(t) for t in times]
 
 
 def session(proto: Any, threads: int) -> Any:
@@ -118,12 +123,9 @@ def run(rows: int, reps_one: int, reps_many: int, threads: int) -> list[tuple[st
             pairs = [(predict, one[0], many[0]), (ort_run, one[1], many[1])]
         else:
             pairs = [(predict, one, many), (ort_run, one, many)]
-        results = []
-        for fn, x1, xn in pairs:
-            latency = timed(lambda fn=fn, x1=x1: fn(x1), reps_one, statistics.median)
-            bulk = timed(lambda fn=fn, xn=xn: fn(xn), reps_many, min)
-            results.append((latency, bulk))
-        (s1, sn), (o1, on) = results
+        s1, o1 = timed([lambda fn=fn, x=x1: fn(x) for fn, x1, _ in pairs], reps_one,
+                       statistics.median)
+        sn, on = timed([lambda fn=fn, x=xn: fn(x) for fn, _, xn in pairs], reps_many, min)
         table.append((name, "synnet predict", f"{s1 * 1e6:,.0f}", f"{rows / sn:,.0f}", "1.00",
                       "1.00"))
         table.append((name, "onnxruntime", f"{o1 * 1e6:,.0f}", f"{rows / on:,.0f}",
