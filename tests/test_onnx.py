@@ -9,6 +9,7 @@ agree exactly.
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,12 @@ def test_batch_dimension_is_dynamic_and_the_file_is_written(tmp_path):
     for n in (1, 7, 1000):
         X = np.random.default_rng(n).normal(size=(n, 4)).astype(np.float32)
         assert_close(run.run(["scores"], {"features": X})[0], net.predict(X))
+
+
+@pytest.mark.parametrize("names", [("X", "X"), ("", "y"), ("X", None)])
+def test_bad_input_and_output_names_are_refused(names):
+    with pytest.raises(ConfigError, match="name"):
+        Network([Dense(2, 1)], seed=0).to_onnx(input_name=names[0], output_name=names[1])
 
 
 @pytest.mark.parametrize("opset", [13, 17, 18, 21])
@@ -240,6 +247,17 @@ def test_a_column_named_like_an_output_is_refused():
         model.to_onnx()
 
 
+def test_column_names_with_spaces_slashes_and_accents():
+    data = {"a b/c": np.arange(6.0), "é x": np.array(["u", "v", "u", "v", "w", "u"], dtype=object),
+            "mean": np.arange(6.0) ** 2}  # the name of a constant the graph also uses
+    pre = Preprocessor().fit(data)
+    model = Model(Network([Dense(pre.n_outputs, 2, "tanh")], seed=0), pre, None)
+    proto = model.to_onnx()
+    assert [i.name for i in proto.graph.input] == list(data)
+    (got,) = session(proto).run(None, feed(proto, data))
+    assert_close(got, model.predict(data))
+
+
 def test_imputing_model_fills_nan_and_empty_text_as_predict_fills_missing_values():
     data = columns(100, 1)
     data["x"][[3, 5]] = np.nan
@@ -323,3 +341,19 @@ def test_cli_export_errors(tmp_path, capsys):
     assert not (tmp_path / "m.onnx").exists()
     assert main(["export", str(model_path), "-o", str(tmp_path / "no" / "m.onnx")]) == 2
     assert main(["export", str(tmp_path / "absent.synnet"), "-o", str(tmp_path / "m.onnx")]) == 2
+
+
+def test_without_onnx_the_error_names_the_extra(tmp_path, capsys, monkeypatch):
+    train = write_csv(tmp_path / "train.csv", *table(40, 0, ["Paris", "Lyon"]))
+    model_path = tmp_path / "m.synnet"
+    assert main(["train", str(train), "-t", "label", "-o", str(model_path), "--epochs", "1",
+                 "-q"]) == 0
+    capsys.readouterr()
+    for name in [m for m in sys.modules if m == "synnet.onnx" or m.startswith("synnet.onnx.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now fails
+    with pytest.raises(ImportError, match=r"synnet\[onnx\]"):
+        Network([Dense(2, 1)], seed=0).to_onnx()
+    assert main(["export", str(model_path), "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "synnet[onnx]" in err and "Traceback" not in err

@@ -102,6 +102,16 @@ def test_pipeline_regressor(loss, outputs):
     close(pred.reshape(len(X), -1), pipe.predict(X).reshape(len(X), -1), 1e-9)
 
 
+def test_an_estimator_file_exports_through_synnet_load(tmp_path):
+    X, y = make_classification(80, 4, random_state=3)
+    clf = synnet.MLPClassifier((6,), max_iter=10, random_state=0).fit(X, np.array(["a", "b"])[y])
+    clf.save(tmp_path / "clf.synnet")
+    proto = synnet.load(tmp_path / "clf.synnet").to_onnx()
+    out = run(proto, X)
+    np.testing.assert_array_equal(out["label"], clf.predict(X))
+    close(out["probabilities"], clf.predict_proba(X), 1e-9)
+
+
 def test_an_estimator_with_a_custom_activation_is_refused_by_name():
     class Swish(synnet.Activation):
         kind = "swish"

@@ -193,9 +193,11 @@ def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _check_writable(args.output, "-o")
     model = load(args.model)
     kwargs = {} if args.opset is None else {"opset": args.opset}
-    model.to_onnx(args.output, **kwargs)
-    inputs = model.feature_names or ["X"]
-    print(f"ONNX model written to {args.output} (inputs: {', '.join(inputs)})", file=err)
+    proto = model.to_onnx(args.output, **kwargs)
+    inputs = ", ".join(i.name for i in proto.graph.input)
+    outputs = ", ".join(o.name for o in proto.graph.output)
+    print(f"ONNX model written to {args.output} (inputs: {inputs}; outputs: {outputs})",
+          file=err)
     return EXIT_OK
 
 

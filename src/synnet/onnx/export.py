@@ -50,6 +50,13 @@ def network_to_onnx(network: Network, path: Path | None = None, *, opset: int = 
     does not know (a custom activation, say) or an unsupported opset.
     """
     builder = Builder(check_opset(opset))
+    for param, name in (("input_name", input_name), ("output_name", output_name)):
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{param} must be a non-empty string, got {name!r}",
+                              params=[param])
+    if input_name == output_name:
+        raise ConfigError(f"input_name and output_name must differ, both are {input_name!r}",
+                          params=["output_name"])
     network_graph.check_exportable(network)
     builder.reserve(input_name, output_name)
     elem = FLOAT_TYPES[network.param_dtype]
