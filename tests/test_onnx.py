@@ -239,6 +239,21 @@ def test_a_column_kind_the_export_does_not_know_is_refused_by_name():
         model.to_onnx()
 
 
+@pytest.mark.parametrize("where", ["column", "preprocessing", "target"])
+def test_settings_the_export_does_not_read_are_refused_not_ignored(where, monkeypatch):
+    # e.g. rare-category grouping fitted by a newer preprocessing: exporting the
+    # column without it would give other numbers than predict.
+    model, _ = build_model("classification", 3, "softmax", np.float64, classes=[1, 2, 3])
+    if where == "column":
+        model.preprocessor.columns[2] = {**model.preprocessor.columns[2], "rare": ["Nice"]}
+    else:
+        part = model.preprocessor if where == "preprocessing" else model.target
+        config = part.to_config()
+        monkeypatch.setattr(part, "to_config", lambda: {**config, "rare": ["Nice"]})
+    with pytest.raises(ConfigError, match="'rare'"):
+        model.to_onnx()
+
+
 def test_a_column_named_like_an_output_is_refused():
     data = {"label": np.arange(10.0), "z": np.arange(10.0) ** 2}
     pre = Preprocessor().fit(data)

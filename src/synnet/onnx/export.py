@@ -23,6 +23,8 @@ from synnet.tabular.model import Model
 
 #: The names a Model's ONNX graph may give its outputs.
 OUTPUT_NAMES = ("label", "probabilities", "prediction", "output")
+#: The target settings the export reads (a newer target encoding is refused, not guessed).
+TARGET_SETTINGS = frozenset({"task", "name", "classes", "mean", "scale"})
 
 Path = str | os.PathLike[str]
 
@@ -88,6 +90,11 @@ def model_to_onnx(model: Model, path: Path | None = None, *,
     builder = Builder(check_opset(opset))
     network = model.network
     network_graph.check_exportable(network)
+    unknown = [] if model.target is None else sorted(set(model.target.to_config())
+                                                     - TARGET_SETTINGS)
+    if unknown:
+        raise ConfigError(f"cannot export to ONNX: the target has the setting {unknown[0]!r}, "
+                          "which the ONNX export does not know")
     if model.preprocessor is not None:
         preprocessing_graph.check_exportable(model.preprocessor)
         clash = [n for n in model.preprocessor.input_names if n in OUTPUT_NAMES]

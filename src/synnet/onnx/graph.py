@@ -26,9 +26,8 @@ ML_DOMAIN = "ai.onnx.ml"
 #: Lowest opset the exporters' operators have their current meaning in
 #: (ReduceSum with axes as an input is opset 13).
 MIN_OPSET = 13
-#: IR version per opset (onnx's own table): a file says the oldest IR its ops need,
-#: so older runtimes accept it.
-_IR_FOR_OPSET = {13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
+#: Newest opset the tests run in onnxruntime.
+MAX_OPSET = 21
 
 #: NumPy float dtype -> ONNX element type.
 FLOAT_TYPES = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.float64): TensorProto.DOUBLE}
@@ -51,12 +50,11 @@ class GraphSink(Protocol):
 
 def check_opset(opset: Any) -> int:
     """The opset as an int in the range synnet's exporters support."""
-    top = max(_IR_FOR_OPSET)
     value = check_int("opset", opset, MIN_OPSET)
     assert value is not None
-    if value > top:
-        raise ConfigError(f"opset must be at most {top} (the newest this exporter knows), "
-                          f"got {value}", params=["opset"])
+    if value > MAX_OPSET:
+        raise ConfigError(f"opset must be at most {MAX_OPSET} (the newest this exporter is "
+                          f"tested with), got {value}", params=["opset"])
     return int(value)
 
 
@@ -110,8 +108,10 @@ class Builder:
         imports = [helper.make_opsetid("", opset)]
         if any(n.domain == ML_DOMAIN for n in self.nodes):
             imports.append(helper.make_opsetid(ML_DOMAIN, ML_OPSET))
+        # The oldest IR version the opsets need (onnx's own table), so older runtimes load it.
         model = helper.make_model(graph, opset_imports=imports, producer_name="synnet",
-                                  ir_version=_IR_FOR_OPSET[opset], doc_string=doc)
+                                  ir_version=helper.find_min_ir_version_for(imports),
+                                  doc_string=doc)
         model.producer_version = __version__
         onnx.checker.check_model(model, full_check=True)
         return model

@@ -6,8 +6,10 @@ as ``string`` (one-hot encoded with ``ai.onnx.ml`` ``OneHotEncoder``; a
 category training never saw becomes all zeros, as in ``predict``). The
 features are concatenated in the preprocessor's order.
 
-Each column kind has one exporter in :data:`COLUMN_EXPORTERS`; a new kind is
-one more function there, and a kind without one is refused by name.
+Each column kind has one exporter in :data:`COLUMN_KINDS`, with the settings
+it reads; a new kind is one more function there. A kind without an exporter,
+or a setting an exporter does not read (a column fitted by a newer
+preprocessing), is refused by name rather than exported wrong.
 
 Missing values: a model that imputes fills a NaN number, or an empty string
 in a text column, as ``predict`` fills a missing value. Without imputation
@@ -18,6 +20,7 @@ gives NaN outputs and an empty string is an unseen category.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -69,18 +72,41 @@ def _categorical(sink: GraphSink, spec: dict[str, Any]) -> tuple[onnx.ValueInfoP
     return value_info(name, TensorProto.STRING, [None, 1]), features
 
 
+@dataclass(frozen=True)
+class ColumnKind:
+    """How one column kind exports, and the column settings that exporter reads."""
+
+    export: ColumnExporter
+    settings: frozenset[str]
+
+
 #: Every column kind the export knows.
-COLUMN_EXPORTERS: dict[str, ColumnExporter] = {NUMERIC: _numeric, CATEGORICAL: _categorical}
+COLUMN_KINDS: dict[str, ColumnKind] = {
+    NUMERIC: ColumnKind(_numeric, frozenset({"name", "kind", "mean", "scale", "fill"})),
+    CATEGORICAL: ColumnKind(_categorical, frozenset({"name", "kind", "categories", "fill"})),
+}
+#: The preprocessing settings (beside the columns) the export reads.
+SETTINGS = frozenset({"impute", "columns"})
 
 
 def check_exportable(preprocessor: Preprocessor) -> None:
-    """ConfigError naming the first column whose kind the export does not know."""
+    """ConfigError naming the first column kind or setting the export does not know."""
+    unknown = sorted(set(preprocessor.to_config()) - SETTINGS)
+    if unknown:
+        raise ConfigError(f"cannot export to ONNX: the preprocessing has the setting "
+                          f"{unknown[0]!r}, which the ONNX export does not know")
     for spec in preprocessor.columns:
-        if spec["kind"] not in COLUMN_EXPORTERS:
+        kind = COLUMN_KINDS.get(spec["kind"])
+        if kind is None:
             raise ConfigError(
                 f"cannot export to ONNX: column {spec['name']!r} has the preprocessing kind "
                 f"{spec['kind']!r}, which the ONNX export does not know (it covers "
-                f"{', '.join(sorted(COLUMN_EXPORTERS))})")
+                f"{', '.join(sorted(COLUMN_KINDS))})")
+        extra = sorted(set(spec) - kind.settings)
+        if extra:
+            raise ConfigError(
+                f"cannot export to ONNX: column {spec['name']!r} ({spec['kind']}) has the "
+                f"setting {extra[0]!r}, which the ONNX export does not know")
 
 
 def add_preprocessing(sink: GraphSink, preprocessor: Preprocessor
@@ -88,7 +114,7 @@ def add_preprocessing(sink: GraphSink, preprocessor: Preprocessor
     """(one graph input per column, the (n, n_features) double feature matrix)."""
     inputs, parts = [], []
     for spec in preprocessor.columns:
-        info, features = COLUMN_EXPORTERS[spec["kind"]](sink, spec)
+        info, features = COLUMN_KINDS[spec["kind"]].export(sink, spec)
         inputs.append(info)
         parts.append(features)
     return inputs, sink.node("Concat", parts, axis=1)

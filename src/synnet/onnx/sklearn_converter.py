@@ -51,11 +51,11 @@ class _ContainerSink:
         return name
 
 
-def _double_input(operator: Any) -> bool:
-    """Whether the operator's input is double (skl2onnx computes in float otherwise)."""
-    from skl2onnx.common.data_types import DoubleTensorType
+def _float32_input(operator: Any) -> bool:
+    """Whether the operator's input is float32 (the estimators take other inputs as float64)."""
+    from skl2onnx.common.data_types import FloatTensorType
 
-    return isinstance(operator.inputs[0].type, DoubleTensorType)
+    return isinstance(operator.inputs[0].type, FloatTensorType)
 
 
 def _network_output(scope: Any, operator: Any, container: Any
@@ -67,7 +67,7 @@ def _network_output(scope: Any, operator: Any, container: Any
     network = operator.raw_operator.network_
     check_exportable(network)
     sink = _ContainerSink(scope, container)
-    dtype = compute_dtype(network, np.float64 if _double_input(operator) else np.float32)
+    dtype = compute_dtype(network, np.float32 if _float32_input(operator) else np.float64)
     x = sink.node("Cast", [operator.inputs[0].full_name], to=FLOAT_TYPES[dtype])
     return sink, add_network(sink, network, x, dtype), dtype
 
@@ -114,11 +114,11 @@ def _classifier_shapes(operator: Any) -> None:
 
 
 def _regressor_shapes(operator: Any) -> None:
-    """(N, n_outputs) in the input's float type."""
+    """(N, n_outputs): float32 for float32 inputs, else double."""
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
     n = operator.inputs[0].get_first_dimension()
-    kind = DoubleTensorType if _double_input(operator) else FloatTensorType
+    kind = FloatTensorType if _float32_input(operator) else DoubleTensorType
     operator.outputs[0].type = kind([n, operator.raw_operator.n_outputs_])
 
 
