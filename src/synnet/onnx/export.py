@@ -8,6 +8,7 @@ before it is returned or written (atomically).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import onnx
@@ -86,10 +87,22 @@ def model_to_onnx(model: Model, path: Path | None = None, *,
     (N, n_classes) for classifiers; ``prediction`` in the target's units
     (double; (N,) for one target) for regression; ``output`` (the raw network
     output) when the model does not know its target.
+
+    Raises ConfigError, before any work, for what the export cannot write as
+    ``predict`` computes it: an unknown layer, activation, column kind or
+    setting, a column named like an output, an unsupported opset.
     """
     builder = Builder(check_opset(opset))
-    network = model.network
-    network_graph.check_exportable(network)
+    _check_model(model)
+    inputs, x, dtype = _add_inputs(builder, model)
+    out = network_graph.add_network(builder, model.network, x, dtype)
+    outputs = _add_outputs(builder, model, out, dtype)
+    return _finish(builder, inputs, outputs, path,
+                   "a synnet Model: preprocessing, network, target")
+
+
+def _check_model(model: Model) -> None:
+    network_graph.check_exportable(model.network)
     unknown = [] if model.target is None else sorted(set(model.target.to_config())
                                                      - TARGET_SETTINGS)
     if unknown:
@@ -101,39 +114,43 @@ def model_to_onnx(model: Model, path: Path | None = None, *,
         if clash:
             raise ConfigError(f"cannot export to ONNX: the column {clash[0]!r} would have the "
                               "name of an output of the graph; rename the column and retrain")
-        builder.reserve(*model.preprocessor.input_names, *OUTPUT_NAMES)
-        # transform gives float64, and predict computes in it whatever the weights' dtype.
-        inputs, x = preprocessing_graph.add_preprocessing(builder, model.preprocessor)
-        dtype = np.dtype(np.float64)
-    else:
+
+
+def _add_inputs(builder: Builder, model: Model
+                ) -> tuple[list[onnx.ValueInfoProto], str, np.dtype[Any]]:
+    """(graph inputs, the network's input, the dtype predict computes in)."""
+    network = model.network
+    if model.preprocessor is None:
         builder.reserve("X", *OUTPUT_NAMES)
-        x, dtype = "X", network.param_dtype
-        inputs = [value_info(x, FLOAT_TYPES[dtype], [None, network.n_inputs])]
-    out = network_graph.add_network(builder, network, x, dtype)
-    elem = FLOAT_TYPES[dtype]
-    target = model.target
+        dtype = network.param_dtype
+        return [value_info("X", FLOAT_TYPES[dtype], [None, network.n_inputs])], "X", dtype
+    builder.reserve(*model.preprocessor.input_names, *OUTPUT_NAMES)
+    inputs, features = preprocessing_graph.add_preprocessing(builder, model.preprocessor)
+    # transform gives float64, and predict computes in it whatever the weights' dtype.
+    return inputs, features, np.dtype(np.float64)
+
+
+def _add_outputs(builder: Builder, model: Model, out: str, dtype: np.dtype[Any]
+                 ) -> list[onnx.ValueInfoProto]:
+    """The graph outputs from the network's output ``out``, as ``Model.predict`` gives them."""
+    network, target = model.network, model.target
+    k = network.n_outputs
     if target is None:
         builder.node("Identity", [out], out="output")
-        outputs = [value_info("output", elem, [None, network.n_outputs])]
-    elif target.task == "classification":
+        return [value_info("output", FLOAT_TYPES[dtype], [None, k])]
+    if target.task == "classification":
         assert target.classes is not None
         proba = add_probabilities(builder, network, out, dtype, "probabilities")
         add_labels(builder, network, proba, dtype, target.classes, "label")
-        multi = is_multilabel(network)
-        outputs = [
-            value_info("label", TensorProto.INT64 if multi else
-                       _elem_type(class_constant(target.classes)),
-                       [None, network.n_outputs] if multi else [None]),
-            value_info("probabilities", elem, [None, len(target.classes)]),
-        ]
-    else:
-        k = network.n_outputs
-        scale = builder.const(np.asarray(target.scale or [1.0] * k, dtype=np.float64), "scale")
-        mean = builder.const(np.asarray(target.mean or [0.0] * k, dtype=np.float64), "mean")
-        values = builder.node("Add", [builder.node(
-            "Mul", [builder.node("Cast", [out], to=TensorProto.DOUBLE), scale]), mean])
-        shape = builder.const(np.array([-1] if k == 1 else [-1, k], dtype=np.int64), "shape")
-        builder.node("Reshape", [values, shape], out="prediction")
-        outputs = [value_info("prediction", TensorProto.DOUBLE, [None] if k == 1 else [None, k])]
-    return _finish(builder, inputs, outputs, path, "a synnet Model: preprocessing, network, "
-                   "target")
+        label = (value_info("label", TensorProto.INT64, [None, k]) if is_multilabel(network)
+                 else value_info("label", _elem_type(class_constant(target.classes)), [None]))
+        return [label, value_info("probabilities", FLOAT_TYPES[dtype],
+                                  [None, len(target.classes)])]
+    # Regression: out * scale + mean in float64, as TargetEncoder.decode.
+    scale = builder.const(np.asarray(target.scale or [1.0] * k, dtype=np.float64), "scale")
+    mean = builder.const(np.asarray(target.mean or [0.0] * k, dtype=np.float64), "mean")
+    scaled = builder.node("Mul", [builder.node("Cast", [out], to=TensorProto.DOUBLE), scale])
+    values = builder.node("Add", [scaled, mean])
+    shape = builder.const(np.array([-1] if k == 1 else [-1, k], dtype=np.int64), "shape")
+    builder.node("Reshape", [values, shape], out="prediction")
+    return [value_info("prediction", TensorProto.DOUBLE, [None] if k == 1 else [None, k])]

@@ -104,8 +104,7 @@ class Builder:
               doc: str) -> onnx.ModelProto:
         """The checked model (``onnx.checker`` with ``full_check``, so shapes are inferred)."""
         graph = helper.make_graph(self.nodes, "synnet", inputs, outputs, self.initializers)
-        opset = self.opset
-        imports = [helper.make_opsetid("", opset)]
+        imports = [helper.make_opsetid("", self.opset)]
         if any(n.domain == ML_DOMAIN for n in self.nodes):
             imports.append(helper.make_opsetid(ML_DOMAIN, ML_OPSET))
         # The oldest IR version the opsets need (onnx's own table), so older runtimes load it.
