@@ -193,6 +193,7 @@ CLASSIFIERS = [
     ("binary sigmoid", 1, "sigmoid", ["no", "yes"]),
     ("binary logits", 1, "identity", [0, 1]),
     ("multiclass softmax", 3, "softmax", ["a", "b", "c"]),
+    ("two softmax units", 2, "softmax", ["a", "b"]),
     ("multiclass logits", 4, "identity", [1.5, 2.5, 7.0, 9.0]),
     ("booleans", 1, "sigmoid", [False, True]),
     ("multilabel", 3, "sigmoid", ["red", "green", "blue"]),
