@@ -189,6 +189,18 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    _check_writable(args.output, "-o")
+    model = load(args.model)
+    kwargs = {} if args.opset is None else {"opset": args.opset}
+    proto = model.to_onnx(args.output, **kwargs)
+    inputs = ", ".join(i.name for i in proto.graph.input)
+    outputs = ", ".join(o.name for o in proto.graph.output)
+    print(f"ONNX model written to {args.output} (inputs: {inputs}; outputs: {outputs})",
+          file=err)
+    return EXIT_OK
+
+
 def _iris() -> Any:
     """The built-in Iris table, read with the csv module (the demo needs no pandas)."""
     text = files("synnet").joinpath("datasets/iris.csv").read_text(encoding="utf-8")

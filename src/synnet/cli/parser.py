@@ -153,6 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the file's JSON header")
     p.set_defaults(func=commands.cmd_inspect, flags=flags_of(p))
 
+    p = sub.add_parser("export", parents=[common], help="write a model as ONNX",
+                       description="Write MODEL, preprocessing included, as an ONNX model "
+                       "(one input per column) for onnxruntime and other ONNX runtimes.")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.onnx",
+                   help="the ONNX file to write")
+    p.add_argument("--opset", type=int, metavar="N",
+                   help="the ONNX opset (default 17, with ai.onnx.ml 3)")
+    p.set_defaults(func=commands.cmd_export, flags=flags_of(p))
+
     p = sub.add_parser("demo", parents=[common], help="see synnet work on built-in data",
                        description="Run the tutorial networks beside their published numbers, "
                        "then train on the built-in Iris data and score held-out flowers.")

@@ -92,6 +92,17 @@ class Model:
         save_model(path, self.network, preprocessor=self.preprocessor, target=self.target,
                    **kwargs)
 
+    def to_onnx(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
+        """The model, preprocessing included, as a checked ``onnx.ModelProto``.
+
+        One input per column; ``label``/``probabilities`` or ``prediction`` out
+        (see :func:`synnet.onnx.model_to_onnx`, which ``kwargs`` such as
+        ``opset`` go to). Written to ``path`` if given. Needs the ``onnx`` extra.
+        """
+        from synnet.onnx.export import model_to_onnx
+
+        return model_to_onnx(self, path, **kwargs)
+
     # -- description ----------------------------------------------------------------
     @property
     def task(self) -> str | None:
