@@ -21,6 +21,7 @@ from synnet.cli import report as reporting
 from synnet.cli.plot import check_plot_path, plot_history
 from synnet.cli.progress import progress_callback
 from synnet.errors import ConfigError, DataError
+from synnet.io.atomic import remove_stale_temp_files
 from synnet.io.reader import load_model
 from synnet.tabular import scores
 from synnet.tabular.files import Table, read_table, write_table
@@ -57,6 +58,8 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.plot:
         check_plot_path(args.plot)
         _check_writable(args.plot, "--plot")
+    for path in {args.output, args.plot} - {None}:  # what killed runs left where we write
+        remove_stale_temp_files(Path(path).parent)
     if settings.resume and settings.seed is None:
         # The split and the preprocessing depend on the seed: reuse the checkpoint's.
         settings.seed = checkpoint_seed(settings.checkpoint_dir)

@@ -66,7 +66,7 @@ def parse_state(saved: ModelFile, number: int) -> CheckpointState:
     if not isinstance(info, dict) or info.get("format") != CHECKPOINT_FORMAT:
         raise ModelFileError("a model file but not a synnet checkpoint")
     version = info.get("version")
-    if isinstance(version, bool) or version not in KEYS:
+    if type(version) is not int or version not in KEYS:
         raise ModelFileError(f"checkpoint format {version!r}; this synnet reads versions "
                              f"{sorted(KEYS)}")
     if set(saved.extra) != {"checkpoint"} or set(info) != KEYS[version]:
