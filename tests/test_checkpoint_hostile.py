@@ -258,7 +258,7 @@ def test_random_tampering_never_ends_in_a_traceback(written: tuple[Path, Any],
     path = data.draw(st.sampled_from(paths))
     value = data.draw(JSON)
     _tamper(folder / NEWEST, _put(path, value))
-    net, ckpt, caught, error = _resume(folder)  # any other exception fails the test
+    _, ckpt, caught, error = _resume(folder)  # any other exception fails the test
     if error is None:
         assert ckpt is not None and ckpt.resumed_from in (EPOCHS - 1, EPOCHS)
         skipped = any(f"skipping damaged checkpoint {NEWEST}" in w for w in caught)

@@ -104,6 +104,7 @@ class Checkpoint(Callback):
         self._fingerprint: dict[str, Any] = {}
         self._pending: dict[str, Any] | None = None
         self._lock = FolderLock(self.directory)
+        self._parts: list[tuple[Callback, dict[str, Any]]] = []
 
     # -- the hooks ------------------------------------------------------------------
     def on_train_begin(self, logs: Logs) -> None:
@@ -112,8 +113,10 @@ class Checkpoint(Callback):
                       self.save_kwargs.get("preprocessor"), self.save_kwargs.get("target"))
         for key in ("metadata", "training"):
             encode(self.save_kwargs.get(key, {}), f"save_kwargs[{key!r}]")
-        for cb in self._taking_part():
-            settings_of(cb)  # raises ConfigError for settings with no JSON form
+        # The callbacks a checkpoint records, with their settings (fixed for the fit).
+        self._parts = [(cb, settings_of(cb)) for cb in self.params["callbacks"]
+                       if cb is not self and takes_part(cb)]
+        for cb, _ in self._parts:
             encode(_split_arrays(cb.get_state(), "probe")[0], f"{type(cb).__name__} state")
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lock.acquire()
@@ -149,10 +152,6 @@ class Checkpoint(Callback):
         self._lock.release()
 
     # -- capture and restore ------------------------------------------------------------
-    def _taking_part(self) -> list[Callback]:
-        """The callbacks whose class, settings and state a checkpoint records."""
-        return [cb for cb in self.params["callbacks"] if cb is not self and takes_part(cb)]
-
     def _capture(self) -> dict[str, Any]:
         """Everything besides weights and optimizer that determines the rest of the run."""
         network = self.network
@@ -169,10 +168,10 @@ class Checkpoint(Callback):
         arrays: dict[str, np.ndarray] = {}
         history = network.history
         assert history is not None  # fit sets it before any callback runs
-        for i, cb in enumerate(self._taking_part()):
+        for i, (cb, settings) in enumerate(self._parts):
             state, cb_arrays = _split_arrays(cb.get_state(), f"cb{i}")
-            json_state["callbacks"].append({"kind": type(cb).__name__,
-                                            "settings": cb.get_config() or {}, "state": state})
+            json_state["callbacks"].append({"kind": type(cb).__name__, "settings": settings,
+                                            "state": state})
             arrays.update(cb_arrays)
         return {"json": json_state, "arrays": arrays,
                 "history": {k: list(v) for k, v in history.history.items()},
@@ -230,7 +229,7 @@ class Checkpoint(Callback):
                         state: CheckpointState) -> list[tuple[Callback, SavedCallback]]:
         """The callback pairs; ResumeError naming every difference from this run."""
         differences = _differences(state.fingerprint, self._fingerprint)
-        pairs, changed = match_callbacks(state.callbacks, self._taking_part(), state.version)
+        pairs, changed = match_callbacks(state.callbacks, self._parts, state.version)
         differences += changed
         kind = check_rng_state(get_state(self.network.rng))
         if kind != state.rng_kind:

@@ -173,34 +173,32 @@ def settings_of(callback: Callback) -> dict[str, Any]:
     return {} if config is None else decode(encode(config, f"{type(callback).__name__} settings"))
 
 
-def match_callbacks(saved: list[SavedCallback], callbacks: list[Callback],
+def match_callbacks(saved: list[SavedCallback], callbacks: list[tuple[Callback, dict[str, Any]]],
                     version: int) -> tuple[list[tuple[Callback, SavedCallback]], list[str]]:
     """Pair each recorded callback with the run's of the same class and settings.
 
+    ``callbacks`` are the run's that take part, with their :func:`settings_of`.
     Returns the pairs and the differences (empty when every callback that takes
     part has exactly one partner). The order of the callbacks does not matter.
     Version 1 recorded no settings: only its callbacks with state are paired, by
     class name.
     """
-    if version == 1:
-        current = [cb for cb in callbacks if overrides(cb, "get_state")]
-    else:
-        current = [cb for cb in callbacks if takes_part(cb)]
+    current = [(cb, s) for cb, s in callbacks if version > 1 or overrides(cb, "get_state")]
     left = list(saved)
     pairs: list[tuple[Callback, SavedCallback]] = []
-    unmatched: list[Callback] = []
-    for cb in current:
-        kind, settings = type(cb).__name__, settings_of(cb)
+    unmatched: list[tuple[Callback, dict[str, Any]]] = []
+    for cb, settings in current:
+        kind = type(cb).__name__
         entry = next((e for e in left if e.kind == kind
                       and (e.settings is None or e.settings == settings)), None)
         if entry is None:
-            unmatched.append(cb)
+            unmatched.append((cb, settings))
         else:
             left.remove(entry)
             pairs.append((cb, entry))
     differences = []
-    for cb in unmatched:
-        kind, settings = type(cb).__name__, settings_of(cb)
+    for cb, settings in unmatched:
+        kind = type(cb).__name__
         entry = next((e for e in left if e.kind == kind), None)
         if entry is None:
             differences.append(f"callback {kind} is new (the checkpoint was written "
