@@ -73,7 +73,8 @@ class Checkpoint(Callback):
         every: write after every ``every``-th epoch (the last epoch is always written).
         keep: how many of the newest checkpoints to keep (older ones are deleted).
         resume: at the start of ``fit``, continue from the newest valid checkpoint
-            in ``directory`` if there is one (otherwise start fresh).
+            in ``directory`` if there is one (start fresh if there is none; raise
+            ResumeError if there are some but every one is damaged).
         save_kwargs: passed to :func:`synnet.io.save_model` with every checkpoint:
             ``preprocessor``, ``target``, ``metadata``, ``training``, so that a
             checkpoint is also a usable model file.
@@ -82,6 +83,8 @@ class Checkpoint(Callback):
     (None when it started fresh) and ``last_path`` the newest file written.
     Wherever it stands in the callback list, fit runs it after the other
     callbacks, so it saves (and restores) their state as of the epoch's end.
+    During ``fit`` it holds the folder's lock: another run on the same folder
+    is refused with ConfigError.
     """
 
     order = 100
