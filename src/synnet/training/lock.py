@@ -45,6 +45,11 @@ class FolderLock:
                     f"the checkpoint folder {self.path.parent} is in use by another run "
                     f"(process {owner or 'unknown'}); wait for it to finish, or give this run "
                     "another folder") from None
+            except OSError as exc:  # a file system without locks (some network mounts)
+                os.close(fd)
+                warnings.warn(f"cannot lock the checkpoint folder {self.path.parent} ({exc}); "
+                              "make sure no other run uses it", stacklevel=4)
+                return
             except BaseException:
                 os.close(fd)
                 raise
@@ -56,7 +61,8 @@ class FolderLock:
                 os.close(fd)
                 continue
             previous = _read_owner(fd)
-            if previous:  # a holder that released would have removed the file
+            # A holder that released would have removed the file: its process died.
+            if previous and previous != str(os.getpid()):
                 warnings.warn(f"taking over the lock of the checkpoint folder "
                               f"{self.path.parent}: process {previous}, which held it, no "
                               "longer runs", stacklevel=4)
