@@ -188,6 +188,13 @@ def test_the_command_line_cleans_the_output_folder(tmp_path: Path) -> None:
     assert main(["train", str(data), "-t", "b", "-o", str(tmp_path / "m.synnet"), "-q",
                  "--epochs", "2"]) == 0
     assert not stale.exists() and (tmp_path / "m.synnet").exists()
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / f".p.csv.synnet-tmp-{_dead_pid()}-{'b' * 12}"
+    stale.write_bytes(b"x")
+    assert main(["predict", str(tmp_path / "m.synnet"), str(data), "-o",
+                 str(out / "p.csv")]) == 0
+    assert not stale.exists() and (out / "p.csv").exists()
 
 
 def test_remove_stale_temp_files_on_a_missing_folder(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ EXIT_OK, EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _check_writable(path: str, option: str) -> None:
-    """Fail before any work when ``path`` cannot be written."""
+    """Fail before any work when ``path`` cannot be written; clear killed writers' leftovers."""
     target = Path(path)
     if target.is_dir():
         raise ConfigError(f"{option} {path} is a folder; give a file name")
@@ -48,6 +48,7 @@ def _check_writable(path: str, option: str) -> None:
         raise ConfigError(f"{option} {path}: the folder {str(folder)!r} does not exist")
     if not os.access(folder, os.W_OK):
         raise ConfigError(f"{option} {path}: the folder {str(folder)!r} is not writable")
+    remove_stale_temp_files(folder)  # what runs killed mid-write left there
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -58,8 +59,6 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.plot:
         check_plot_path(args.plot)
         _check_writable(args.plot, "--plot")
-    for path in {args.output, args.plot} - {None}:  # what killed runs left where we write
-        remove_stale_temp_files(Path(path).parent)
     if settings.resume and settings.seed is None:
         # The split and the preprocessing depend on the seed: reuse the checkpoint's.
         settings.seed = checkpoint_seed(settings.checkpoint_dir)
