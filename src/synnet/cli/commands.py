@@ -21,6 +21,7 @@ from synnet.cli import report as reporting
 from synnet.cli.plot import check_plot_path, plot_history
 from synnet.cli.progress import progress_callback
 from synnet.errors import ConfigError, DataError
+from synnet.io.atomic import remove_stale_temp_files
 from synnet.io.reader import load_model
 from synnet.tabular import scores
 from synnet.tabular.files import Table, read_table, write_table
@@ -38,7 +39,7 @@ EXIT_OK, EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _check_writable(path: str, option: str) -> None:
-    """Fail before any work when ``path`` cannot be written."""
+    """Fail before any work when ``path`` cannot be written; clear killed writers' leftovers."""
     target = Path(path)
     if target.is_dir():
         raise ConfigError(f"{option} {path} is a folder; give a file name")
@@ -47,6 +48,7 @@ def _check_writable(path: str, option: str) -> None:
         raise ConfigError(f"{option} {path}: the folder {str(folder)!r} does not exist")
     if not os.access(folder, os.W_OK):
         raise ConfigError(f"{option} {path}: the folder {str(folder)!r} is not writable")
+    remove_stale_temp_files(folder)  # what runs killed mid-write left there
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

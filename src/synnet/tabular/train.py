@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import secrets
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -75,7 +76,9 @@ class Diverged(DivergenceError):
 
 def checkpoint_seed(directory: str | None) -> int | None:
     """The seed recorded in the newest valid checkpoint in ``directory`` (None if none)."""
-    found = None if directory is None else latest_checkpoint(directory)
+    with warnings.catch_warnings():  # the resume itself warns about damaged checkpoints
+        warnings.simplefilter("ignore")
+        found = None if directory is None else latest_checkpoint(directory)
     if found is None:
         return None
     seed = found[1].training.get("settings", {}).get("seed")
