@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from synnet.cli.commands import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK
-from synnet.cli.parser import build_parser
+from synnet.cli.parser import build_parser, unrecognized
 from synnet.errors import DivergenceError, SynnetError
 
 
@@ -52,7 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     out, err = sys.stdout, sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(None if argv is None else list(argv))
+        args, extras = parser.parse_known_args(None if argv is None else list(argv))
+        if extras:  # a typo in an option: the subcommand's usage, not the top level's
+            command_parser = getattr(args, "command_parser", parser)
+            command_parser.error(unrecognized(command_parser, extras))
     except SystemExit as exc:  # --help, --version, usage errors (status 2)
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     try:

@@ -77,10 +77,16 @@ def describe_target(model: Model) -> str:
 
 
 def classification_text(report: dict[str, Any], classes: Any) -> str:
-    """Accuracy, log loss, per-class precision/recall/F1 and the confusion matrix."""
+    """Accuracy beside the majority-class baseline (the accuracy of always predicting the
+    most frequent class), log loss, ROC AUC and average precision for two classes,
+    per-class precision/recall/F1 and the confusion matrix."""
     labels = [str(c) for c in classes]
-    lines = [table([["rows", report["rows"]], ["accuracy", report["accuracy"]],
-                    ["log loss", report["log_loss"]]])]
+    rows = [["rows", report["rows"]], ["accuracy", report["accuracy"]],
+            ["majority class", report["majority_baseline"]], ["log loss", report["log_loss"]]]
+    if "roc_auc" in report:
+        rows += [[f"ROC AUC ({labels[1]} vs {labels[0]})", report["roc_auc"]],
+                 ["average precision", report["average_precision"]]]
+    lines = [table(rows)]
     if report.get("unknown_rows"):
         lines.append(f"({report['unknown_rows']} row(s) with labels the model never saw count "
                      "as wrong in accuracy and are left out of the other scores)")
