@@ -112,6 +112,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = Settings(**{f.name: getattr(args, f.name) for f in fields(Settings)})
     settings.check()
     _check_writable(args.output, "-o", {"DATA": args.data})
+    stdout = out
     if args.output == "-":
         _check_stdout_model(out)
         out = err  # the summary goes beside the progress; stdout holds the model
@@ -143,7 +144,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except Diverged as exc:
         if not args.keep_last_good:
             raise
-        _write_model_to(exc.model, args.output, out,
+        _write_model_to(exc.model, args.output, stdout,
                         training={"command": "synnet train", "diverged": str(exc)})
         print(f"synnet: error: {exc}", file=err)
         print(f"  the model with the last finite weights was written to {args.output} "
@@ -153,7 +154,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"resumed from the checkpoint after epoch {result.resumed_from} in "
               f"{settings.checkpoint_dir}", file=err)
     model = result.model
-    _write_model_to(model, args.output, out, training=result.training_record(table.source))
+    _write_model_to(model, args.output, stdout, training=result.training_record(table.source))
     if args.plot:
         assert model.network.history is not None
         plot_history(model.network.history.history, args.plot,
@@ -180,11 +181,11 @@ def _model_input(model: Any, table: Any) -> Any:
 
 def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.output and args.output != "-":
+        _check_writable(args.output, "-o", {"DATA": args.data, "MODEL": args.model})
         if not args.output.lower().endswith(OUTPUT_SUFFIXES):
             raise ConfigError(f"-o {args.output}: synnet writes predictions as "
                               f"{', '.join(OUTPUT_SUFFIXES)} files or '-' (standard output); "
                               "give a name with one of these extensions")
-        _check_writable(args.output, "-o", {"DATA": args.data, "MODEL": args.model})
     model = load(args.model)
     if args.proba and model.task != "classification":
         raise ConfigError("--proba needs a classification model; this one does "

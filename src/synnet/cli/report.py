@@ -151,16 +151,26 @@ def inspect_text(path: str, loaded: ModelFile) -> str:
                  "batch_size", "epochs", "patience", "valid_fraction", "seed", "impute", "dtype",
                  "categorical", "features", "drop"]
         facts += [[k.replace("_", " "), _setting(settings[k], k)] for k in shown
-                  if settings.get(k, []) != []]
+                  if k in settings and not (isinstance(settings[k], list) and not settings[k])]
         lines.append(table(facts, indent="  ", left=2))
     elif training:
         lines += ["", "training", table([[k, str(v)] for k, v in training.items()],
                                         indent="  ", left=2)]
     scores = training.get("scores") if isinstance(training, dict) else None
-    if isinstance(scores, dict) and scores:
+    if _is_scores(scores):
         lines += ["", "scores at the end of training", scores_table(scores)]
+    elif scores is not None:
+        lines += ["", "scores       (not in the form synnet writes them; see --json)"]
     lines += ["", history_text(loaded)]
     return "\n".join(lines)
+
+
+def _is_scores(scores: Any) -> bool:
+    """Whether ``scores`` (free JSON from a file) is {part: {metric: number or null}}."""
+    return isinstance(scores, dict) and bool(scores) and all(
+        isinstance(part, dict) and all(
+            v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+            for v in part.values()) for part in scores.values())
 
 
 def _setting(value: Any, key: str) -> str:
@@ -178,7 +188,7 @@ def history_text(loaded: ModelFile) -> str:
     n = len(history.epoch)
     lines = [f"history      {n} epoch(s)"]
     best_epoch = loaded.training.get("best_epoch") if isinstance(loaded.training, dict) else None
-    if best_epoch:
+    if isinstance(best_epoch, int) and not isinstance(best_epoch, bool) and best_epoch > 0:
         lines[0] += f", best weights from epoch {best_epoch}"
     rows = []
     for key, values in history.history.items():

@@ -36,17 +36,29 @@ def output_target(path: str | os.PathLike[str]) -> Path:
     try:
         info = os.stat(target)
     except FileNotFoundError:
-        return target
+        info = None
     except NotADirectoryError:
         raise ConfigError(f"{os.fspath(path)}: a part of the path is a file, not a folder") \
             from None
+    if info is None:
+        _check_not_special(path, target)
+        return target
     if stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", os.fspath(path))
     if not stat.S_ISREG(info.st_mode):
         shown = os.fspath(path) + ("" if target == Path(path) else f" (a link to {target})")
         raise ConfigError(f"{shown} is {file_kind(info.st_mode)}; synnet only replaces regular "
                           "files: give the path of a file (or '-' for standard output)")
+    _check_not_special(path, target)
     return target
+
+
+def _check_not_special(path: str | os.PathLike[str], target: Path) -> None:
+    """Refuse /dev and /proc paths: /dev/stdout may lead to a file of the shell's (>>)."""
+    for name in (os.path.abspath(path), str(target)):
+        if name.startswith(("/dev/", "/proc/")):
+            raise ConfigError(f"{os.fspath(path)} is a system path; synnet writes only to "
+                              "files of yours: give a file name, or '-' for standard output")
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]) -> None:

@@ -78,8 +78,9 @@ def checkpoint_seed(directory: str | None) -> int | None:
     found = None if directory is None else latest_checkpoint(directory)
     if found is None:
         return None
-    seed = found[1].training.get("settings", {}).get("seed")
-    return seed if isinstance(seed, int) else None
+    settings = found[1].training.get("settings")
+    seed = settings.get("seed") if isinstance(settings, dict) else None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
 def split_rows(n: int, fraction: float, rng: np.random.Generator,
