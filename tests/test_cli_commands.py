@@ -16,13 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.utils.class_weight import compute_sample_weight
-from test_cli import FAST, assert_bad_input, run, table_rows, write_csv
 
 import synnet
-from synnet.cli import commands, main
+from synnet.cli import commands
 from synnet.cli.parser import build_parser
 from synnet.tabular import scores
 from synnet.tabular.train import balanced_weights
+from test_cli import FAST, assert_bad_input, run, table_rows, write_csv
 
 
 @pytest.fixture

@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_cli import FAST, assert_bad_input, run, table_rows, write_csv
 
 import synnet
 from synnet.cli import main
 from synnet.errors import ConfigError, ModelFileError
 from synnet.io import atomic_write, load_model, reader, save_model, writer
 from synnet.io.model_file import MAX_HEADER_ITEMS, MAX_MEMBERS
+from test_cli import FAST, assert_bad_input, run, table_rows, write_csv
 
 needs_root = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
                                 reason="creating device nodes needs root (CI runs as root)")

@@ -90,7 +90,7 @@ def _write_model_to(model: Any, path: str, out: TextIO, **kwargs: Any) -> None:
     with tempfile.TemporaryDirectory() as folder:
         file = Path(folder) / "model.synnet"
         model.save(file, **kwargs)
-        binary = out.buffer  # type: ignore[attr-defined]  # checked in _check_stdout_model
+        binary = out.buffer  # checked in _check_stdout_model
         out.flush()
         binary.write(file.read_bytes())
         binary.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from synnet.io.model_file import ModelFile
 from synnet.tabular.model import Model
@@ -165,7 +165,7 @@ def inspect_text(path: str, loaded: ModelFile) -> str:
     return "\n".join(lines)
 
 
-def _is_scores(scores: Any) -> bool:
+def _is_scores(scores: Any) -> TypeGuard[dict[str, dict[str, Any]]]:
     """Whether ``scores`` (free JSON from a file) is {part: {metric: number or null}}."""
     return isinstance(scores, dict) and bool(scores) and all(
         isinstance(part, dict) and all(
