@@ -22,13 +22,12 @@ from synnet.cli import commands
 from synnet.cli.parser import build_parser
 from synnet.tabular import scores
 from synnet.tabular.train import balanced_weights
-from test_cli import FAST, assert_bad_input, run, table_rows, write_csv
+from test_cli import FAST, assert_bad_input, make_data, run, table_rows, write_csv
 
 
 @pytest.fixture
 def data(tmp_path) -> Path:
-    header, rows = table_rows()
-    return write_csv(tmp_path / "data.csv", header, rows)
+    return make_data(tmp_path)
 
 
 def _train(capsys, data: Path, out: Path, *extra: str) -> Path:

@@ -25,7 +25,7 @@ from synnet.cli import main
 from synnet.errors import ConfigError, ModelFileError
 from synnet.io import atomic_write, load_model, reader, save_model, writer
 from synnet.io.model_file import MAX_HEADER_ITEMS, MAX_MEMBERS
-from test_cli import FAST, assert_bad_input, run, table_rows, write_csv
+from test_cli import FAST, assert_bad_input, make_data, make_model, run, table_rows, write_csv
 
 needs_root = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
                                 reason="creating device nodes needs root (CI runs as root)")
@@ -34,17 +34,12 @@ needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here
 
 @pytest.fixture
 def data(tmp_path) -> Path:
-    header, rows = table_rows()
-    return write_csv(tmp_path / "data.csv", header, rows)
+    return make_data(tmp_path)
 
 
 @pytest.fixture
-def model(tmp_path, data, capsys) -> Path:
-    path = tmp_path / "model.synnet"
-    code, _, err = run(capsys, "train", data, "-t", "label", "--drop", "id,score", "-o", path,
-                       *FAST)
-    assert code == 0, err
-    return path
+def model(data, capsys) -> Path:  # beside data.csv
+    return make_model(data.parent, data, capsys)
 
 
 def _bounded(target, *args, seconds: float = 20.0):
