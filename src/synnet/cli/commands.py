@@ -22,7 +22,7 @@ import numpy as np
 
 from synnet.cli import report as reporting
 from synnet.cli.plot import check_plot_path, plot_history
-from synnet.cli.progress import progress_callback
+from synnet.cli.progress import Note, progress_callback
 from synnet.errors import ConfigError, DataError
 from synnet.io.atomic import atomic_write, output_target
 from synnet.io.reader import load_model
@@ -124,10 +124,11 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         settings.seed = checkpoint_seed(settings.checkpoint_dir)
     table = read_table(args.data)
     progress = [] if args.quiet else [progress_callback(settings.epochs, err)]
-    if not args.quiet and resolve_task(table, settings)[0] == "regression":
-        print(f"(the loss shown is the mean squared error of the standardized target "
-              f"{settings.target!r}, in units of its variance; the scores at the end are in "
-              "its own units)", file=err)
+    if progress and resolve_task(table, settings)[0] == "regression":
+        progress.insert(0, Note(
+            f"(the loss shown is the mean squared error of the standardized target "
+            f"{settings.target!r}, in units of its variance; the scores at the end are in its "
+            "own units)", err))
     try:
         result = train(table, settings, progress)
     except Interrupted as exc:
@@ -301,6 +302,8 @@ def write_demo_data(folder: str | os.PathLike[str]) -> list[Path]:
     files are never replaced.
     """
     target = Path(folder)
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"--write-data {folder} is a file; give a folder")
     paths = [target / name for name in DEMO_FILES]
     existing = [str(p) for p in paths if os.path.lexists(p)]
     if existing:

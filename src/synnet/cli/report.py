@@ -149,7 +149,7 @@ def inspect_text(path: str, loaded: ModelFile) -> str:
                  ["time", f"{training.get('seconds')} s, {training.get('epochs_run')} epochs"]]
         shown = ["hidden", "activation", "dropout", "optimizer", "lr", "momentum", "l2",
                  "batch_size", "epochs", "patience", "valid_fraction", "seed", "impute", "dtype",
-                 "categorical", "features", "drop"]
+                 "class_weight", "categorical", "features", "drop"]
         facts += [[k.replace("_", " "), _setting(settings[k], k)] for k in shown
                   if k in settings and not (isinstance(settings[k], list) and not settings[k])]
         lines.append(table(facts, indent="  ", left=2))
@@ -175,7 +175,7 @@ def _is_scores(scores: Any) -> TypeGuard[dict[str, dict[str, Any]]]:
 
 def _setting(value: Any, key: str) -> str:
     if value is None:
-        return "none" if key == "impute" else "default"
+        return "none" if key in ("impute", "class_weight") else "default"
     if isinstance(value, list):
         return ",".join(map(str, value)) if value else "none"
     return str(value)
