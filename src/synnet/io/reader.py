@@ -1,8 +1,11 @@
 """Reading model files: trust nothing in the file.
 
-Loading accepts exactly the expected members (derived from the layer specs,
+Loading opens only regular files (a FIFO is refused without blocking), counts
+the archive's members from its end record before zipfile parses the directory,
+accepts exactly the expected members (derived from the layer specs,
 not from the file's own list), caps every size before reading (the file, the
-header, each member against the shape the header declares), rejects compressed
+header and its number of JSON values, each member against the shape the
+header declares), rejects compressed
 or encrypted members, reads each ``.npy`` with ``allow_pickle=False`` after
 checking its header against the manifest, checks every value is finite,
 rebuilds layers and optimizer only from fixed registries with plain JSON
