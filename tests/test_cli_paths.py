@@ -218,6 +218,17 @@ def test_a_full_disk_names_the_path_and_leaves_nothing(tmp_path, model, data, ca
                                                           "predictions.csv"]
 
 
+def test_a_failed_rename_names_the_path_not_the_temporary_file(tmp_path, monkeypatch):
+    def no_rename(src, dst) -> None:
+        raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), str(src), str(dst))
+
+    monkeypatch.setattr(os, "replace", no_rename)
+    with pytest.raises(OSError) as info:
+        atomic_write(tmp_path / "x.bin", lambda f: f.write(b"x"))
+    assert info.value.filename == str(tmp_path / "x.bin")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_other_write_errors_name_the_path(tmp_path):
     def fail(f) -> None:
         raise OSError(errno.EIO, os.strerror(errno.EIO))
@@ -252,10 +263,11 @@ def test_a_fifo_named_like_a_checkpoint_is_skipped(tmp_path, data, capsys):
             str(tmp_path / "m.synnet"), "--checkpoint-dir", str(folder), "--resume", *FAST]
     code = _bounded(main, argv, seconds=60)
     err = capsys.readouterr().err
-    assert "skipping damaged checkpoint ckpt-00000003.synnet" in err and "FIFO" in err
-    # The FIFO blocks the checkpoint's own name only if training reaches epoch 3: either
-    # way, the run ends without hanging and without a traceback.
-    assert code in (0, 2) and "Traceback" not in err
+    assert "warning: skipping damaged checkpoint ckpt-00000003.synnet" in err
+    # Training starts afresh; the checkpoint of epoch 3 would replace the FIFO: refused.
+    assert code == 2 and "Traceback" not in err
+    assert "ckpt-00000003.synnet is a FIFO (named pipe); synnet only replaces regular files" \
+        in err
     assert stat.S_ISFIFO(os.lstat(folder / "ckpt-00000003.synnet").st_mode)
 
 

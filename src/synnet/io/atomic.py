@@ -48,7 +48,7 @@ def output_target(path: str | os.PathLike[str]) -> Path:
     if not stat.S_ISREG(info.st_mode):
         shown = os.fspath(path) + ("" if target == Path(path) else f" (a link to {target})")
         raise ConfigError(f"{shown} is {file_kind(info.st_mode)}; synnet only replaces regular "
-                          "files: give the path of a file (or '-' for standard output)")
+                          "files: give another path")
     _check_not_special(path, target)
     return target
 
@@ -85,7 +85,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]
         raise _naming(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
-            if old_mode is not None:  # 0600 stays 0600
+            if old_mode is not None and hasattr(os, "fchmod"):  # 0600 stays 0600
                 os.fchmod(f.fileno(), old_mode)
             write(f)
             f.flush()
@@ -94,8 +94,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(exc, OSError) and exc.filename is None:
-            raise _naming(exc, path) from exc
+        if isinstance(exc, OSError) and exc.filename in (None, str(tmp)):
+            raise _naming(exc, path) from exc  # the user's path, not the temporary one
         raise
     with contextlib.suppress(OSError):  # make the rename itself durable (POSIX)
         dir_fd = os.open(folder, os.O_RDONLY)
