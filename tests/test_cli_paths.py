@@ -157,6 +157,11 @@ def test_a_symlink_to_a_device_is_refused(tmp_path, model, data, capsys):
     code, _, err = run(capsys, "predict", model, data, "-o", link)
     assert_bad_input(code, err, r"out\.csv \(a link to /dev/null\) is a character device")
     assert link.is_symlink()
+    (tmp_path / "devices").symlink_to("/dev")  # a new name in /dev, through a linked folder
+    code, _, err = run(capsys, "predict", model, data, "-o", tmp_path / "devices" / "new.csv")
+    assert_bad_input(code, err, r"new\.csv is a system path; synnet writes only to files of "
+                                r"yours")
+    assert not os.path.lexists("/dev/new.csv")
 
 
 def test_the_output_may_not_be_an_input(tmp_path, model, data, capsys):

@@ -55,7 +55,7 @@ def output_target(path: str | os.PathLike[str]) -> Path:
 
 def _check_not_special(path: str | os.PathLike[str], target: Path) -> None:
     """Refuse /dev and /proc paths: /dev/stdout may lead to a file of the shell's (>>)."""
-    for name in (os.path.abspath(path), str(target)):
+    for name in (os.path.abspath(path), os.path.realpath(path), str(target)):
         if name.startswith(("/dev/", "/proc/")):
             raise ConfigError(f"{os.fspath(path)} is a system path; synnet writes only to "
                               "files of yours: give a file name, or '-' for standard output")
