@@ -9,6 +9,7 @@ agree exactly.
 from __future__ import annotations
 
 import csv
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -357,6 +358,22 @@ def test_cli_export_errors(tmp_path, capsys):
     assert not (tmp_path / "m.onnx").exists()
     assert main(["export", str(model_path), "-o", str(tmp_path / "no" / "m.onnx")]) == 2
     assert main(["export", str(tmp_path / "absent.synnet"), "-o", str(tmp_path / "m.onnx")]) == 2
+    before = model_path.read_bytes()
+    assert main(["export", str(model_path), "-o", str(model_path)]) == 2
+    assert "is the MODEL file itself" in capsys.readouterr().err
+    assert model_path.read_bytes() == before
+
+
+def test_cli_export_to_stdout(tmp_path):
+    train = write_csv(tmp_path / "train.csv", *table(40, 0, ["Paris", "Lyon"]))
+    model_path, onnx_path = tmp_path / "m.synnet", tmp_path / "m.onnx"
+    assert main(["train", str(train), "-t", "label", "-o", str(model_path), "--epochs", "1",
+                 "-q"]) == 0
+    assert main(["export", str(model_path), "-o", str(onnx_path)]) == 0
+    done = subprocess.run([sys.executable, "-m", "synnet", "export", str(model_path), "-o", "-"],
+                          capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert onnx.load_from_string(done.stdout) == onnx.load(onnx_path)
 
 
 def test_without_onnx_the_error_names_the_extra(tmp_path, capsys, monkeypatch):

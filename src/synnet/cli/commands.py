@@ -274,10 +274,18 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    _check_writable(args.output, "-o")
+    _check_writable(args.output, "-o", {"MODEL": args.model})
+    if args.output == "-":
+        _check_stdout_model(out)
     model = load(args.model)
     kwargs = {} if args.opset is None else {"opset": args.opset}
-    proto = model.to_onnx(args.output, **kwargs)
+    if args.output == "-":
+        proto = model.to_onnx(**kwargs)
+        out.flush()
+        out.buffer.write(proto.SerializeToString())
+        out.buffer.flush()
+    else:
+        proto = model.to_onnx(args.output, **kwargs)
     inputs = ", ".join(i.name for i in proto.graph.input)
     outputs = ", ".join(o.name for o in proto.graph.output)
     print(f"ONNX model written to {args.output} (inputs: {inputs}; outputs: {outputs})",

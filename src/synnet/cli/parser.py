@@ -169,12 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", parents=[common], help="write a model as ONNX",
                        description="Write MODEL, preprocessing included, as an ONNX model "
                        "(one input per column) for onnxruntime and other ONNX runtimes.")
-    p.add_argument("model", metavar="MODEL")
+    p.add_argument("model", metavar="MODEL", help="a model file (from synnet train)")
     p.add_argument("-o", "--output", required=True, metavar="FILE.onnx",
-                   help="the ONNX file to write")
+                   help="the ONNX file to write (- for stdout)")
     p.add_argument("--opset", type=int, metavar="N",
                    help="the ONNX opset (default 17, with ai.onnx.ml 3)")
-    p.set_defaults(func=commands.cmd_export, flags=flags_of(p))
+    p.set_defaults(func=commands.cmd_export, flags=flags_of(p), command_parser=p)
 
     p = sub.add_parser("demo", parents=[common], help="see synnet work on built-in data",
                        description="Run the tutorial networks beside their published numbers, "
