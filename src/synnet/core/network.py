@@ -375,7 +375,7 @@ class Network:
     def fit(
         self,
         X: Any,
-        y: Any,
+        y: Any = None,
         loss: str | Loss | None = None,
         optimizer: str | Optimizer | None = None,
         *,
@@ -394,6 +394,8 @@ class Network:
 
         Args:
             X: (n, n_inputs) features; float32 stays float32, integers become float64.
+                Or a data source (:mod:`synnet.data`: Parquet, CSV, an iterable of
+                blocks), read batch by batch; y and sample_weight are then left out.
             y: (n, n_outputs) targets, or (n,) labels / values.
             loss: loss name or instance; None reuses the last fit's loss.
             optimizer: name or instance; None reuses the last fit's optimizer
