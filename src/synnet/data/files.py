@@ -142,7 +142,7 @@ class CsvSource(_FileSource):
         super().__init__(path, features, target, weight, transform, columns, shuffle_buffer,
                          read_ahead, (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".csv.xz"))
         pa = pyarrow_modules()
-        self.sep, self.block_bytes = sep, check_int("block_bytes", block_bytes, 1 << 10)
+        self.sep, self.block_bytes = sep, int(check_int("block_bytes", block_bytes, 1 << 10) or 0)
         types = {name: pa.float64() for name in self.features or ()}
         types.update(column_types or {})
         self.column_types = types

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from synnet._rng import Rng
 from synnet._validation import check_int
 from synnet.errors import ConfigError, DataError
 
@@ -48,11 +49,13 @@ class Source(ABC):
     n_blocks: int | None = None
     n_rows: int | None = None
     dtype: np.dtype[Any] = np.dtype(np.float64)
+    #: whether the data can be read more than once (a one-shot iterator cannot)
+    reiterable = True
 
     def __init__(self, shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
                  read_ahead: int = 2) -> None:
-        self.shuffle_buffer = check_int("shuffle_buffer", shuffle_buffer, 1)
-        self.read_ahead = check_int("read_ahead", read_ahead, 0)
+        self.shuffle_buffer = int(check_int("shuffle_buffer", shuffle_buffer, 1) or 1)
+        self.read_ahead = int(check_int("read_ahead", read_ahead, 0) or 0)
 
     @abstractmethod
     def read(self, order: Sequence[int] | None = None) -> Iterator[tuple[int, Chunk]]:
@@ -81,7 +84,7 @@ class ArraySource(Source):
                  block_rows: int = 65536, shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER) -> None:
         super().__init__(shuffle_buffer, read_ahead=0)
         self.X, self.y, self.w = X, y, sample_weight
-        self.block_rows = check_int("block_rows", block_rows, 1)
+        self.block_rows = int(check_int("block_rows", block_rows, 1) or 1)
         self.n_rows = int(np.shape(X)[0])
         self.n_blocks = -(-self.n_rows // self.block_rows)
         dtype = getattr(X, "dtype", None)
@@ -120,6 +123,7 @@ class IterableSource(Source):
                             f"{type(blocks).__name__}")
         self._blocks = blocks
         self._used_once = False
+        self.reiterable = callable(blocks) or iter(blocks) is not blocks
 
     def _iterator(self) -> Iterator[Any]:
         if callable(self._blocks) and not isinstance(self._blocks, Iterable):
@@ -146,8 +150,7 @@ class IterableSource(Source):
 
     def describe(self) -> dict[str, Any]:
         """The data's digest: reads the blocks once (a one-shot iterator is not digested)."""
-        it = iter(self._blocks) if isinstance(self._blocks, Iterable) else None
-        if it is not None and it is self._blocks:
+        if not self.reiterable:  # reading it would use it up
             return {"kind": "iterator", "id": id(self._blocks)}
         h = hashlib.blake2b(digest_size=16)
         for _, block in self.read():
@@ -168,8 +171,7 @@ def as_source(data: Any) -> Source:
 # -- from blocks to minibatches --------------------------------------------------------
 
 
-def minibatches(source: Source, batch_size: int, rng: np.random.Generator | None,
-                ) -> Iterator[Chunk]:
+def minibatches(source: Source, batch_size: int, rng: Rng | None) -> Iterator[Chunk]:
     """One epoch of minibatches of ``batch_size`` rows; shuffled when ``rng`` is given.
 
     With ``rng`` None the rows come in the source's order, so the batches are
@@ -178,7 +180,8 @@ def minibatches(source: Source, batch_size: int, rng: np.random.Generator | None
     order = None
     if rng is not None and source.n_blocks is not None:
         order = [int(i) for i in rng.permutation(source.n_blocks)]  # drawn before reading
-    blocks = (block for _, block in read_ahead(source.read(order), source.read_ahead))
+    blocks: Iterator[Chunk] = (block for _, block in
+                               read_ahead(source.read(order), source.read_ahead))
     if rng is not None:
         blocks = _shuffle_buffer(blocks, source.shuffle_buffer, rng)
     return _rebatch(blocks, batch_size)
@@ -209,8 +212,7 @@ def _rebatch(blocks: Iterable[Chunk], batch_size: int) -> Iterator[Chunk]:
         yield _concat(pending)
 
 
-def _shuffle_buffer(blocks: Iterable[Chunk], size: int, rng: np.random.Generator,
-                    ) -> Iterator[Chunk]:
+def _shuffle_buffer(blocks: Iterable[Chunk], size: int, rng: Rng) -> Iterator[Chunk]:
     """Rows mixed in a buffer of ``size`` rows: fill, shuffle, hand out half, refill."""
     buffer: list[Chunk] = []
     held = 0

@@ -159,6 +159,10 @@ def fit(
         if batch is None:
             raise ConfigError("a data source trains in minibatches: give batch_size",
                               params=["batch_size"])
+        if epochs > 1 and not source.reiterable:
+            raise ConfigError(f"epochs={epochs} but the source wraps an iterator, which can "
+                              "be read only once; pass a list, a re-iterable object or a "
+                              "function returning a fresh iterator", params=["epochs"])
         if validation_split:
             raise ConfigError("validation_split needs arrays; with a data source, pass "
                               "validation_data (another source or arrays)",
