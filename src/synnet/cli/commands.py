@@ -27,6 +27,7 @@ from synnet.errors import ConfigError, DataError
 from synnet.io.atomic import atomic_write, output_target, remove_stale_temp_files
 from synnet.io.reader import load_model
 from synnet.tabular import scores
+from synnet.tabular.chunks import read_chunks, write_chunks
 from synnet.tabular.files import PARQUET_SUFFIXES, Table, read_table, write_table
 from synnet.tabular.model import load
 from synnet.tabular.settings import Settings
@@ -192,11 +193,25 @@ def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.proba and model.task != "classification":
         raise ConfigError("--proba needs a classification model; this one does "
                           f"{model.task or 'not know its task'}")
-    table = read_table(args.data)
+    clash = [c for c in args.keep if c.startswith(("prediction", "proba_"))]
+    if clash:
+        raise ConfigError(f"--keep {clash[0]!r} clashes with an output column name")
+    # Chunk by chunk: read, predict, write; memory does not grow with the file.
+    chunks = (_prediction_columns(model, table, args, start)
+              for start, table in read_chunks(args.data))
+    rows = write_chunks(chunks, args.output, stdout=out)
+    if args.output and args.output != "-":
+        print(f"{rows} prediction(s) written to {args.output}", file=err)
+    return EXIT_OK
+
+
+def _prediction_columns(model: Any, table: Any, args: argparse.Namespace,
+                        start: int) -> dict[str, np.ndarray]:
+    """The columns ``synnet predict`` writes for ``table``, rows ``start``... of the file."""
     absent = [c for c in args.keep if c not in table.columns]
     if absent:
         raise DataError(f"--keep: {table.source} has no column {', '.join(map(repr, absent))}")
-    pred, proba = model.predict_with_proba(_model_input(model, table))
+    pred, proba = model.predict_with_proba(_model_input(model, table), first_row=start + 1)
     columns: dict[str, np.ndarray] = {c: table.columns[c] for c in args.keep}
     if pred.ndim == 1:
         columns["prediction"] = pred
@@ -207,13 +222,7 @@ def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.proba:
         assert proba is not None and model.classes is not None
         columns.update({f"proba_{label}": proba[:, j] for j, label in enumerate(model.classes)})
-    clash = [c for c in args.keep if c.startswith(("prediction", "proba_"))]
-    if clash:
-        raise ConfigError(f"--keep {clash[0]!r} clashes with an output column name")
-    write_table(columns, args.output, stdout=out)
-    if args.output and args.output != "-":
-        print(f"{table.n_rows} prediction(s) written to {args.output}", file=err)
-    return EXIT_OK
+    return columns
 
 
 def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -165,8 +165,8 @@ class Model:
                                 "preprocessing") from None
         return np.asarray(X)
 
-    def _output(self, X: Any) -> np.ndarray:
-        return self.network.predict(self.transform(X))
+    def _output(self, X: Any, first_row: int = 1) -> np.ndarray:
+        return self.network.predict(self.transform(X, first_row))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (n, n_classes), columns in the order of :attr:`classes`.
@@ -200,13 +200,15 @@ class Model:
         models; values (n,) or (n, k) for regression."""
         return self.predict_with_proba(X)[0]
 
-    def predict_with_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    def predict_with_proba(self, X: Any, first_row: int = 1,
+                           ) -> tuple[np.ndarray, np.ndarray | None]:
         """(predictions, probabilities) from one pass over X.
 
         Predictions are as :meth:`predict` gives them; probabilities as
         :meth:`predict_proba` gives them for classification models, else None.
+        ``first_row``: the number messages give X's first row (for chunks of a file).
         """
-        out = self._output(X)
+        out = self._output(X, first_row)
         if self.task != "classification":
             return (out if self.target is None else self.target.decode(out)), None
         proba = self.proba_from_output(out)
