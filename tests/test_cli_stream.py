@@ -1,0 +1,104 @@
+"""The command line streams: predict reads, predicts and writes chunk by chunk."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_cli import make_model, run, table_rows, write_csv
+
+from synnet.tabular import chunks
+from synnet.tabular.files import read_table
+from synnet.tabular.model import load
+
+
+@pytest.fixture
+def model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    header, rows = table_rows(60)
+    return make_model(tmp_path, write_csv(tmp_path / "train.csv", header, rows), capsys)
+
+
+def _big(tmp_path: Path, n: int) -> Path:
+    header, rows = table_rows(n, seed=1)
+    return write_csv(tmp_path / "big.csv", header, rows)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet", "-"])
+def test_predict_in_chunks_writes_every_row_in_order(tmp_path: Path, model: Path,
+                                                     capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     suffix: str) -> None:
+    data = _big(tmp_path, 1000)
+    monkeypatch.setattr(chunks, "CHUNK_ROWS", 64)  # 16 chunks
+    assert len(list(chunks.read_chunks(data))) == 16
+    out = "-" if suffix == "-" else tmp_path / f"out{suffix}"
+    code, stdout, err = run(capsys, "predict", model, data, "-o", out, "--keep", "id",
+                            "--proba")
+    assert code == 0, err
+    if suffix == "-":
+        import io
+
+        got = pd.read_csv(io.StringIO(stdout))
+    elif suffix == ".parquet":
+        got = pd.read_parquet(out)
+    else:
+        got = pd.read_csv(out, sep="\t" if suffix == ".tsv" else ",")
+        assert "1000 prediction(s) written" in err
+    # The whole table at once, through the library: the same rows, labels, probabilities.
+    table = read_table(data)
+    expected, proba = load(model).predict_with_proba(
+        {k: v for k, v in table.columns.items() if k not in ("label", "score")})
+    assert proba is not None
+    assert got["id"].tolist() == list(range(1000))
+    assert got["prediction"].astype(str).tolist() == [str(v) for v in expected]
+    np.testing.assert_array_equal(got[["proba_no", "proba_yes"]].to_numpy(), proba)
+
+
+def test_a_bad_row_in_a_later_chunk_is_named_and_nothing_is_written(
+        tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    header, rows = table_rows(300, seed=2)
+    rows[250][1] = "not a number"
+    data = write_csv(tmp_path / "bad.csv", header, rows)
+    out = tmp_path / "out.csv"
+    out.write_text("old\n")
+    monkeypatch.setattr(chunks, "CHUNK_ROWS", 100)
+    code, _, err = run(capsys, "predict", model, data, "-o", out)
+    assert code == 2
+    assert "251" in err and "not a number" in err
+    assert out.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+# The peak from /proc (VmHWM): getrusage's ru_maxrss survives exec, so a child would
+# report the parent's peak at the time it forked.
+_PEAK = """
+import sys
+from synnet.tabular import chunks
+chunks.CHUNK_ROWS = 2000
+from synnet.cli import main
+code = main(["predict", sys.argv[1], sys.argv[2], "-o", sys.argv[3], "--keep", "id"])
+peak = [line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")]
+print(code, peak[0])
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+def test_predict_memory_does_not_grow_with_the_file(tmp_path: Path, model: Path) -> None:
+    """Peak RSS on a file 8x larger than another stays within a few MB (chunks of 2000 rows);
+    reading either file whole would take tens of MB more."""
+    peaks = []
+    for n in (25_000, 200_000):
+        data = _big(tmp_path, n)
+        done = subprocess.run([sys.executable, "-c", _PEAK, str(model), str(data),
+                               str(tmp_path / "out.csv")], capture_output=True, text=True,
+                              timeout=300, check=True)
+        code, peak_kb = done.stdout.split()
+        assert code == "0", done.stderr
+        assert len(pd.read_csv(tmp_path / "out.csv")) == n
+        peaks.append(int(peak_kb) / 1024)
+    assert peaks[1] - peaks[0] < 20, peaks
