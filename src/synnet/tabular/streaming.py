@@ -1,0 +1,232 @@
+"""Preprocessing and target statistics in one pass over chunks of a table.
+
+:func:`fit_streaming` reads chunks (Tables of consecutive rows) once and
+returns the :class:`Preprocessor` and :class:`TargetEncoder` that fitting on
+the whole table at once would give: the same column kinds (by the same rule,
+:func:`looks_numeric`'s majority counted over all chunks), the same
+categories and fills, and means and scales merged chunk by chunk with Chan et
+al.'s pairwise update (numerically stable; equal to the in-memory NumPy
+figures to about 1e-12 relative). Memory holds one chunk and, per column,
+counts of its distinct text values (at most :data:`MAX_DISTINCT`).
+
+Not streamable: ``impute='median'`` (it needs every value); the function
+says so before reading anything.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from synnet.errors import ConfigError, DataError
+from synnet.tabular.columns import (
+    MAX_LISTED,
+    as_column,
+    missing_error,
+    missing_mask,
+    most_frequent_text,
+    parse_float,
+    rows_text,
+    text_values,
+)
+from synnet.tabular.files import Table
+from synnet.tabular.preprocessing import CATEGORICAL, NUMERIC, Preprocessor
+from synnet.tabular.target import TargetEncoder, _class_labels, check_classes
+
+#: Distinct values counted per column; a text column with more is refused.
+MAX_DISTINCT = 100_000
+
+
+@dataclass
+class Moments:
+    """Count, mean and sum of squared deviations, merged chunk by chunk (Chan et al.)."""
+
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    def add(self, x: np.ndarray) -> None:
+        if not len(x):
+            return
+        n_b = len(x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean_b = float(np.mean(x))
+            m2_b = float(np.sum((x - mean_b) ** 2))
+        n = self.n + n_b
+        delta = mean_b - self.mean
+        self.mean += delta * n_b / n
+        self.m2 += m2_b + delta * delta * self.n * n_b / n
+        self.n = n
+
+    def std(self, n: int | None = None) -> float:
+        """The population standard deviation (over ``n`` rows, default the count)."""
+        return math.sqrt(self.m2 / (n or self.n)) if self.n else 0.0
+
+
+@dataclass
+class _Column:
+    """What one pass learns about a feature column."""
+
+    rows: int = 0
+    missing: list[int] = field(default_factory=list)  # first rows, for messages
+    n_missing: int = 0
+    present: int = 0
+    parsed: int = 0
+    bad: list[tuple[int, Any]] = field(default_factory=list)  # unparseable text: row, value
+    n_bad: int = 0
+    numbers: Moments = field(default_factory=Moments)
+    texts: Counter[str] | None = field(default_factory=Counter)
+    object_dtype: bool = False
+
+    def add(self, column: np.ndarray, start: int) -> None:
+        missing = missing_mask(column)
+        present = ~missing
+        self.rows += len(column)
+        where = np.flatnonzero(missing)
+        self.n_missing += len(where)
+        if len(self.missing) < MAX_LISTED:
+            self.missing.extend((where[:MAX_LISTED - len(self.missing)] + start).tolist())
+        self.present += int(present.sum())
+        if column.dtype.kind == "O":
+            self.object_dtype = True
+            values = np.full(len(column), np.nan)
+            for i in np.flatnonzero(present):
+                f = parse_float(column[i])
+                if f is None:
+                    self.n_bad += 1
+                    if len(self.bad) < MAX_LISTED:
+                        self.bad.append((int(i) + start, column[i]))
+                else:
+                    values[i] = f
+            ok = present & ~np.isnan(values)
+            self.parsed += int(ok.sum())
+            self.numbers.add(values[ok])
+        else:
+            self.parsed += int(present.sum())
+            self.numbers.add(column[present].astype(np.float64))
+        if self.texts is not None:
+            self.texts.update(text_values(column[present]).tolist())
+            if len(self.texts) > MAX_DISTINCT:
+                self.texts = None  # too many to be categories: numbers, or refused below
+
+
+def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, task: str,
+                  impute: str | None = None, categorical: Sequence[str] = (),
+                  ) -> tuple[Preprocessor, TargetEncoder, int]:
+    """(preprocessor, target encoder, rows) from one pass over ``chunks``.
+
+    The same results as ``Preprocessor(impute, categorical).fit(table, names)``
+    and ``TargetEncoder(task, target).fit(table[target])`` on the whole table.
+    """
+    if impute == "median":
+        raise ConfigError("impute='median' needs every value of a column at once, which a "
+                          "streamed file does not give; use 'mean' or 'most_frequent', or "
+                          "read the file into memory", params=["impute"])
+    pre = Preprocessor(impute, categorical)
+    encoder = TargetEncoder(task, target)
+    if not names:
+        raise DataError("no feature columns: the data must have at least one column "
+                        "besides the target")
+    unknown = [c for c in pre.categorical if c not in names]
+    if unknown:
+        raise ConfigError(f"categorical names {', '.join(map(repr, unknown))}, which "
+                          f"{'is' if len(unknown) == 1 else 'are'} not a feature column",
+                          params=["categorical"])
+    columns = {name: _Column() for name in names}
+    y_moments = Moments()
+    labels: set[Any] = set()
+    start = 0
+    for table in chunks:
+        for name in names:
+            columns[name].add(as_column(table.columns[name], name), start)
+        y = encoder._check(table.columns[target], start + 1)
+        if task == "classification":
+            labels.update(np.unique(_class_labels(y)).tolist())
+            if len(labels) > MAX_DISTINCT:
+                raise DataError(f"the target column {target!r} has more than {MAX_DISTINCT} "
+                                "classes; is it a regression target?", params=["task"])
+        else:
+            y_moments.add(encoder.values(y, start + 1))
+        start += table.n_rows
+    if start == 0:
+        raise DataError("the data has no rows")
+    if impute is None:
+        missing = {name: _rows(c.missing, c.n_missing) for name, c in columns.items()
+                   if c.n_missing}
+        if missing:
+            raise missing_error(missing)
+    pre.columns = [_spec(name, c, pre) for name, c in columns.items()]
+    _fit_target(encoder, labels, y_moments)
+    return pre, encoder, start
+
+
+def _spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
+    """The column's spec, as Preprocessor._fit_column makes it from the whole column."""
+    if c.present == 0:
+        raise DataError(f"column {name!r} has no values; drop it or fill it in")
+    looks_numeric = c.parsed == c.present or c.parsed > c.present / 2
+    if name in pre.categorical or (c.object_dtype and not looks_numeric):
+        if c.texts is None:
+            raise DataError(f"column {name!r} has more than {MAX_DISTINCT} distinct values; "
+                            "as categories that is too many (drop the column)")
+        spec: dict[str, Any] = {"name": name, "kind": CATEGORICAL,
+                                "categories": sorted(c.texts)}
+        if pre.impute is not None:
+            spec["fill"] = most_frequent_text(list(c.texts.elements()))
+        return spec
+    if c.n_bad:
+        rows = _rows([r for r, _ in c.bad], c.n_bad)
+        examples = ", ".join(repr(v) for _, v in c.bad[:3])
+        raise DataError(f"column {name!r} must be numeric (most of its values are numbers) "
+                        f"but has text in {rows_text(rows, 1)}: {examples}; fix or remove "
+                        "those values")
+    m = c.numbers
+    if not (math.isfinite(m.mean) and math.isfinite(m.m2)):
+        raise DataError(f"column {name!r} has infinite values or values too large to "
+                        "standardize; replace or rescale them")
+    spec = {"name": name, "kind": NUMERIC}
+    fill = None
+    if pre.impute == "mean":
+        fill = m.mean
+    elif pre.impute == "most_frequent":
+        if c.texts is None:
+            raise DataError(f"column {name!r} has more than {MAX_DISTINCT} distinct values; "
+                            "impute='most_frequent' cannot count them in a stream (use 'mean')",
+                            params=["impute"])
+        best = max(c.texts.values())
+        fill = min(float(v) for v, k in c.texts.items() if k == best)
+    mean, scale = m.mean, m.std(c.rows)  # filled rows add nothing to the deviations...
+    if fill is not None and pre.impute != "mean" and c.n_missing:
+        both = Moments(c.rows - c.n_missing, m.mean, m.m2)  # ...unless the fill is not the mean
+        both.add(np.full(c.n_missing, fill))
+        mean, scale = both.mean, both.std()
+    spec.update(mean=mean, scale=scale if scale > 0.0 else 1.0)
+    if fill is not None:
+        spec["fill"] = fill
+    return spec
+
+
+def _rows(first: list[int], count: int) -> np.ndarray:
+    """The first rows named in a message, padded to ``count`` (rows_text counts the rest)."""
+    return np.asarray(first + [-1] * (count - len(first)), dtype=np.int64)
+
+
+def _fit_target(encoder: TargetEncoder, labels: set[Any], y: Moments) -> None:
+    if encoder.task == "classification":
+        uniques = np.unique(np.asarray(sorted(labels), dtype=object if any(
+            isinstance(v, str) for v in labels) else None))
+        if len(uniques) < 2:
+            raise DataError(f"the target {encoder._what()} has a single class "
+                            f"({uniques[0]!r}) in every row; classification needs at least "
+                            "two classes (or set task='regression')", params=["task"])
+        encoder.classes = check_classes(uniques)
+        return
+    if not (math.isfinite(y.mean) and math.isfinite(y.m2)):
+        raise DataError(f"the target {encoder._what()} has values too large to standardize")
+    scale = y.std()
+    encoder.mean, encoder.scale = [y.mean], [scale if scale > 0 else 1.0]

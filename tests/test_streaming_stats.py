@@ -1,0 +1,105 @@
+"""One streaming pass gives the preprocessing and target statistics of the whole table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synnet.errors import ConfigError, DataError
+from synnet.tabular.files import Table
+from synnet.tabular.preprocessing import Preprocessor
+from synnet.tabular.streaming import Moments, fit_streaming
+from synnet.tabular.target import TargetEncoder
+
+
+def _table(n: int, seed: int = 0, missing: bool = False) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    big = rng.normal(1e3, 1.0, n)
+    counts = rng.integers(0, 10, n)
+    colour = rng.choice(np.array(["red", "green", "blue", "x, y"], dtype=object), n)
+    text_numbers = np.array([f"{v:.3f}" for v in rng.normal(size=n)], dtype=object)
+    label = rng.choice(np.array(["a", "b", "c"], dtype=object), n)
+    value = rng.normal(5.0, 2.0, n)
+    if missing:
+        big[rng.random(n) < 0.1] = np.nan
+        colour[rng.random(n) < 0.1] = None
+        text_numbers[rng.random(n) < 0.1] = None
+    return {"big": big, "counts": counts, "colour": colour, "text_numbers": text_numbers,
+            "label": label, "value": value}
+
+
+def _chunks(columns: dict[str, np.ndarray], size: int) -> list[Table]:
+    n = len(columns["big"])
+    return [Table({k: v[s:s + size] for k, v in columns.items()})
+            for s in range(0, n, size)]
+
+
+def _close(a: object, b: object) -> None:
+    """Equal structures, numbers to 1e-12 relative."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            _close(a[k], b[k])
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _close(x, y)
+    elif isinstance(a, float):
+        assert b == pytest.approx(a, rel=1e-12, abs=0.0), (a, b)
+    else:
+        assert a == b
+
+
+NAMES = ["big", "counts", "colour", "text_numbers"]
+
+
+@pytest.mark.parametrize("impute,missing", [(None, False), ("mean", True),
+                                            ("most_frequent", True)])
+@pytest.mark.parametrize("size", [1, 37, 1000, 5000])
+def test_streaming_statistics_equal_the_whole_tables(impute: str | None, missing: bool,
+                                                     size: int) -> None:
+    columns = _table(3000 if size > 1 else 200, missing=missing)
+    for task, target in (("classification", "label"), ("regression", "value")):
+        expected = Preprocessor(impute, ["counts"]).fit(columns, NAMES)
+        expected_target = TargetEncoder(task, target).fit(columns[target])
+        pre, enc, rows = fit_streaming(_chunks(columns, size), NAMES, target, task,
+                                       impute=impute, categorical=["counts"])
+        assert rows == len(columns["big"])
+        _close(expected.to_config(), pre.to_config())
+        _close(expected_target.to_config(), enc.to_config())
+        # ... and they transform alike
+        np.testing.assert_allclose(pre.transform(columns), expected.transform(columns),
+                                   rtol=1e-9, atol=1e-9)
+
+
+def test_merged_moments_are_stable_where_naive_sums_are_not() -> None:
+    """A large mean and a tiny spread: sum(x^2) - n mean^2 loses every digit; merging does not."""
+    import math
+
+    x = 1e9 + np.random.default_rng(1).normal(0, 1e-2, 100_000)
+    m = Moments()
+    for s in range(0, len(x), 333):
+        m.add(x[s:s + 333])
+    mean = math.fsum(x) / len(x)  # correctly rounded sums as the reference
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in x.tolist()) / len(x))
+    assert m.mean == pytest.approx(mean, rel=1e-15)
+    assert m.std() == pytest.approx(std, rel=1e-6)  # the data's own rounding: ~1e-7
+    naive = math.sqrt(max(0.0, float(np.mean(x * x)) - float(np.mean(x)) ** 2))
+    assert naive != pytest.approx(std, rel=1e-2)
+
+
+def test_errors_name_rows_of_the_whole_file() -> None:
+    columns = _table(300, missing=True)
+    with pytest.raises(DataError, match="missing") as info:
+        fit_streaming(_chunks(columns, 50), NAMES, "label", "classification")
+    assert "more" in str(info.value)
+    columns = _table(300)
+    columns["text_numbers"][250] = "oops"
+    with pytest.raises(DataError, match=r"row 251: 'oops'"):
+        fit_streaming(_chunks(columns, 100), NAMES, "label", "classification")
+    columns = _table(300)
+    columns["label"][:] = "a"
+    with pytest.raises(DataError, match="single class"):
+        fit_streaming(_chunks(columns, 100), NAMES, "label", "classification")
+    with pytest.raises(ConfigError, match="median"):
+        fit_streaming([], NAMES, "label", "classification", impute="median")
