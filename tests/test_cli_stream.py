@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_cli import make_model, run, table_rows, write_csv
 
 from synnet.tabular import chunks
 from synnet.tabular.files import read_table
 from synnet.tabular.model import load
+from test_cli import make_model, run, table_rows, write_csv
 
 
 @pytest.fixture
@@ -76,6 +77,32 @@ def test_a_bad_row_in_a_later_chunk_is_named_and_nothing_is_written(
 
 # The peak from /proc (VmHWM): getrusage's ru_maxrss survives exec, so a child would
 # report the parent's peak at the time it forked.
+@pytest.mark.parametrize("target", ["label", "score"])
+def test_evaluate_in_chunks_equals_one_chunk(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             target: str) -> None:
+    header, rows = table_rows(60)
+    train = write_csv(tmp_path / "train.csv", header, rows)
+    model = tmp_path / "m.synnet"
+    drop = "id,score" if target == "label" else "id,label"
+    code, _, err = run(capsys, "train", train, "--target", target, "--drop", drop, "-o", model,
+                       "--epochs", "5", "--seed", "1", "-q")
+    assert code == 0, err
+    data = _big(tmp_path, 500)
+    reports = []
+    for rows_per_chunk in (10**6, 37):
+        monkeypatch.setattr(chunks, "CHUNK_ROWS", rows_per_chunk)
+        code, out, err = run(capsys, "evaluate", model, data, "--json")
+        assert code == 0, err
+        reports.append(json.loads(out))
+    assert reports[0].keys() == reports[1].keys()
+    for key, value in reports[0].items():
+        if isinstance(value, float):
+            assert reports[1][key] == pytest.approx(value, rel=1e-12), key
+        else:
+            assert reports[1][key] == value, key
+
+
 _PEAK = """
 import sys
 from synnet.tabular import chunks

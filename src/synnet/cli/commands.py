@@ -28,7 +28,7 @@ from synnet.io.atomic import atomic_write, output_target, remove_stale_temp_file
 from synnet.io.reader import load_model
 from synnet.tabular import scores
 from synnet.tabular.chunks import read_chunks, write_chunks
-from synnet.tabular.files import PARQUET_SUFFIXES, Table, read_table, write_table
+from synnet.tabular.files import PARQUET_SUFFIXES, Table, read_table
 from synnet.tabular.model import load
 from synnet.tabular.settings import Settings
 from synnet.tabular.train import (
@@ -234,24 +234,37 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise ConfigError("synnet evaluate does not score multilabel models yet; use "
                           "synnet predict and score the label columns yourself")
     name = args.target or model.target.name
-    table = read_table(args.data)
-    if name is None or name not in table.columns:
-        raise DataError(f"{table.source} has no target column {name!r}; pass --target COL to "
-                        "name the column with the true values")
-    raw = table.columns[name]
     target = copy.copy(model.target)
     target.name = name  # messages name the column read, which --target may have changed
-    X = _model_input(model, table)
+    # Chunk by chunk: only the true values and the predictions are kept, not the table.
+    truth: list[Any] = []
+    outputs: list[Any] = []
+    source = str(args.data)
+    for start, table in read_chunks(args.data):
+        source = table.source
+        if name is None or name not in table.columns:
+            raise DataError(f"{table.source} has no target column {name!r}; pass --target COL "
+                            "to name the column with the true values")
+        raw = table.columns[name]
+        X = _model_input(model, table)
+        if model.task == "classification":
+            truth.append(target.encode(raw, first_row=start + 1))
+            outputs.append(model.predict_with_proba(X, first_row=start + 1)[1])
+        else:
+            truth.append(target.values(raw, start + 1, context="evaluate"))
+            outputs.append(np.asarray(model.predict_with_proba(X, first_row=start + 1)[0],
+                                      dtype=np.float64))
     if model.task == "classification":
         assert model.classes is not None
-        codes, known = target.encode(raw)
+        codes = np.concatenate([c for c, _ in truth])
+        known = np.concatenate([k for _, k in truth])
         if not known.any():
             shown = ", ".join(repr(str(c)) for c in model.classes[:10])
-            raise DataError(f"no label in column {name!r} of {table.source} is one of the "
+            raise DataError(f"no label in column {name!r} of {source} is one of the "
                             f"model's classes ({shown}{', ...' if len(model.classes) > 10 else ''}"
                             "): the labels do not match; check that --target names the column "
                             "of true labels", params=["target"])
-        proba = model.predict_proba(X)
+        proba = np.concatenate(outputs)
         report = scores.classification_report(codes[known], proba[known])
         if not known.all():
             correct = int(np.sum(np.argmax(proba[known], axis=1) == codes[known]))
@@ -262,13 +275,12 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         report["classes"] = [str(c) for c in model.classes]
         text = reporting.classification_text(report, model.classes)
     else:
-        report = scores.regression_report(target.values(raw, context="evaluate"),
-                                          np.asarray(model.predict(X), dtype=np.float64))
+        report = scores.regression_report(np.concatenate(truth), np.concatenate(outputs))
         text = reporting.regression_text(report)
     if args.json:
         print(json.dumps(report, indent=1, allow_nan=True), file=out)
     else:
-        print(f"{reporting.describe_target(model)} on {table.source}", file=out)
+        print(f"{reporting.describe_target(model)} on {source}", file=out)
         print(text, file=out)
     return EXIT_OK
 
