@@ -77,6 +77,20 @@ def test_a_bad_row_in_a_later_chunk_is_named_and_nothing_is_written(
 
 # The peak from /proc (VmHWM): getrusage's ru_maxrss survives exec, so a child would
 # report the parent's peak at the time it forked.
+def test_predict_refuses_a_ragged_row_anywhere(tmp_path: Path, model: Path,
+                                               capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The structure check of the whole-file reader runs before the first chunk is written."""
+    data = _big(tmp_path, 300)
+    lines = data.read_text().splitlines()
+    lines[280] = ",".join(lines[280].split(",")[:3])  # a short row, which pandas would pad
+    data.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(chunks, "CHUNK_ROWS", 50)
+    code, out, err = run(capsys, "predict", model, data)
+    assert code == 2 and out == ""
+    assert "line 281: 3 field(s) but the header has 6" in err
+
+
 @pytest.mark.parametrize("target", ["label", "score"])
 def test_evaluate_in_chunks_equals_one_chunk(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                              monkeypatch: pytest.MonkeyPatch,

@@ -9,7 +9,11 @@ gives; :func:`write_chunks` writes chunks of columns as one file, atomically
 
 from __future__ import annotations
 
+import bz2
+import contextlib
+import gzip
 import io
+import lzma
 import os
 import stat
 import sys
@@ -25,6 +29,7 @@ from synnet.tabular.files import (
     PARQUET_SUFFIXES,
     Table,
     _check_names,
+    _check_structure,
     _pandas,
     frame_to_table,
     is_parquet,
@@ -78,6 +83,12 @@ def read_chunks(path: str | os.PathLike[str], rows: int | None = None,
 def _csv_chunks(pd: Any, data: Any, path: str, rows: int, sep: str | None) -> Iterator[Any]:
     if sep is None:
         sep = "\t" if path.lower().endswith((".tsv", ".tsv.gz")) else ","
+    # The whole-file reader's structure check (ragged rows, names), line by line first:
+    # pandas alone would fill short rows with missing values.
+    with _text(data, path) as text:
+        _check_structure(text, path, sep)
+    if isinstance(data, io.BytesIO):
+        data.seek(0)
     try:
         reader = pd.read_csv(data, sep=sep, skipinitialspace=True, skip_blank_lines=True,
                              chunksize=rows, compression="infer", encoding="utf-8-sig")
@@ -91,6 +102,23 @@ def _csv_chunks(pd: Any, data: Any, path: str, rows: int, sep: str | None) -> It
         raise DataError(f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8") from None
     except Exception as exc:  # pandas' parser errors have many types
         raise DataError(f"cannot parse {path} as CSV ({exc})") from None
+
+
+@contextlib.contextmanager
+def _text(data: Any, path: str) -> Iterator[IO[str]]:
+    """The file (or in-memory bytes) as text, decompressed as pandas' 'infer' would."""
+    opener: Any = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(
+        Path(path).suffix.lower(), open)
+    raw = data if isinstance(data, io.BytesIO) else opener(data, "rb")
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    try:
+        yield text
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    finally:
+        text.detach()
+        if raw is not data:
+            raw.close()
 
 
 def _parquet_chunks(data: Any, path: str, rows: int) -> Iterator[Any]:

@@ -141,9 +141,13 @@ def _read_csv(pd: Any, data: bytes, source: str, sep: str) -> Any:
     return frame
 
 
-def _check_structure(text: str, source: str, sep: str) -> None:
-    """Header names present and distinct; every row as many fields as the header."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, skipinitialspace=True)
+def _check_structure(text: str | IO[str], source: str, sep: str) -> None:
+    """Header names present and distinct; every row as many fields as the header.
+
+    ``text``: the file's text, or a text stream (read line by line: chunked readers).
+    """
+    lines = io.StringIO(text, newline="") if isinstance(text, str) else text
+    reader = csv.reader(lines, delimiter=sep, skipinitialspace=True)
     header: list[str] | None = None
     try:
         for row in reader:
