@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from synnet._validation import check_int
 from synnet.cli import report as reporting
 from synnet.cli.plot import check_plot_path, plot_history
 from synnet.cli.progress import Note, progress_callback
@@ -39,6 +40,7 @@ from synnet.tabular.train import (
     split_rows,
     train,
 )
+from synnet.tabular.train_stream import should_stream, train_stream
 
 EXIT_OK, EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -124,26 +126,28 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if settings.resume and settings.seed is None:
         # The split and the preprocessing depend on the seed: reuse the checkpoint's.
         settings.seed = checkpoint_seed(settings.checkpoint_dir)
-    table = read_table(args.data)
+    streaming = should_stream(args.data, args.stream)
+    if args.valid and not streaming:
+        raise ConfigError("--valid FILE goes with --stream (in memory, --valid-fraction "
+                          "holds rows out)")
+    check_int("shuffle_buffer", args.shuffle_buffer, 1)
     progress = [] if args.quiet else [progress_callback(settings.epochs, err)]
-    if progress and resolve_task(table, settings)[0] == "regression":
-        progress.insert(0, Note(
-            f"(the loss shown is the mean squared error of the standardized target "
-            f"{settings.target!r}, in units of its variance; the scores at the end are in its "
-            "own units)", err))
     try:
-        result = train(table, settings, progress)
-    except Interrupted as exc:
-        if exc.checkpoint is not None:
-            print(f"\nsynnet: interrupted; progress saved in {exc.checkpoint}; resume with "
-                  "the same command plus --resume", file=err)
-        elif settings.checkpoint_dir:
-            print("\nsynnet: interrupted before the first checkpoint; nothing was saved",
-                  file=err)
+        if streaming:
+            source = args.data
+            result = train_stream(args.data, settings, progress, args.valid,
+                                  args.shuffle_buffer)
         else:
-            print("\nsynnet: interrupted; progress was not saved (train with "
-                  "--checkpoint-dir DIR to make runs resumable)", file=err)
-        return EXIT_INTERRUPTED
+            table = read_table(args.data)
+            source = table.source
+            if progress and resolve_task(table, settings)[0] == "regression":
+                progress.insert(0, Note(
+                    f"(the loss shown is the mean squared error of the standardized target "
+                    f"{settings.target!r}, in units of its variance; the scores at the end are "
+                    "in its own units)", err))
+            result = train(table, settings, progress)
+    except Interrupted as exc:
+        return _interrupted(exc, settings, err)
     except Diverged as exc:
         if not args.keep_last_good:
             raise
@@ -153,11 +157,31 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"  the model with the last finite weights was written to {args.output} "
               "(--keep-last-good)", file=err)
         return EXIT_DIVERGED
+    return _trained(args, result, source, stdout, out, err)
+
+
+def _interrupted(exc: Interrupted, settings: Settings, err: TextIO) -> int:
+    if exc.checkpoint is not None:
+        print(f"\nsynnet: interrupted; progress saved in {exc.checkpoint}; resume with "
+              "the same command plus --resume", file=err)
+    elif settings.checkpoint_dir:
+        print("\nsynnet: interrupted before the first checkpoint; nothing was saved",
+              file=err)
+    else:
+        print("\nsynnet: interrupted; progress was not saved (train with "
+              "--checkpoint-dir DIR to make runs resumable)", file=err)
+    return EXIT_INTERRUPTED
+
+
+def _trained(args: argparse.Namespace, result: Any, source: str, stdout: TextIO,
+             out: TextIO, err: TextIO) -> int:
+    """Write the model (and plot) of a finished run and print its summary."""
+    settings = result.settings
     if result.resumed_from is not None:
         print(f"resumed from the checkpoint after epoch {result.resumed_from} in "
               f"{settings.checkpoint_dir}", file=err)
     model = result.model
-    _write_model_to(model, args.output, stdout, training=result.training_record(table.source))
+    _write_model_to(model, args.output, stdout, training=result.training_record(source))
     if args.plot:
         assert model.network.history is not None
         plot_history(model.network.history.history, args.plot,

@@ -33,6 +33,7 @@ from synnet.errors import ConfigError
 
 if TYPE_CHECKING:
     from synnet.core.callback import Callback
+    from synnet.data.source import Source
     from synnet.core.history import History
     from synnet.core.optimizers import Optimizer
 
@@ -382,7 +383,7 @@ class Network:
         epochs: int = 1,
         batch_size: int | None = 32,
         shuffle: bool = True,
-        validation_data: tuple[Any, Any] | tuple[Any, Any, Any] | None = None,
+        validation_data: tuple[Any, Any] | tuple[Any, Any, Any] | Source | None = None,
         validation_split: float = 0.0,
         metrics: Iterable[str] = (),
         callbacks: Iterable[Callback] = (),
@@ -403,8 +404,8 @@ class Network:
             epochs: passes over the data.
             batch_size: rows per update; None means the whole data (full batch).
             shuffle: reshuffle rows every epoch, drawing from the network's generator.
-            validation_data: (X_val, y_val) or (X_val, y_val, sample_weight_val),
-                evaluated after every epoch.
+            validation_data: (X_val, y_val) or (X_val, y_val, sample_weight_val), or
+                a data source, evaluated after every epoch.
             validation_split: fraction of the *last* rows held out for
                 validation instead (as in Keras), taken before any shuffling.
             metrics: names from ``synnet.core.metrics`` ("accuracy", "mae", "mse"),
