@@ -143,3 +143,71 @@ def test_predict_memory_does_not_grow_with_the_file(tmp_path: Path, model: Path)
         assert len(pd.read_csv(tmp_path / "out.csv")) == n
         peaks.append(int(peak_kb) / 1024)
     assert peaks[1] - peaks[0] < 20, peaks
+
+
+def test_train_stream_fits_the_preprocessing_of_its_training_rows(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from synnet.tabular import train_stream
+    from synnet.tabular.preprocessing import Preprocessor
+
+    header, rows = table_rows(1500, seed=4)
+    data = write_csv(tmp_path / "d.csv", header, rows)
+    monkeypatch.setattr(chunks, "CHUNK_ROWS", 200)
+    monkeypatch.setattr(train_stream, "MEMORY_BUDGET_BYTES", 0)  # streams by itself
+    model = tmp_path / "m.synnet"
+    code, out, err = run(capsys, "train", data, "--target", "label", "--drop", "id,score",
+                         "-o", model, "--epochs", "3", "--seed", "5", "--valid-fraction", "0.25")
+    assert code == 0, err
+    assert "(from the first 200 rows)" in out
+    table = read_table(data)
+    held = train_stream.valid_rows(np.arange(1500), 0.25, 5)
+    assert 0.2 < held.mean() < 0.3
+    rows_train = np.flatnonzero(~held)
+    expected = Preprocessor().fit({k: v[rows_train] for k, v in table.columns.items()},
+                                  ["x", "count", "colour"])
+    got = load(model).preprocessor
+    assert got is not None
+    for a, b in zip(expected.to_config()["columns"], got.to_config()["columns"]):
+        assert a.keys() == b.keys()
+        for key in a:
+            if isinstance(a[key], float):
+                assert b[key] == pytest.approx(a[key], rel=1e-12)
+            else:
+                assert b[key] == a[key]
+    record = load_model_header(model)["training"]
+    assert record["rows"] == {"train": len(rows_train), "valid": int(held.sum())}
+    # The same run again gives the same model: the split and the batches come from the seed.
+    again = tmp_path / "again.synnet"
+    code, _, err = run(capsys, "train", data, "--target", "label", "--drop", "id,score",
+                       "-o", again, "--epochs", "3", "--seed", "5", "--valid-fraction", "0.25")
+    assert code == 0, err
+    a_w, b_w = load(model).network.get_weights(), load(again).network.get_weights()
+    assert all(np.array_equal(a_w[k], b_w[k]) for k in a_w)
+
+
+def test_train_stream_with_a_validation_file_and_refusals(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    header, rows = table_rows(400, seed=6)
+    data = write_csv(tmp_path / "d.csv", header, rows)
+    valid = write_csv(tmp_path / "v.csv", header, table_rows(100, seed=7)[1])
+    model = tmp_path / "m.synnet"
+    code, out, err = run(capsys, "train", data, "--target", "label", "--drop", "id,score",
+                         "-o", model, "--epochs", "2", "--stream", "--valid", valid, "-q")
+    assert code == 0, err
+    assert load_model_header(model)["training"]["rows"] == {"train": 400, "valid": 100}
+    code, _, err = run(capsys, "train", data, "--target", "label", "-o", model, "--valid",
+                       valid, "--no-stream")
+    assert code == 2 and "--valid FILE goes with --stream" in err
+    code, _, err = run(capsys, "train", data, "--target", "label", "-o", model, "--stream",
+                       "--shuffle-buffer", "0")
+    assert code == 2 and "--shuffle-buffer" in err
+    code, _, err = run(capsys, "train", data, "--target", "label", "-o", model, "--stream",
+                       "--impute", "median")
+    assert code == 2 and "median" in err
+
+
+def load_model_header(path: Path) -> dict:
+    from synnet.io import load_model
+
+    return load_model(path).header
