@@ -51,7 +51,12 @@ try:
     from synnet.sklearn.files import load_estimator, save_estimator
     from synnet.sklearn.lbfgs import fit_lbfgs
     from synnet.sklearn.losses import BinaryLogLoss, LogLoss, PoissonDeviance, SquaredError
-    from synnet.sklearn.params import CLASS_WEIGHT_DOC, CONSTRAINTS, SHARED_DOC
+    from synnet.sklearn.params import (
+        CLASS_WEIGHT_DOC,
+        CONSTRAINTS,
+        OUTPUT_FUNCTIONS,
+        SHARED_DOC,
+    )
 except ImportError as exc:  # the synnet modules above import scikit-learn or scipy too
     raise ImportError(
         "synnet.MLPClassifier and synnet.MLPRegressor need scikit-learn and scipy: "
@@ -269,11 +274,22 @@ class _BaseMLP(BaseEstimator):
         """Network output (n_samples, n_outputs_) for X, validated against the fit."""
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        return self.network_.predict(X)
+        return self._output(X)
+
+    def _output(self, X: Any) -> np.ndarray:
+        """Network output (n_samples, n_outputs_) for validated X, as scikit-learn computes it.
+
+        The output function runs on the logits as scikit-learn's does: far out, its
+        probabilities are exactly 0 and 1, where synnet's sigmoid and softmax (which
+        clip so that exp never overflows in training) stop at about 1e-304.
+        """
+        z = self.network_.predict(X, logits=True)
+        with np.errstate(under="ignore"):
+            return np.asarray(OUTPUT_FUNCTIONS[self.out_activation_](z))
 
     def _validation_score(self, X: Any, y: Any, sample_weight: Any) -> float:
         """The estimator's score on an already validated split; NaN if outputs are not finite."""
-        out = self.network_.predict(X)
+        out = self._output(X)
         if not np.isfinite(out).all():
             return np.nan
         # Squares of tiny residuals in R^2 may underflow to 0, which is what they are.
