@@ -319,7 +319,7 @@ def test_a_refused_refit_keeps_the_fitted_classes() -> None:
     clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
     with pytest.warns(Warning):
         clf.fit(X, y)
-    with pytest.raises(ValueError, match="sample_weight.shape"):
+    with pytest.raises(ValueError, match=r"sample_weight\.shape"):
         clf.fit(X, np.arange(30) % 2, sample_weight=np.ones(5))
     assert clf.classes_.tolist() == [0, 1, 2]
     assert clf.predict(X).shape == (30,)

@@ -45,7 +45,7 @@ class Outcome:
                         self.result = call()
                 else:
                     self.result = call()
-            except Exception as exc:  # noqa: BLE001 - compared with the other side's
+            except Exception as exc:
                 self.error = exc
         self.warnings = sorted({(w.category.__name__, str(w.message)) for w in caught})
 

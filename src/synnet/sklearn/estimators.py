@@ -19,9 +19,8 @@ the only package that imports scikit-learn.
 
 from __future__ import annotations
 
-import math
 import warnings
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import numpy as np
 

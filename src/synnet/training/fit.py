@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -181,7 +181,7 @@ def fit(
         # (the loop turns it into DivergenceError); underflow to 0 is harmless. Set once
         # here, not per batch: entering errstate costs as much as several small ufuncs.
         # nonfinite="continue" lets inf and nan run on through the epochs instead.
-        errors = "raise" if strict else "ignore"
+        errors: Literal["raise", "ignore"] = "raise" if strict else "ignore"
         with np.errstate(over=errors, invalid=errors, divide=errors, under="ignore"):
             while network.epochs_trained < end and not network.stop_training:
                 epoch = network.epochs_trained
