@@ -335,3 +335,28 @@ def test_bad_hidden_layer_sizes_raise_sklearns_error_type(sizes: Any) -> None:
     assert ref.error is not None and type(ours.error) is type(ref.error)
     if isinstance(ref.error, ValueError):
         assert str(ours.error) == str(ref.error)
+
+
+def test_validation_weights_all_zero_raise_sklearns_error() -> None:
+    w = np.zeros(150)
+    w[[0, 75]] = 1.0  # every held-out row of this split weighs 0
+    ours, ref = both(lambda m: m.MLPClassifier(early_stopping=True, max_iter=3,
+                                               random_state=0).fit(X_IRIS, Y_IRIS,
+                                                                   sample_weight=w))
+    assert type(ref.error) is ValueError and type(ours.error) is ValueError
+    assert str(ours.error) == str(ref.error)
+    assert not hasattr(ours.result, "network_")
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_float32_after_a_float64_fit_is_silent_as_in_sklearn(solver: str) -> None:
+    def fit(m: Any) -> Any:
+        est = m.MLPRegressor(hidden_layer_sizes=(6,), max_iter=3, random_state=0,
+                             shuffle=False, warm_start=True, solver=solver).fit(X_IRIS, Y_IRIS)
+        est.fit(X_IRIS.astype(np.float32), Y_IRIS)
+        return est.partial_fit(X_IRIS.astype(np.float32), Y_IRIS) if solver == "adam" else est
+
+    ours, ref = both(fit)
+    assert ours.error is None and ref.error is None and ours.warnings == ref.warnings
+    assert ours.result.coefs_[0].dtype == ref.result.coefs_[0].dtype == np.float64
+    assert_same_fit(ours.result, ref.result, rtol=1e-5, atol=1e-6)

@@ -118,6 +118,10 @@ class _BaseMLP(BaseEstimator):
         rng = _random_state(self.random_state)
         try:
             X, targets, labels = self._validate_input(X, y, incremental, reset=first_pass)
+            if not first_pass and X.dtype != self.network_.dtype:
+                # scikit-learn computes in mixed precision without a word; synnet
+                # converts, once and as silently, to the fitted network's dtype.
+                X = X.astype(self.network_.dtype)
             sample_weight = self._sample_weight(sample_weight, X, labels, incremental)
             n_outputs = len(self.classes_) if targets.ndim == 1 else targets.shape[1]
             if not first_pass:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import _check_sample_weight
 
 
 @dataclass
@@ -47,6 +48,10 @@ def early_stopping_split(data: Part, *, validation_fraction: float, stratify: np
     if data.sample_weight is None:
         train.append(None)
         val.append(None)
+    else:
+        # scikit-learn's scores refuse a validation split whose weights are all zero
+        # (after its first epoch); the same check and error, before any work here.
+        _check_sample_weight(val[3], val[0])
     return Part(*train), Part(*val)
 
 
