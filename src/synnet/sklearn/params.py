@@ -75,6 +75,9 @@ SHARED_DOC = """
     - ``random_state=None`` draws fresh entropy; NumPy's global random state
       is never used (so ``np.random.seed`` does not make a fit reproducible:
       pass an int).
+    - Training that diverges without ``early_stopping`` stops at once with
+      scikit-learn's ``ValueError`` (a ``synnet.errors.NonFiniteWeightsError``),
+      keeping the weights of the last finite step.
 
     Parameters synnet adds (their defaults keep scikit-learn's behaviour):
 
