@@ -134,6 +134,9 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
                                                      max_iter=100)),
     "early stopping regression": ("regression", dict(early_stopping=True, shuffle=False,
                                                      learning_rate_init=0.01, max_iter=100)),
+    # The split, then the first epoch's shuffle, drawn from one random state in turn.
+    "early stopping one shuffled epoch": ("binary", dict(early_stopping=True, batch_size=16,
+                                                         max_iter=1)),
     "multilabel": ("multilabel", dict(shuffle=False, max_iter=30)),
     "poisson": ("counts", dict(loss="poisson", shuffle=False, learning_rate_init=0.01,
                                max_iter=20)),
