@@ -72,6 +72,12 @@ def assert_same_fit(ours: Any, ref: Any, rtol: float = 1e-9, atol: float = 1e-12
         np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
 
 
+def assert_refused_before_any_work(est: Any) -> None:
+    """synnet refuses before setting anything (scikit-learn has set its weights by then)."""
+    assert not hasattr(est, "network_") and not hasattr(est, "classes_")
+    assert not hasattr(est, "n_iter_") and not hasattr(est, "coefs_")
+
+
 # -- 1. non-finite weights: scikit-learn's ValueError, synnet's advice after it ---------
 def test_non_finite_weights_raise_sklearns_value_error() -> None:
     rng = np.random.RandomState(0)
@@ -193,10 +199,11 @@ def test_log_proba_of_a_certain_class_is_minus_inf_as_in_sklearn(target: str) ->
         "small"])
 def test_early_stopping_split_errors_are_sklearns(X: Any, y: Any, params: dict[str, Any]
                                                    ) -> None:
-    ours, ref = both(lambda m: m.MLPClassifier(early_stopping=True, **params).fit(X, y))
+    ests = {m: m.MLPClassifier(early_stopping=True, **params) for m in (synnet, sk)}
+    ours, ref = both(lambda m: ests[m].fit(X, y))
     assert type(ref.error) is ValueError and type(ours.error) is ValueError
     assert str(ours.error) == str(ref.error)
-    assert not hasattr(ours.result, "network_")  # refused before any work
+    assert_refused_before_any_work(ests[synnet])
 
 
 @pytest.mark.parametrize("target", ["binary strings", "one class", "multiclass tiny class"])
@@ -340,12 +347,12 @@ def test_bad_hidden_layer_sizes_raise_sklearns_error_type(sizes: Any) -> None:
 def test_validation_weights_all_zero_raise_sklearns_error() -> None:
     w = np.zeros(150)
     w[[0, 75]] = 1.0  # every held-out row of this split weighs 0
-    ours, ref = both(lambda m: m.MLPClassifier(early_stopping=True, max_iter=3,
-                                               random_state=0).fit(X_IRIS, Y_IRIS,
-                                                                   sample_weight=w))
+    ests = {m: m.MLPClassifier(early_stopping=True, max_iter=3, random_state=0)
+            for m in (synnet, sk)}
+    ours, ref = both(lambda m: ests[m].fit(X_IRIS, Y_IRIS, sample_weight=w))
     assert type(ref.error) is ValueError and type(ours.error) is ValueError
     assert str(ours.error) == str(ref.error)
-    assert not hasattr(ours.result, "network_")
+    assert_refused_before_any_work(ests[synnet])
 
 
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
