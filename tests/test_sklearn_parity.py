@@ -51,8 +51,8 @@ def _pair(kind: str, **params: Any) -> tuple[Any, Any]:
 
 
 def _fit(est: Any, method: str, *args: Any, reference: bool = False, **kwargs: Any
-         ) -> list[type[Warning]]:
-    """Call est.<method>; return the warning categories it raised."""
+         ) -> list[tuple[type[Warning], str]]:
+    """Call est.<method>; return the warnings it raised, (category, message), sorted."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if reference:  # scikit-learn's own code is not written for np.seterr(all="raise")
@@ -60,7 +60,8 @@ def _fit(est: Any, method: str, *args: Any, reference: bool = False, **kwargs: A
                 getattr(est, method)(*args, **kwargs)
         else:
             getattr(est, method)(*args, **kwargs)
-    return sorted({w.category for w in caught}, key=lambda c: c.__name__)
+    return sorted({(w.category, str(w.message)) for w in caught},
+                  key=lambda w: (w[0].__name__, w[1]))
 
 
 ATTRIBUTES = ["n_iter_", "t_", "n_layers_", "n_outputs_", "out_activation_", "loss_",
@@ -133,6 +134,9 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
                                                      max_iter=100)),
     "early stopping regression": ("regression", dict(early_stopping=True, shuffle=False,
                                                      learning_rate_init=0.01, max_iter=100)),
+    # The split, then the first epoch's shuffle, drawn from one random state in turn.
+    "early stopping one shuffled epoch": ("binary", dict(early_stopping=True, batch_size=16,
+                                                         max_iter=1)),
     "multilabel": ("multilabel", dict(shuffle=False, max_iter=30)),
     "poisson": ("counts", dict(loss="poisson", shuffle=False, learning_rate_init=0.01,
                                max_iter=20)),
@@ -293,7 +297,10 @@ def test_parameter_constraints_match_sklearn(name: str) -> None:
 
 def test_convergence_warning_like_sklearn() -> None:
     ours, ref = _pair("multiclass", random_state=0, max_iter=3)
-    assert _fit(ours, "fit", X_IRIS, Y_IRIS) == [ConvergenceWarning]
-    assert _fit(ref, "fit", X_IRIS, Y_IRIS, reference=True) == [ConvergenceWarning]
-    ours.set_params(tol=10.0, n_iter_no_change=1, max_iter=3)  # stops on the last epoch
-    assert _fit(ours, "fit", X_IRIS, Y_IRIS) == []
+    caught = _fit(ours, "fit", X_IRIS, Y_IRIS)
+    assert caught == _fit(ref, "fit", X_IRIS, Y_IRIS, reference=True)
+    assert [category for category, _ in caught] == [ConvergenceWarning]
+    for est in (ours, ref):  # stops on the last epoch: no warning
+        est.set_params(tol=10.0, n_iter_no_change=1, max_iter=3)
+    assert _fit(ours, "fit", X_IRIS, Y_IRIS) == _fit(ref, "fit", X_IRIS, Y_IRIS,
+                                                     reference=True) == []

@@ -39,6 +39,10 @@ class DivergenceError(SynnetError, ArithmeticError):
     """Training produced a non-finite loss; the network keeps its last finite weights."""
 
 
+class NonFiniteWeightsError(DivergenceError, ValueError):
+    """scikit-learn's estimators: training diverged (a ``ValueError`` there, as in scikit-learn)."""
+
+
 class ModelFileError(SynnetError, ValueError):
     """A model or checkpoint file that is corrupt, truncated, foreign or too new."""
 

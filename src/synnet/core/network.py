@@ -117,6 +117,24 @@ class Network:
                     )
                 size = layer.out_features
 
+    # -- pickling -------------------------------------------------------------
+    # ``params`` and ``grads`` are views onto the layers' own arrays (the optimizer
+    # updates ``params``, the layers read theirs). joblib pickles every array on its
+    # own, without pickle's memo, so a joblib round trip would load them as copies
+    # that no layer reads: training after loading would change nothing. They are
+    # left out of the pickle and rebuilt from the layers instead.
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["params"], state["grads"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        state.pop("params", None)  # pickles of synnet 0.1.0 hold them (maybe as copies)
+        state.pop("grads", None)
+        self.__dict__.update(state)
+        self._collect()
+
     def _collect(self) -> None:
         """Flatten layer parameters and gradients to stable names."""
         self.params: dict[str, np.ndarray] = {}
@@ -390,6 +408,7 @@ class Network:
         sample_weight: Any = None,
         l2: float = 0.0,
         progress: bool = False,
+        nonfinite: str = "raise",
     ) -> History:
         """Train on (X, y), continuing from the current weights; returns the History.
 
@@ -414,6 +433,10 @@ class Network:
             sample_weight: (n,) per-sample weights.
             l2: L2 penalty strength (scikit-learn's ``alpha``).
             progress: show a progress bar (off by default).
+            nonfinite: "raise" stops at the first non-finite loss or overflow with
+                DivergenceError, keeping the last finite weights; "continue" trains on
+                through inf and nan, which the logs then record (scikit-learn's
+                estimators do this with ``early_stopping=True``).
         """
         from synnet.training.fit import fit
 
@@ -421,7 +444,7 @@ class Network:
             self, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
             shuffle=shuffle, validation_data=validation_data, validation_split=validation_split,
             metrics=metrics, callbacks=callbacks, sample_weight=sample_weight, l2=l2,
-            progress=progress,
+            progress=progress, nonfinite=nonfinite,
         )
 
     def evaluate(self, X: Any, y: Any, loss: str | Loss | None = None,

@@ -24,7 +24,10 @@ def hidden_sizes(hidden_layer_sizes: Any) -> list[int]:
     """``hidden_layer_sizes`` (an int or a sequence of them) as a list of sizes >= 1."""
     sizes = list(hidden_layer_sizes) if hasattr(hidden_layer_sizes, "__iter__") else [
         hidden_layer_sizes]
-    if any(isinstance(s, bool) or not isinstance(s, Integral) or s <= 0 for s in sizes):
+    if any(isinstance(s, bool) or not isinstance(s, Integral) for s in sizes):
+        # scikit-learn fails here with a TypeError too (deeper down, and less clearly).
+        raise TypeError(f"hidden_layer_sizes must be whole numbers, got {sizes}.")
+    if any(s <= 0 for s in sizes):
         raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
     return [int(s) for s in sizes]
 

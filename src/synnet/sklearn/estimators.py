@@ -19,9 +19,8 @@ the only package that imports scikit-learn.
 
 from __future__ import annotations
 
-import math
 import warnings
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -35,7 +34,6 @@ try:
     )
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import accuracy_score, r2_score
-    from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state, column_or_1d
     from sklearn.utils._param_validation import StrOptions
@@ -48,21 +46,26 @@ try:
     )
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-    from synnet.sklearn import build, rules
+    from synnet.sklearn import build, nonfinite, rules, split
     from synnet.sklearn.files import load_estimator, save_estimator
     from synnet.sklearn.lbfgs import fit_lbfgs
     from synnet.sklearn.losses import BinaryLogLoss, LogLoss, PoissonDeviance, SquaredError
-    from synnet.sklearn.params import CLASS_WEIGHT_DOC, CONSTRAINTS, SHARED_DOC
+    from synnet.sklearn.params import (
+        CLASS_WEIGHT_DOC,
+        CONSTRAINTS,
+        OUTPUT_FUNCTIONS,
+        SHARED_DOC,
+    )
 except ImportError as exc:  # the synnet modules above import scikit-learn or scipy too
     raise ImportError(
         "synnet.MLPClassifier and synnet.MLPRegressor need scikit-learn and scipy: "
         "pip install synnet[sklearn]"
     ) from exc
 
-from synnet.core.activations import log_sigmoid, log_softmax
 from synnet.core.layers import Dense
 from synnet.core.losses import Loss
 from synnet.core.network import Network
+from synnet.errors import DivergenceError
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -112,13 +115,14 @@ class _BaseMLP(BaseEstimator):
         # the previous ones back, so a failed refit leaves a fitted estimator working.
         label_state: dict[str, Any] = {k: self.__dict__[k] for k in ("classes_", "_label_binarizer")
                        if k in self.__dict__}
+        rng = _random_state(self.random_state)
         try:
             X, targets, labels = self._validate_input(X, y, incremental, reset=first_pass)
+            if not first_pass and X.dtype != self.network_.dtype:
+                # scikit-learn computes in mixed precision without a word; synnet
+                # converts, once and as silently, to the fitted network's dtype.
+                X = X.astype(self.network_.dtype)
             sample_weight = self._sample_weight(sample_weight, X, labels, incremental)
-            if (self.early_stopping and self.solver != "lbfgs"
-                    and math.ceil(self.validation_fraction * X.shape[0]) < 2):
-                raise ValueError("The validation set is too small. Increase "
-                                 "'validation_fraction' or the size of your dataset.")
             n_outputs = len(self.classes_) if targets.ndim == 1 else targets.shape[1]
             if not first_pass:
                 old = [layer.out_features for layer in self.network_.layers
@@ -127,40 +131,52 @@ class _BaseMLP(BaseEstimator):
                     raise ValueError(f"warm_start/partial_fit: layer sizes "
                                      f"{[*hidden, n_outputs]} differ from the fitted "
                                      f"network's {old}; refit from scratch")
+            # The initial weights, then the early-stopping split, draw from rng in
+            # scikit-learn's order. Both come before any attribute is set, so that the
+            # split's errors (scikit-learn's own) leave the estimator as it was.
+            network = self.network_ if not first_pass else build.network(
+                X.shape[1], hidden, activations, rates, n_outputs, self._out_activation(),
+                X.dtype, rng, self.activation)
+            train = split.Part(X, targets, labels, sample_weight)
+            validation = None
+            if self.early_stopping and self.solver != "lbfgs":
+                train, validation = split.early_stopping_split(
+                    train, validation_fraction=self.validation_fraction, rng=rng,
+                    stratify=split.stratify_by(targets, is_classifier(self) and n_outputs == 1))
         except BaseException:
             for key in ("classes_", "_label_binarizer"):
                 self.__dict__.pop(key, None)
             self.__dict__.update(label_state)
             raise
-        rng = _random_state(self.random_state)
         if first_pass:
-            self._initialize(X, n_outputs, hidden, activations, rates, rng)
+            self._initialize(network, n_outputs, len(hidden))
         else:
-            self.network_.rng = rng  # scikit-learn re-seeds at every call (dropout too)
+            network.rng = rng  # scikit-learn re-seeds at every call (dropout too)
         try:
             if self.solver == "lbfgs":
-                targets = self._loss.prepare_targets(targets, n_outputs, self.network_.dtype)
+                targets = self._loss.prepare_targets(targets, n_outputs, network.dtype)
                 self.n_iter_, self.loss_ = fit_lbfgs(
-                    self.network_, X.tocsr() if hasattr(X, "tocsr") else X, targets,
+                    network, X.tocsr() if hasattr(X, "tocsr") else X, targets,
                     self._loss, sample_weight, alpha=self.alpha, max_iter=self.max_iter,
                     max_fun=self.max_fun, tol=self.tol, verbose=bool(self.verbose))
             else:
-                self._fit_stochastic(X, targets, labels, sample_weight, rng, incremental)
+                self._fit_stochastic(train, validation, incremental)
+        except DivergenceError as exc:
+            raise nonfinite.diverged(exc) from exc
         finally:
             # Drop the layers' caches of this fit's last batch, so pickles stay small
             # (Network.fit and loss_and_grads clear them too; lbfgs and divergence end here).
-            self.network_.clear_cache()
+            network.clear_cache()
+        nonfinite.check_weights(network)  # scikit-learn's last check, and its error
         return self
 
-    def _initialize(self, X: Any, n_outputs: int, hidden: list[int], activations: list[str],
-                    rates: list[float], rng: np.random.RandomState) -> None:
+    def _initialize(self, network: Network, n_outputs: int, n_hidden: int) -> None:
         self._progress = rules.Progress()
         self._progress.set(n_iter=0, t=0)
         self.n_outputs_ = n_outputs
-        self.n_layers_ = len(hidden) + 2
+        self.n_layers_ = n_hidden + 2
         self.out_activation_ = self._out_activation()
-        self.network_ = build.network(X.shape[1], hidden, activations, rates, n_outputs,
-                                      self.out_activation_, X.dtype, rng, self.activation)
+        self.network_ = network
         if self.solver != "lbfgs":
             self._progress.set(loss_curve=[])
             self._reset_early_stopping()
@@ -181,8 +197,8 @@ class _BaseMLP(BaseEstimator):
             early_stopping=self.early_stopping, learning_rate_init=self.learning_rate_init,
             power_t=self.power_t)
 
-    def _fit_stochastic(self, X: Any, targets: np.ndarray, labels: Any, sample_weight: Any,
-                        rng: np.random.RandomState, incremental: bool) -> None:
+    def _fit_stochastic(self, train: split.Part, validation: split.Part | None,
+                        incremental: bool) -> None:
         progress = self._progress
         if "loss_curve" not in progress.present:  # warm start after an lbfgs fit
             progress.set(loss_curve=[])
@@ -192,19 +208,7 @@ class _BaseMLP(BaseEstimator):
             self._reset_early_stopping()  # early_stopping was switched between warm starts
         network = self.network_
         optimizer = network.optimizer if incremental and network.optimizer else None
-        validation = None
-        if self.early_stopping:
-            # scikit-learn's split, drawn from the same generator right after the initial
-            # weights, and stratified as scikit-learn stratifies it: when the network has
-            # a single output unit (binary classification).
-            stratify = targets if is_classifier(self) and self.n_outputs_ == 1 else None
-            arrays = [X, targets, labels, sample_weight]
-            parts = train_test_split(*(a for a in arrays if a is not None), random_state=rng,
-                                     test_size=self.validation_fraction, stratify=stratify)
-            X, X_val, targets, t_val, labels, l_val = parts[:6]
-            sample_weight, sw_val = parts[6:] if sample_weight is not None else (None, None)
-            validation = (X_val, t_val, sw_val)
-        n_samples = X.shape[0]
+        n_samples = train.X.shape[0]
         if self.batch_size == "auto":
             batch_size = min(200, n_samples)
         else:
@@ -216,8 +220,8 @@ class _BaseMLP(BaseEstimator):
         settings = self._rule_settings()
         callbacks = [
             rules.EpochLog(progress, settings, n_samples),
-            rules.ValidationScore(progress, settings, self._validation_score, X_val, l_val,
-                                  sw_val) if validation
+            rules.ValidationScore(progress, settings, self._validation_score, validation.X,
+                                  validation.labels, validation.sample_weight) if validation
             else rules.TrainingLossTol(progress, settings),
             *([rules.InvScaling(progress, settings)]
               if sgd and self.learning_rate == "invscaling" else []),
@@ -226,15 +230,19 @@ class _BaseMLP(BaseEstimator):
         ]
         progress.set(n_iter=0)
         try:
-            network.fit(X, targets, self._loss, optimizer or build.optimizer(
+            network.fit(train.X, train.targets, self._loss, optimizer or build.optimizer(
                             self.solver, self.learning_rate_init, beta_1=self.beta_1,
                             beta_2=self.beta_2, epsilon=self.epsilon, momentum=self.momentum,
                             nesterov=self.nesterovs_momentum),
                         epochs=1 if incremental else self.max_iter, batch_size=batch_size,
                         shuffle=self.shuffle, callbacks=callbacks,
-                        # (X_val, y_val, sample_weight_val): fit takes the weights third.
-                        validation_data=cast(Any, validation),
-                        sample_weight=sample_weight, l2=self.alpha)
+                        validation_data=None if validation is None else (
+                            validation.X, validation.targets, validation.sample_weight),
+                        sample_weight=train.sample_weight, l2=self.alpha,
+                        # scikit-learn trains on through inf and nan with early stopping
+                        # (a nan validation score never counts as the best one); without,
+                        # its weights end non-finite, which is an error here at once.
+                        nonfinite="continue" if validation else "raise")
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=3)
         if not incremental and self.n_iter_ == self.max_iter and not network.stop_training:
@@ -269,11 +277,22 @@ class _BaseMLP(BaseEstimator):
         """Network output (n_samples, n_outputs_) for X, validated against the fit."""
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        return self.network_.predict(X)
+        return self._output(X)
+
+    def _output(self, X: Any) -> np.ndarray:
+        """Network output (n_samples, n_outputs_) for validated X, as scikit-learn computes it.
+
+        The output function runs on the logits as scikit-learn's does: far out, its
+        probabilities are exactly 0 and 1, where synnet's sigmoid and softmax (which
+        clip so that exp never overflows in training) stop at about 1e-304.
+        """
+        z = self.network_.predict(X, logits=True)
+        with np.errstate(under="ignore"):
+            return np.asarray(OUTPUT_FUNCTIONS[self.out_activation_](z))
 
     def _validation_score(self, X: Any, y: Any, sample_weight: Any) -> float:
         """The estimator's score on an already validated split; NaN if outputs are not finite."""
-        out = self.network_.predict(X)
+        out = self._output(X)
         if not np.isfinite(out).all():
             return np.nan
         # Squares of tiny residuals in R^2 may underflow to 0, which is what they are.
@@ -392,9 +411,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                                                          assume_unique=True)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
                                  f"{self.classes_}. 'y' has {classes}.")
-        if self._label_binarizer.y_type_ != "multilabel-indicator" and len(self.classes_) < 2:
-            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes in the "
-                             f"data, but the data contains only one class: {self.classes_[0]!r}")
         if self._label_binarizer.y_type_ == "multiclass":
             targets = np.searchsorted(self.classes_, y)
         else:
@@ -412,11 +428,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                                  "pass class_weight=compute_class_weight('balanced', ...) instead")
             weights = compute_sample_weight(self.class_weight, labels).astype(X.dtype)
             sw = weights if sw is None else sw * weights
-        if (sw is not None and not incremental
-                and self._label_binarizer.y_type_ != "multilabel-indicator"
-                and len(np.unique(labels[sw > 0])) < 2):
-            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes with "
-                             "non-zero weight, but the weights leave only one class")
         return sw
 
     def _decode(self, out: np.ndarray) -> Any:
@@ -450,16 +461,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return p
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """log(predict_proba(X)), computed from the logits so it stays finite."""
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csr", dtype=(np.float64, np.float32),
-                          reset=False)
-        z = self.network_.predict(X, logits=True)
-        if self.out_activation_ == "softmax":
-            return log_softmax(z)
-        if self.n_outputs_ == 1:
-            return np.hstack([log_sigmoid(-z), log_sigmoid(z)])
-        return log_sigmoid(z)
+        """log(predict_proba(X)), elementwise, as scikit-learn computes it (-inf where 0)."""
+        proba = self.predict_proba(X)
+        return np.log(proba, out=proba)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

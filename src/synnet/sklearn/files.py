@@ -61,6 +61,10 @@ def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
         metadata["feature_names"] = [str(n) for n in est.feature_names_in_]
     if hasattr(est, "classes_"):
         classes = [c.item() if isinstance(c, np.generic) else c for c in est.classes_]
+        if len(classes) < 2:  # scikit-learn fits one class; a model file needs two
+            raise ModelFileError(f"this {type(est).__name__} was fitted on a single class "
+                                 f"({classes[0]!r}); a synnet model file holds at least two. "
+                                 "Keep it with joblib or pickle instead.")
         metadata.update(task="classification", classes=classes,
                         y_type=est._label_binarizer.y_type_)
         # Checked as synnet.load will check it: what saves also loads.

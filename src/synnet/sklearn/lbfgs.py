@@ -21,7 +21,6 @@ from sklearn.exceptions import ConvergenceWarning
 from synnet.core.losses import Loss
 from synnet.core.network import Network
 from synnet.core.regularization import is_weight
-from synnet.errors import DivergenceError
 
 
 def _order(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -47,24 +46,21 @@ def fit_lbfgs(network: Network, X: Any, y: np.ndarray, loss: Loss, sample_weight
     """Minimize the regularized loss in place; returns (n_iter_, loss_).
 
     Warns ConvergenceWarning (scikit-learn's message) when scipy stops without
-    converging. Raises DivergenceError, with the starting weights put back, if
-    the loss was never finite.
+    converging. As in scikit-learn, a loss that is never finite is not an error
+    here: ``loss_`` is then nan (or inf), and the estimator refuses the weights
+    only if they end non-finite.
     """
     params = network.params
     theta0 = _pack(params)
-    last_value = [math.nan]  # the loss at the latest finite point, for verbose output
+    last_value = [math.nan]  # the loss at the latest point, for verbose output
 
     def value_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
         _unpack(theta, params)
-        try:
-            # Overflow on a far line-search probe is a (bad) trial point, not an error.
-            with np.errstate(over="raise", invalid="raise", divide="raise"):
-                value, grads = network.loss_and_grads(X, y, loss, sample_weight=sample_weight,
-                                                      l2=alpha)
-        except FloatingPointError:
-            value = math.inf
-        if not math.isfinite(value):
-            return math.inf, np.zeros_like(theta)
+        # As in scikit-learn, inf and nan are values like any other here: a far
+        # line-search probe that overflows is a bad trial point, which scipy handles.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            value, grads = network.loss_and_grads(X, y, loss, sample_weight=sample_weight,
+                                                  l2=alpha)
         last_value[0] = value
         return value, _pack(grads)
 
@@ -78,10 +74,6 @@ def fit_lbfgs(network: Network, X: Any, y: np.ndarray, loss: Loss, sample_weight
         options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
         callback=report if verbose else None,
     )
-    if not math.isfinite(result.fun):
-        _unpack(theta0, params)
-        raise DivergenceError("solver='lbfgs' found no point with a finite loss; the network keeps "
-                              "its initial weights. Scale the input data (e.g. StandardScaler).")
     _unpack(result.x, params)
     n_iter = min(int(result.nit), max_iter)
     if result.status != 0:

@@ -11,12 +11,28 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+from scipy.special import expit, softmax
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
 # scikit-learn's names for output activations -> synnet's.
 OUT_ACTIVATIONS = {"identity": "identity", "logistic": "logistic", "softmax": "softmax",
                     "exp": "exponential"}
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    return softmax(z, axis=1)
+
+
+def _identity(z: np.ndarray) -> np.ndarray:
+    return z
+
+
+# scikit-learn's output functions on the logits (n, n_outputs), computed as it computes
+# them for predictions: far out, probabilities are exactly 0 or 1 and exp overflows to
+# inf, where synnet's own activations clip their input to stay finite.
+OUTPUT_FUNCTIONS = {"identity": _identity, "logistic": expit, "softmax": _softmax,
+                    "exp": np.exp}
 
 CONSTRAINTS: dict[str, list[Any]] = {
     "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -59,6 +75,9 @@ SHARED_DOC = """
     - ``random_state=None`` draws fresh entropy; NumPy's global random state
       is never used (so ``np.random.seed`` does not make a fit reproducible:
       pass an int).
+    - Training that diverges without ``early_stopping`` stops at once with
+      scikit-learn's ``ValueError`` (a ``synnet.errors.NonFiniteWeightsError``),
+      keeping the weights of the last finite step.
 
     Parameters synnet adds (their defaults keep scikit-learn's behaviour):
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from synnet._validation import check_fraction, check_int, check_number, is_sparse
+from synnet._validation import check_choice, check_fraction, check_int, check_number, is_sparse
 from synnet.core.batch import Batch, prepare
 from synnet.core.callback import Callback, overrides
 from synnet.core.evaluation import evaluate_batch
@@ -119,7 +119,7 @@ def fit(
     network: Network, X: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int,
     batch_size: int | None, shuffle: bool, validation_data: Any, validation_split: float,
     metrics: Iterable[str], callbacks: Iterable[Callback], sample_weight: Any, l2: float,
-    progress: bool,
+    progress: bool, nonfinite: str = "raise",
 ) -> History:
     """Train ``network``; see :meth:`synnet.Network.fit` for the arguments."""
     # -- everything is checked before any work starts --------------------------
@@ -137,6 +137,7 @@ def fit(
     batch = check_int("batch_size", batch_size, 1, allow_none=True)
     validation_split = check_fraction("validation_split", validation_split)
     l2 = check_number("l2", l2, 0.0)
+    strict = check_choice("nonfinite", nonfinite, ("raise", "continue")) == "raise"
     metric_fns = {name: get_metric(name) for name in metrics}
     callbacks = list(callbacks)
     for cb in callbacks:
@@ -217,14 +218,16 @@ def fit(
         network.loss, network.optimizer, network.history, network.epochs_trained = previous
         del fit_params["data"], fit_params["callbacks"]
         raise
-    loop = _Loop(network, loss_fn, opt, metric_fns, l2, batch_hooks, bs)
+    loop = _Loop(network, loss_fn, opt, metric_fns, l2, batch_hooks, strict, bs)
     end = network.fit_start_epoch + epochs
     logs: dict[str, float] = {}
     try:
         # Overflow and invalid operations raise, so divergence is caught where it starts
         # (the loop turns it into DivergenceError); underflow to 0 is harmless. Set once
         # here, not per batch: entering errstate costs as much as several small ufuncs.
-        with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        # nonfinite="continue" lets inf and nan run on through the epochs instead.
+        errors: Literal["raise", "ignore"] = "raise" if strict else "ignore"
+        with np.errstate(over=errors, invalid=errors, divide=errors, under="ignore"):
             while network.epochs_trained < end and not network.stop_training:
                 epoch = network.epochs_trained
                 for cb in epoch_hooks:
@@ -255,10 +258,11 @@ class _Loop:
 
     def __init__(self, network: Network, loss: Loss, optimizer: Optimizer,
                  metrics: dict[str, Metric], l2: float, batch_hooks: list[Callback],
-                 batch_size: int) -> None:
+                 strict: bool, batch_size: int) -> None:
         self.network, self.loss, self.optimizer = network, loss, optimizer
         self.batch_size = batch_size
         self.metrics, self.l2, self.batch_hooks = metrics, l2, batch_hooks
+        self.strict = strict  # False: a non-finite loss is recorded, not an error
         self.fused = loss.fuses(network.output_layer.activation)
         self.mean = loss.averages
         # Only for the rare divergence inside an update (see _diverged); taken after the
@@ -280,7 +284,7 @@ class _Loop:
             try:
                 value, out = train_step(batch.X, batch.y, loss, sample_weight=batch.w, l2=l2,
                                         fused=fused, want_output=want_output)
-                if not math.isfinite(value):
+                if self.strict and not math.isfinite(value):
                     raise FloatingPointError("non-finite loss")
             except FloatingPointError as exc:
                 self._diverged(epoch, b, exc)
@@ -313,7 +317,7 @@ class _Loop:
         try:
             value, _ = network.train_step(data.X, data.y, self.loss, sample_weight=data.w,
                                           l2=self.l2, fused=self.fused)
-            if not math.isfinite(value):
+            if self.strict and not math.isfinite(value):
                 raise FloatingPointError("non-finite loss")
         except FloatingPointError as exc:
             self._diverged(epoch, 0, exc)
@@ -330,7 +334,7 @@ class _Loop:
                     if isinstance(val, Batch) else
                     evaluate_source(self.network, val, self.loss, self.metrics,
                                     self.batch_size, prefix="val_"))
-            if not math.isfinite(logs["val_loss"]):
+            if self.strict and not math.isfinite(logs["val_loss"]):
                 raise FloatingPointError("non-finite validation loss")
         except FloatingPointError as exc:
             self._diverged(epoch, "validation", exc)
