@@ -192,8 +192,8 @@ def test_train_stream_with_a_validation_file_and_refusals(
     data = write_csv(tmp_path / "d.csv", header, rows)
     valid = write_csv(tmp_path / "v.csv", header, table_rows(100, seed=7)[1])
     model = tmp_path / "m.synnet"
-    code, out, err = run(capsys, "train", data, "--target", "label", "--drop", "id,score",
-                         "-o", model, "--epochs", "2", "--stream", "--valid", valid, "-q")
+    code, _, err = run(capsys, "train", data, "--target", "label", "--drop", "id,score",
+                       "-o", model, "--epochs", "2", "--stream", "--valid", valid, "-q")
     assert code == 0, err
     assert load_model_header(model)["training"]["rows"] == {"train": 400, "valid": 100}
     code, _, err = run(capsys, "train", data, "--target", "label", "-o", model, "--valid",

@@ -33,9 +33,9 @@ from synnet.errors import ConfigError
 
 if TYPE_CHECKING:
     from synnet.core.callback import Callback
-    from synnet.data.source import Source
     from synnet.core.history import History
     from synnet.core.optimizers import Optimizer
+    from synnet.data.source import Source
 
 # Rows per chunk when predicting, so prediction never holds more than one
 # chunk's activations at a time whatever the data size.
