@@ -211,3 +211,23 @@ def load_model_header(path: Path) -> dict:
     from synnet.io import load_model
 
     return load_model(path).header
+
+
+def test_row_rate_shows_rows_per_second_and_time_left() -> None:
+    import io
+
+    import synnet
+    from synnet.cli.progress import RowRate
+    from synnet.data import IterableSource
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 3)), rng.normal(size=200)
+    source = IterableSource([(X[:120], y[:120]), (X[120:], y[120:])])
+    source.n_rows = 200
+    out = io.StringIO()
+    net = synnet.Network([synnet.Dense(3, 1)], seed=0)
+    net.fit(source, loss="mse", epochs=2, batch_size=50, callbacks=[RowRate(out, interval=0)])
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 8  # one per batch with interval 0
+    assert lines[0].startswith("  50 rows, ") and "rows/s, about" in lines[0]
+    assert lines[-1].startswith("  400 rows, ") and lines[-1].endswith("about 0s left")

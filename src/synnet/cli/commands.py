@@ -23,7 +23,7 @@ import numpy as np
 from synnet._validation import check_int
 from synnet.cli import report as reporting
 from synnet.cli.plot import check_plot_path, plot_history
-from synnet.cli.progress import Note, progress_callback
+from synnet.cli.progress import Note, RowRate, progress_callback
 from synnet.errors import ConfigError, DataError
 from synnet.io.atomic import atomic_write, output_target, remove_stale_temp_files
 from synnet.io.reader import load_model
@@ -135,6 +135,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         if streaming:
             source = args.data
+            progress += [] if args.quiet else [RowRate(err)]
             result = train_stream(args.data, settings, progress, args.valid,
                                   args.shuffle_buffer)
         else:

@@ -110,6 +110,7 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
 
     train_source = IterableSource(prepared(lambda: _part(path, fraction, seed, valid=False)),
                                   shuffle_buffer=shuffle_buffer, read_ahead=1)
+    train_source.n_rows = n_train  # counted by the statistics pass: progress shows time left
     valid_tables: Callable[[], Iterator[Table]] | None = None
     if valid_path:
         valid_tables = lambda: (t for _, t in read_chunks(valid_path))  # noqa: E731
