@@ -129,14 +129,7 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
                           "read the file into memory", params=["impute"])
     pre = Preprocessor(impute, categorical)
     encoder = TargetEncoder(task, target)
-    if not names:
-        raise DataError("no feature columns: the data must have at least one column "
-                        "besides the target")
-    unknown = [c for c in pre.categorical if c not in names]
-    if unknown:
-        raise ConfigError(f"categorical names {', '.join(map(repr, unknown))}, which "
-                          f"{'is' if len(unknown) == 1 else 'are'} not a feature column",
-                          params=["categorical"])
+    pre.check_names(names)
     columns = {name: _Column() for name in names}
     y_moments = Moments()
     labels: set[Any] = set()
