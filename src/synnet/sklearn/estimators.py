@@ -49,6 +49,7 @@ try:
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
     from synnet.sklearn import build, rules
+    from synnet.sklearn.fast import fast_input
     from synnet.sklearn.files import load_estimator, save_estimator
     from synnet.sklearn.lbfgs import fit_lbfgs
     from synnet.sklearn.losses import BinaryLogLoss, LogLoss, PoissonDeviance, SquaredError
@@ -267,6 +268,9 @@ class _BaseMLP(BaseEstimator):
     # -- prediction ---------------------------------------------------------
     def _forward(self, X: Any) -> np.ndarray:
         """Network output (n_samples, n_outputs_) for X, validated against the fit."""
+        ready = fast_input(self, X)  # a plain array of the right dtype and width (sklearn.fast)
+        if ready is not None:
+            return self.network_.infer(ready)
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         return self.network_.predict(X)
