@@ -158,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "then train on the built-in Iris data and score held-out flowers.")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=commands.cmd_demo, flags=flags_of(p))
+
+    # --threads N for the commands that compute (main applies it: synnet.set_threads).
+    for name in ("train", "predict", "evaluate"):
+        p = sub.choices[name]
+        p.add_argument("--threads", type=int, default=None, metavar="N",
+                       help="BLAS threads (default: one per core; needs threadpoolctl)")
+        p.set_defaults(flags=flags_of(p))
     return parser
 
 
