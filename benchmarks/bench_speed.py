@@ -574,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, help="repetitions per case (default 5; quick: 3)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                     help="threads for every peer (default: all CPUs)")
-    ap.add_argument("--cases", default="1,2,3,4", help="which cases, e.g. 1,2 (default all)")
+    ap.add_argument("--cases", default="1,2,3,4,5", help="which cases, e.g. 1,2 (default all)")
     ap.add_argument("--unset-openblas-env", dest="unset_openblas", action="store_true",
                     default=None, help="unset OPENBLAS_CORETYPE/L2_SIZE in the workers "
                     "(default for full runs)")
