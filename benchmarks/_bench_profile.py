@@ -164,7 +164,7 @@ def case1(steps: int, profile: bool) -> None:
             np.add(s0, g0, out=s0)
 
         n_calls = len(plan._forward) + 2 + len(plan._backward) + len(plan._update)
-        rows.append((f"  planned step ({n_calls} NumPy calls; tutorial with out= 21)",
+        rows.append((f"  planned step ({n_calls} NumPy calls; tutorial with out= 22)",
                      us(planned_step), us(tutorial_out_step)))
     show(f"case 1: 3-4-1 sigmoid, full batch of 4 rows ({steps} steps for the fit line)", rows)
     step = rows[0][1]

@@ -48,7 +48,7 @@ def _both(call: Callable[[], Any], monkeypatch: pytest.MonkeyPatch) -> tuple[Any
                 m.setattr(est_module, "fast_input", lambda est, X: None)
             try:
                 result: Any = call()
-            except Exception as exc:  # noqa: BLE001 - compared, not swallowed
+            except Exception as exc:
                 result = (type(exc), str(exc))
         outcomes.append((result, [(w.category, str(w.message)) for w in caught]))
     return outcomes[0], outcomes[1]
@@ -73,7 +73,7 @@ def test_fast_path_gives_the_full_paths_results(kind: str, dtype: Any,
     methods = ["predict"] + (["predict_proba"] if kind != "regression" else [])
     for method in methods:
         for x in (X, X[:1], np.asfortranarray(X), X[::2]):
-            _same(*_both(lambda: getattr(model, method)(x), monkeypatch))
+            _same(*_both(lambda x=x, m=method: getattr(model, m)(x), monkeypatch))
 
 
 def test_fast_path_skips_scikit_learns_validation(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,7 +110,7 @@ def test_unusual_and_bad_inputs_behave_the_same_on_both_paths(
         name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with np.errstate(all="ignore"):  # the 1e308 rows overflow in the forward pass
         for model in (_fitted("binary"), _fitted("regression")):
-            _same(*_both(lambda: model.predict(BAD[name]), monkeypatch))
+            _same(*_both(lambda m=model: m.predict(BAD[name]), monkeypatch))
 
 
 def test_not_fitted_and_feature_names_behave_the_same(monkeypatch: pytest.MonkeyPatch) -> None:

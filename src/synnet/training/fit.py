@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -219,7 +219,8 @@ class _Loop:
         # callbacks' on_train_begin, so after a checkpoint has restored its state.
         self._initial = network.get_weights()
         self._initial_optimizer = optimizer.state_dict()
-        self._plan: FullBatchPlan | None | bool = None  # built at the first full-batch epoch
+        # Built at the first full-batch epoch; False where no plan applies.
+        self._plan: FullBatchPlan | Literal[False] | None = None
 
     def run_epoch(self, batches: _Batches, epoch: int) -> dict[str, float]:
         if batches.single is not None and not self.metrics and not self.batch_hooks:
@@ -268,7 +269,7 @@ class _Loop:
         if self._plan is None:  # the same arithmetic in buffers allocated once (training.plan)
             self._plan = plan_full_batch(network, self.loss, self.optimizer, data, self.l2,
                                          self.fused) or False
-        plan = self._plan or None
+        plan = self._plan if self._plan is not False else None
         try:
             if plan is not None:
                 value = plan.gradients()

@@ -67,7 +67,7 @@ class _Layer:
         z, kind, one = self.z, self.kind, self.z.dtype.type
         # Positional out (np.exp(z, z)) and scalars in the array's own type: the
         # same arithmetic as Dense's ``out=`` and Python floats, with less parsing.
-        ops = [partial(np.dot, x, self.W, z)]
+        ops: list[Op] = [partial(np.dot, x, self.W, z)]
         if self.b is not None:
             ops.append(partial(np.add, z, self.b, z))
         if kind is Sigmoid:
@@ -152,6 +152,7 @@ class FullBatchPlan:
             value = 0.5 * float(np.vdot(delta, delta))
         else:
             value, grad = self.loss.evaluate(self.output, data.y, data.w, logits=self.fused)
+            assert grad is not None
             np.copyto(delta, grad)
         for op in self._backward:
             op()
