@@ -217,7 +217,8 @@ def _sklearn_params(task: _Classification) -> dict[str, Any]:
 class _EstimatorMLP(_Classification):
     """An MLPClassifier with scikit-learn's parameters, one epoch (max_iter=1)."""
 
-    def estimator_class(self) -> Any:
+    @staticmethod
+    def estimator_class() -> Any:
         """The MLPClassifier class to run; raises Skip when it cannot be imported."""
         raise NotImplementedError
 
@@ -239,7 +240,8 @@ class _EstimatorMLP(_Classification):
 class SynnetMLP(_EstimatorMLP):
     """``synnet.MLPClassifier`` with scikit-learn's parameters: the drop-in path."""
 
-    def estimator_class(self) -> Any:
+    @staticmethod
+    def estimator_class() -> Any:
         try:
             from synnet import MLPClassifier
         except Exception as exc:  # scikit-learn missing
@@ -251,7 +253,8 @@ class SynnetMLP(_EstimatorMLP):
 class SklearnMLP(_EstimatorMLP):
     """scikit-learn's MLPClassifier, one epoch (max_iter=1)."""
 
-    def estimator_class(self) -> Any:
+    @staticmethod
+    def estimator_class() -> Any:
         try:
             from sklearn.neural_network import MLPClassifier
         except ImportError as exc:
@@ -464,6 +467,34 @@ class SklearnPredict(_Predict):
         return {"flops": self.flops, "rows": len(out)}
 
 
+# -- case 5: one-row predict_proba latency (serving) ------------------------------
+
+class OneRowProba(_Classification):
+    """``predict_proba`` on one row at a time, as serving code calls it: latency per call.
+
+    The case-2 network (784-128-10), fitted briefly on a few rows: only its shapes
+    and the estimator's per-call overhead matter here.
+    """
+
+    def __init__(self, p: Params, estimator_class: Any) -> None:
+        super().__init__(p, deep=False)
+        self.est = estimator_class(**{**_sklearn_params(self), "batch_size": 256},
+                                   random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.est.fit(self.X[:512], self.y[:512])
+        self.rows = [self.X[i:i + 1] for i in range(p["one_row_calls"])]
+
+    def prepare(self) -> None:
+        pass
+
+    def run(self) -> dict[str, Any]:
+        proba = self.est.predict_proba
+        for row in self.rows:
+            proba(row)
+        return {"calls": len(self.rows)}
+
+
 # -- the machine's float32 matrix-multiply peak -----------------------------------
 
 class SgemmNumpy:
@@ -530,6 +561,8 @@ def make_task(case: str, peer: str, p: Params) -> Any:
         ("deep_predict", "torch_predict"): lambda: TorchPredict(p),
         ("deep_predict", "sklearn_predict"): lambda: SklearnPredict(p),
         ("deep_predict", "numpy_predict"): lambda: NumpyPredict(p),
+        ("one_row", "synnet_mlp"): lambda: OneRowProba(p, SynnetMLP.estimator_class()),
+        ("one_row", "sklearn"): lambda: OneRowProba(p, SklearnMLP.estimator_class()),
     }
     try:
         factory = table[(case, peer)]

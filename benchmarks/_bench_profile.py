@@ -124,10 +124,51 @@ def case1(steps: int, profile: bool) -> None:
              us(lambda: (syn1.__iadd__(syn1 * 0), syn0.__iadd__(syn0 * 0)))),
             ("  np.errstate enter+exit (fit sets it once)", us(lambda: _errstate()), None),
         ]
+        # The planned step (synnet.training.plan) that Network.fit takes for full batches,
+        # next to the tutorial's loop written with out= buffers (no temporaries).
+        from synnet.core.batch import Batch
+        from synnet.training.plan import plan_full_batch
+
+        pnet = make()
+        plan = plan_full_batch(pnet, loss, SGD(lr=1.0), Batch(X, y, None), 0.0, False)
+        assert plan is not None
+        plan.update()  # builds the update's calls
+
+        def planned_step() -> None:
+            plan.gradients()
+            plan.update()
+
+        s0, s1 = syn0.copy(), syn1.copy()
+        b1, b2 = np.empty((4, 4)), np.empty((4, 1))
+        t1, t2, e1, g0, g1 = (np.empty((4, 4)), np.empty((4, 1)), np.empty((4, 4)),
+                              np.empty((3, 4)), np.empty((4, 1)))
+
+        def tutorial_out_step() -> None:
+            for x, w, b in ((X, s0, b1), (b1, s1, b2)):
+                np.dot(x, w, out=b)
+                np.negative(b, out=b)
+                np.exp(b, out=b)
+                np.add(b, 1.0, out=b)
+                np.divide(1.0, b, out=b)
+            np.subtract(y, b2, out=t2)
+            np.subtract(1.0, b2, out=g1)
+            np.multiply(g1, b2, out=g1)
+            np.multiply(t2, g1, out=t2)
+            np.dot(t2, s1.T, out=e1)
+            np.subtract(1.0, b1, out=t1)
+            np.multiply(t1, b1, out=t1)
+            np.multiply(t1, e1, out=t1)
+            np.dot(b1.T, t2, out=g1)
+            np.dot(X.T, t1, out=g0)
+            np.add(s1, g1, out=s1)
+            np.add(s0, g0, out=s0)
+
+        n_calls = len(plan._forward) + 2 + len(plan._backward) + len(plan._update)
+        rows.append((f"  planned step ({n_calls} NumPy calls; tutorial with out= 22)",
+                     us(planned_step), us(tutorial_out_step)))
     show(f"case 1: 3-4-1 sigmoid, full batch of 4 rows ({steps} steps for the fit line)", rows)
     step = rows[0][1]
-    parts = rows[1][1] + rows[9][1]
-    print(f"  -> loop overhead per step (fit - train_batch - step): {step - parts:.2f} us")
+    print(f"  -> loop overhead per step (fit - planned step): {step - rows[-1][1]:.2f} us")
     if profile:
         cprofile(lambda: make().fit(X, y, loss="sse", optimizer=SGD(lr=1.0), epochs=steps,
                                     batch_size=None, shuffle=False))

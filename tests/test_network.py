@@ -79,9 +79,25 @@ def test_float32_stays_float32_and_integers_become_float64() -> None:
     assert ints.params["0.W"].dtype == np.float64
 
 
-def test_full_batch_uses_the_data_without_copying() -> None:
-    """With batch_size=None the layers see the caller's array itself."""
+def test_full_batch_uses_the_data_without_copying(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With batch_size=None the step sees the caller's array itself: the planned step
+    (synnet.training.plan) and, where no plan applies, the layers."""
+    import synnet.training.fit as fit_module
+
     X, y = _blobs(dtype=np.float32)
+    planned = []
+    make_plan = fit_module.plan_full_batch
+
+    def spy_plan(network, loss, optimizer, data, l2, fused):  # type: ignore[no-untyped-def]
+        plan = make_plan(network, loss, optimizer, data, l2, fused)
+        planned.append(plan)
+        return plan
+
+    monkeypatch.setattr(fit_module, "plan_full_batch", spy_plan)
+    _classifier().fit(X, y, loss="categorical_crossentropy", epochs=1, batch_size=None)
+    assert planned[0] is not None and planned[0].data.X is X
+
+    monkeypatch.setattr(fit_module, "plan_full_batch", lambda *args: None)
     net = _classifier()
     seen = []
     original = net.layers[0].forward_linear

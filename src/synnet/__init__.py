@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from synnet._threads import set_threads
 from synnet._version import __version__ as __version__
 from synnet.core.activations import (
     Activation,
@@ -97,6 +98,7 @@ __all__ = [
     "Tanh",
     "gradcheck",
     "load",
+    "set_threads",
 ]
 
 _LAZY = {"MLPClassifier": "synnet.sklearn", "MLPRegressor": "synnet.sklearn"}

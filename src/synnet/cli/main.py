@@ -15,8 +15,10 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any, TextIO
 
+from synnet._threads import set_threads
 from synnet.cli.commands import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK
 from synnet.cli.parser import build_parser, unrecognized
 from synnet.errors import DivergenceError, SynnetError
@@ -64,7 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, usage errors (status 2)
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     try:
-        with warnings.catch_warnings():
+        threads = getattr(args, "threads", None)  # --threads N, for the commands that compute
+        with warnings.catch_warnings(), (nullcontext() if threads is None
+                                         else set_threads(threads)):
             warnings.showwarning = _show_warning
             return int(args.func(args, out, err))
     except KeyboardInterrupt:

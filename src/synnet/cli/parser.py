@@ -193,6 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead, write the README's example files (iris.csv, test.csv, "
                    "new_flowers.csv, from the built-in Iris data) into DIR and stop")
     p.set_defaults(func=commands.cmd_demo, flags=flags_of(p), command_parser=p)
+
+    # --threads N for the commands that compute (main applies it: synnet.set_threads).
+    for name in ("train", "predict", "evaluate"):
+        p = sub.choices[name]
+        p.add_argument("--threads", type=int, default=None, metavar="N",
+                       help="BLAS threads (default: one per core; needs threadpoolctl)")
+        p.set_defaults(flags=flags_of(p))
     return parser
 
 

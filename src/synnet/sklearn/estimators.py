@@ -47,6 +47,7 @@ try:
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
     from synnet.sklearn import build, nonfinite, rules, split
+    from synnet.sklearn.fast import fast_input
     from synnet.sklearn.files import load_estimator, save_estimator
     from synnet.sklearn.lbfgs import fit_lbfgs
     from synnet.sklearn.losses import BinaryLogLoss, LogLoss, PoissonDeviance, SquaredError
@@ -275,18 +276,23 @@ class _BaseMLP(BaseEstimator):
     # -- prediction ---------------------------------------------------------
     def _forward(self, X: Any) -> np.ndarray:
         """Network output (n_samples, n_outputs_) for X, validated against the fit."""
+        ready = fast_input(self, X)  # a plain array of the right dtype and width (sklearn.fast)
+        if ready is not None:
+            return self._output(ready, checked=True)
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         return self._output(X)
 
-    def _output(self, X: Any) -> np.ndarray:
+    def _output(self, X: Any, checked: bool = False) -> np.ndarray:
         """Network output (n_samples, n_outputs_) for validated X, as scikit-learn computes it.
 
         The output function runs on the logits as scikit-learn's does: far out, its
         probabilities are exactly 0 and 1, where synnet's sigmoid and softmax (which
         clip so that exp never overflows in training) stop at about 1e-304.
+        ``checked``: X is already the network's dtype and shape (the fast path).
         """
-        z = self.network_.predict(X, logits=True)
+        run = self.network_.infer if checked else self.network_.predict
+        z = run(X, logits=True)
         with np.errstate(under="ignore"):
             return np.asarray(OUTPUT_FUNCTIONS[self.out_activation_](z))
 

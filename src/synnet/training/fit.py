@@ -25,6 +25,7 @@ from synnet.core.network import Network
 from synnet.core.optimizers import Adam, Optimizer, get_optimizer
 from synnet.errors import ConfigError, DataError, DivergenceError
 from synnet.training.callbacks import ProgressBar
+from synnet.training.plan import FullBatchPlan, plan_full_batch
 from synnet.training.streaming import SourceBatches, arrays_of, evaluate_source, source_of
 
 
@@ -269,6 +270,8 @@ class _Loop:
         # callbacks' on_train_begin, so after a checkpoint has restored its state.
         self._initial = network.get_weights()
         self._initial_optimizer = optimizer.state_dict()
+        # Built at the first full-batch epoch; False where no plan applies.
+        self._plan: FullBatchPlan | Literal[False] | None = None
 
     def run_epoch(self, batches: _Batches | SourceBatches, epoch: int) -> dict[str, float]:
         if batches.single is not None and not self.metrics and not self.batch_hooks:
@@ -314,15 +317,25 @@ class _Loop:
         the tutorial's 4-row network it is a tenth of the step.
         """
         network = self.network
+        if self._plan is None:  # the same arithmetic in buffers allocated once (training.plan)
+            self._plan = plan_full_batch(network, self.loss, self.optimizer, data, self.l2,
+                                         self.fused) or False
+        plan = self._plan if self._plan is not False else None
         try:
-            value, _ = network.train_step(data.X, data.y, self.loss, sample_weight=data.w,
-                                          l2=self.l2, fused=self.fused)
+            if plan is not None:
+                value = plan.gradients()
+            else:
+                value, _ = network.train_step(data.X, data.y, self.loss, sample_weight=data.w,
+                                              l2=self.l2, fused=self.fused)
             if self.strict and not math.isfinite(value):
                 raise FloatingPointError("non-finite loss")
         except FloatingPointError as exc:
             self._diverged(epoch, 0, exc)
         try:
-            self.optimizer.step(network.params, network.grads)
+            if plan is not None:
+                plan.update()
+            else:
+                self.optimizer.step(network.params, network.grads)
         except FloatingPointError as exc:
             self._diverged(epoch, 0, exc, in_update=True)
         return {"loss": value}
