@@ -231,3 +231,25 @@ def test_row_rate_shows_rows_per_second_and_time_left() -> None:
     assert len(lines) == 8  # one per batch with interval 0
     assert lines[0].startswith("  50 rows, ") and "rows/s, about" in lines[0]
     assert lines[-1].startswith("  400 rows, ") and lines[-1].endswith("about 0s left")
+
+
+def test_train_stream_resumes_to_the_weights_of_an_uninterrupted_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    header, rows = table_rows(600, seed=8)
+    data = write_csv(tmp_path / "d.csv", header, rows)
+    common = ["train", data, "--target", "label", "--drop", "id,score", "--stream", "--seed",
+              "3", "--patience", "0", "-q"]
+    code, _, err = run(capsys, *common, "-o", tmp_path / "full.synnet", "--epochs", "4")
+    assert code == 0, err
+    ckpt = tmp_path / "ckpt"
+    code, _, err = run(capsys, *common, "-o", tmp_path / "a.synnet", "--epochs", "2",
+                       "--checkpoint-dir", ckpt)
+    assert code == 0, err
+    code, _, err = run(capsys, *common, "-o", tmp_path / "b.synnet", "--epochs", "4",
+                       "--checkpoint-dir", ckpt, "--resume")
+    assert code == 0, err
+    assert "resumed from the checkpoint after epoch 2" in err
+    full = load(tmp_path / "full.synnet").network.get_weights()
+    resumed = load(tmp_path / "b.synnet").network.get_weights()
+    for k in full:
+        np.testing.assert_array_equal(resumed[k], full[k], err_msg=k)

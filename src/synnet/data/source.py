@@ -112,12 +112,16 @@ class IterableSource(Source):
     For more than one epoch it must be re-iterable (a list, or an object whose
     ``__iter__`` starts again), or ``factory`` a function returning a fresh
     iterator per epoch. The blocks are read in order; the shuffle buffer mixes
-    their rows.
+    their rows. ``identity``: JSON that identifies the data (a file's path, size
+    and time) for checkpoints; without it the blocks are read once more to
+    digest them.
     """
 
     def __init__(self, blocks: Iterable[Any] | Callable[[], Iterable[Any]], *,
-                 shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER, read_ahead: int = 0) -> None:
+                 shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER, read_ahead: int = 0,
+                 identity: dict[str, Any] | None = None) -> None:
         super().__init__(shuffle_buffer, read_ahead)
+        self.identity = identity
         if not callable(blocks) and not isinstance(blocks, Iterable):
             raise TypeError(f"blocks must be an iterable or a function returning one, not "
                             f"{type(blocks).__name__}")
@@ -149,7 +153,9 @@ class IterableSource(Source):
             start += int(np.shape(X)[0])
 
     def describe(self) -> dict[str, Any]:
-        """The data's digest: reads the blocks once (a one-shot iterator is not digested)."""
+        """``identity``, or the data's digest: reads the blocks once (not a one-shot iterator)."""
+        if self.identity is not None:
+            return {"kind": "iterable", "identity": self.identity}
         if not self.reiterable:  # reading it would use it up
             return {"kind": "iterator", "id": id(self._blocks)}
         h = hashlib.blake2b(digest_size=16)

@@ -100,6 +100,11 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
     dtype = np.dtype(settings.dtype)
     binary = task == "classification" and target.n_outputs == 1
 
+    def identity(file: str, part: str) -> dict[str, Any]:
+        st = os.stat(file) if file != "-" else None
+        return {"file": os.path.abspath(file), "part": part, "fraction": fraction, "seed": seed,
+                "size": st and st.st_size, "mtime_ns": st and st.st_mtime_ns}
+
     def prepared(tables: Callable[[], Iterator[Table]]) -> Callable[[], Iterator[Any]]:
         def blocks() -> Iterator[Any]:
             for table in tables():
@@ -109,7 +114,8 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
         return blocks
 
     train_source = IterableSource(prepared(lambda: _part(path, fraction, seed, valid=False)),
-                                  shuffle_buffer=shuffle_buffer, read_ahead=1)
+                                  shuffle_buffer=shuffle_buffer, read_ahead=1,
+                                  identity=identity(path, "train"))
     train_source.n_rows = n_train  # counted by the statistics pass: progress shows time left
     valid_tables: Callable[[], Iterator[Table]] | None = None
     if valid_path:
@@ -117,7 +123,8 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
     elif fraction:
         valid_tables = lambda: _part(path, fraction, seed, valid=True)  # noqa: E731
     validation = None if valid_tables is None else IterableSource(
-        prepared(valid_tables), read_ahead=1)
+        prepared(valid_tables), read_ahead=1,
+        identity=identity(valid_path or path, "valid"))
     network, loss = build_network(preprocessor.n_outputs, target.n_outputs, task, settings, seed)
     model = Model(network, preprocessor, target,
                   metadata={"feature_names": features, "target_name": settings.target})

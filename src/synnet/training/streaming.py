@@ -7,7 +7,7 @@ holding it. Sources and their shuffling live in :mod:`synnet.data.source`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,13 +24,17 @@ if TYPE_CHECKING:
 
 
 def source_of(X: Any, y: Any, sample_weight: Any) -> Source | None:
-    """The source ``X`` gives (y None), or None for arrays (fit's in-memory path)."""
-    if isinstance(X, (np.ndarray, list)) or hasattr(X, "__array__") or hasattr(X, "tocsr"):
-        return None
-    if y is not None or sample_weight is not None:
-        raise ConfigError("with a data source, leave y and sample_weight out: the source "
-                          "yields (X, y[, w])", params=["y", "sample_weight"])
-    return as_source(X)
+    """The source ``X`` is or gives (an iterable of blocks, y None), or None for arrays."""
+    if isinstance(X, Source):
+        if y is not None or sample_weight is not None:
+            raise ConfigError("with a data source, leave y and sample_weight out: the source "
+                              "yields (X, y[, w])", params=["y", "sample_weight"])
+        return X
+    if y is None and sample_weight is None and isinstance(X, Iterable) and not (
+            isinstance(X, (np.ndarray, list, tuple, dict, str, bytes))
+            or hasattr(X, "__array__") or hasattr(X, "tocsr")):
+        return as_source(X)  # a generator or other iterable of blocks
+    return None  # arrays: fit's in-memory path checks them
 
 
 def arrays_of(source: Source) -> tuple[Any, Any, Any] | None:
