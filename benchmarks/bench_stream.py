@@ -4,13 +4,12 @@ Writes a synthetic table (32 numeric columns, 2 text columns, a 3-class
 target) as CSV and as Parquet of about ``--size`` GB each, then measures, each
 job in a fresh process (peak RSS read from /proc: VmHWM):
 
-- ``synnet predict`` on the whole CSV and the whole Parquet file (streams);
-- one epoch of streaming training on the whole Parquet file through the
-  library (one streaming pass for the preprocessing statistics, then
-  ``Network.fit`` on a ``ParquetSource`` with the preprocessing as its
-  transform) - what ``synnet train`` will do when it streams;
-- the same epoch in memory on a subset that fits (``--subset-rows``), and the
-  streaming one on that subset as a Parquet file, for the rows/s ratio;
+- ``synnet predict`` on the whole CSV and the whole Parquet file (it streams);
+- ``synnet train --stream --epochs 1`` on the whole CSV and Parquet file
+  (rows/s of the epoch from the model file's training record);
+- on a subset that fits (``--subset-rows``): the same epoch ``--no-stream``
+  (in memory) and ``--stream``, for the rows/s ratio, and the library's
+  ``ParquetSource`` with and without its read-ahead thread;
 - pandas ``read_csv`` of the whole CSV plus ``synnet.MLPClassifier``
   (``max_iter=1``), the way a user would write it today (skipped above
   ``--pandas-max-gb``, as it needs several times the file in memory).
@@ -93,54 +92,40 @@ def job_predict(model: str, data: str, out: str) -> dict[str, Any]:
     return {}
 
 
-def _preprocessing(path: str) -> tuple[Any, Any, int]:
+def job_train(data: str, out: str, stream: str) -> dict[str, Any]:
+    """One epoch of ``synnet train``; the epoch's seconds from the model's training record."""
+    from synnet.cli import main
+    from synnet.io import load_model
+
+    code = main(["train", data, "--target", "target", "--epochs", "1", "--patience", "0",
+                 "--batch-size", "256", "--seed", "0", "-q", "-o", out,
+                 "--stream" if stream == "stream" else "--no-stream"])
+    if code != 0:
+        raise SystemExit(f"synnet train exited {code}")
+    record = load_model(out).header["training"]
+    return {"rows": record["rows"]["train"], "seconds": record["seconds"]}
+
+
+def job_source(data: str, read_ahead: str) -> dict[str, Any]:
+    """One epoch of Network.fit on a ParquetSource (preprocessing fitted in one pass first)."""
+    import synnet
+    from synnet.data import ParquetSource
     from synnet.tabular.chunks import read_chunks
     from synnet.tabular.streaming import fit_streaming
 
-    return fit_streaming((t for _, t in read_chunks(path)), NAMES, "target", "classification")
-
-
-def _network(n_inputs: int) -> Any:
-    import synnet
-
-    return synnet.Network([synnet.Dense(n_inputs, 64, "relu"),
-                           synnet.Dense(64, 3, "softmax")], seed=0)
-
-
-def job_train_stream(data: str) -> dict[str, Any]:
-    from synnet.data import ParquetSource
-
-    started = time.perf_counter()
-    pre, target, rows = _preprocessing(data)
-    stats_s = time.perf_counter() - started
+    pre, target, rows = fit_streaming((t for _, t in read_chunks(data)), NAMES, "target",
+                                      "classification")
 
     def transform(columns: dict[str, np.ndarray]) -> Any:
         return pre.transform(columns), target.encode(columns["target"])[0], None
 
     source = ParquetSource(data, columns=[*NAMES, "target"], transform=transform,
-                           shuffle_buffer=65536)
-    net = _network(pre.n_outputs)
+                           read_ahead=int(read_ahead))
+    net = synnet.Network([synnet.Dense(pre.n_outputs, 64, "relu"),
+                          synnet.Dense(64, 3, "softmax")], seed=0)
     started = time.perf_counter()
     net.fit(source, loss="categorical_crossentropy", epochs=1, batch_size=256)
-    return {"rows": rows, "seconds": time.perf_counter() - started, "stats_seconds": stats_s}
-
-
-def job_train_memory(data: str) -> dict[str, Any]:
-    """The same epoch on the whole (small) file in memory: the in-memory path's rows/s."""
-    from synnet.tabular.files import read_table
-    from synnet.tabular.preprocessing import Preprocessor
-    from synnet.tabular.target import TargetEncoder
-
-    table = read_table(data)
-    pre = Preprocessor().fit(table.columns, NAMES)
-    target = TargetEncoder("classification", "target").fit(table.columns["target"])
-    X = pre.transform(table.columns)
-    y = target.encode(table.columns["target"])[0]
-    del table
-    net = _network(pre.n_outputs)
-    started = time.perf_counter()
-    net.fit(X, y, loss="categorical_crossentropy", epochs=1, batch_size=256)
-    return {"rows": len(y), "seconds": time.perf_counter() - started}
+    return {"rows": rows, "seconds": time.perf_counter() - started}
 
 
 def job_pandas(data: str) -> dict[str, Any]:
@@ -162,8 +147,8 @@ def job_pandas(data: str) -> dict[str, Any]:
     return {"rows": len(y), "seconds": time.perf_counter() - started}
 
 
-JOBS = {"predict": job_predict, "train_stream": job_train_stream,
-        "train_memory": job_train_memory, "pandas": job_pandas}
+JOBS = {"predict": job_predict, "train": job_train, "source": job_source,
+        "pandas": job_pandas}
 
 
 def _worker(argv: list[str]) -> None:
@@ -223,9 +208,13 @@ def main() -> None:
         out = str(folder / "pred.csv")
         results["predict_csv"] = run_job("predict", str(model), str(csv_path), out)
         results["predict_parquet"] = run_job("predict", str(model), str(pq_path), out)
-        results["train_stream_parquet"] = run_job("train_stream", str(pq_path))
-        results["subset_stream"] = run_job("train_stream", str(small_pq))
-        results["subset_memory"] = run_job("train_memory", str(small_csv))
+        trained = str(folder / "trained.synnet")
+        results["train_csv"] = run_job("train", str(csv_path), trained, "stream")
+        results["train_parquet"] = run_job("train", str(pq_path), trained, "stream")
+        results["subset_stream"] = run_job("train", str(small_pq), trained, "stream")
+        results["subset_memory"] = run_job("train", str(small_pq), trained, "memory")
+        results["subset_source"] = run_job("source", str(small_pq), "2")
+        results["subset_source_no_read_ahead"] = run_job("source", str(small_pq), "0")
         if args.quick or results["csv_gb"] <= args.pandas_max_gb:
             results["pandas_mlp"] = run_job("pandas", str(csv_path))
     finally:
@@ -239,8 +228,8 @@ def _report(r: dict[str, Any]) -> None:
     print(f"data: {r['rows']:,} rows; CSV {r['csv_gb']:.3f} GB, Parquet {r['parquet_gb']:.3f} GB")
     print("| job | rows/s | seconds | peak RSS (MB) |")
     print("|---|---|---|---|")
-    for key in ("predict_csv", "predict_parquet", "train_stream_parquet", "subset_stream",
-                "subset_memory", "pandas_mlp"):
+    for key in ("predict_csv", "predict_parquet", "train_csv", "train_parquet", "subset_stream",
+                "subset_memory", "subset_source", "subset_source_no_read_ahead", "pandas_mlp"):
         if key not in r:
             print(f"| {key} | skipped | | |")
             continue
@@ -252,8 +241,10 @@ def _report(r: dict[str, Any]) -> None:
              / (r["subset_memory"]["rows"] / r["subset_memory"]["seconds"]))
     print(f"streaming / in-memory training rows/s on the subset (Parquet): {ratio:.2f} "
           "(target >= 0.7)")
-    peak = max(r[k]["peak_mb"] for k in ("predict_csv", "predict_parquet",
-                                         "train_stream_parquet"))
+    ahead = r["subset_source_no_read_ahead"]["seconds"] / r["subset_source"]["seconds"]
+    print(f"read-ahead thread: epoch {ahead:.2f}x as fast as without it")
+    peak = max(r[k]["peak_mb"] for k in ("predict_csv", "predict_parquet", "train_csv",
+                                         "train_parquet"))
     print(f"largest streaming peak RSS: {peak:.0f} MB (target <= 512)")
 
 
