@@ -103,3 +103,19 @@ def test_errors_name_rows_of_the_whole_file() -> None:
         fit_streaming(_chunks(columns, 100), NAMES, "label", "classification")
     with pytest.raises(ConfigError, match="median"):
         fit_streaming([], NAMES, "label", "classification", impute="median")
+
+
+def test_features_from_some_rows_and_classes_from_all() -> None:
+    """As the in-memory job: preprocessing from the training rows, classes from every row."""
+    columns = _table(1000)
+    columns["label"][997] = "only-in-validation"
+    train = np.arange(1000) % 4 != 0
+    train[997] = False
+    pre, enc, rows = fit_streaming(_chunks(columns, 128), NAMES, "label", "classification",
+                                   feature_rows=lambda ids: train[ids])
+    assert rows == int(train.sum())
+    expected = Preprocessor().fit({k: v[train] for k, v in columns.items()}, NAMES)
+    _close(expected.to_config(), pre.to_config())
+    _close(TargetEncoder("classification", "label").fit(columns["label"]).to_config(),
+           enc.to_config())
+    assert "only-in-validation" in enc.to_config()["classes"]

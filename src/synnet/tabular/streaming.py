@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,14 +83,15 @@ class _Column:
     texts: Counter[str] | None = field(default_factory=Counter)
     object_dtype: bool = False
 
-    def add(self, column: np.ndarray, start: int) -> None:
+    def add(self, column: np.ndarray, ids: np.ndarray) -> None:
+        """Count a chunk of the column; ``ids``: its rows' numbers in the file (0-based)."""
         missing = missing_mask(column)
         present = ~missing
         self.rows += len(column)
         where = np.flatnonzero(missing)
         self.n_missing += len(where)
         if len(self.missing) < MAX_LISTED:
-            self.missing.extend((where[:MAX_LISTED - len(self.missing)] + start).tolist())
+            self.missing.extend(ids[where[:MAX_LISTED - len(self.missing)]].tolist())
         self.present += int(present.sum())
         if column.dtype.kind == "O":
             self.object_dtype = True
@@ -100,7 +101,7 @@ class _Column:
                 if f is None:
                     self.n_bad += 1
                     if len(self.bad) < MAX_LISTED:
-                        self.bad.append((int(i) + start, column[i]))
+                        self.bad.append((int(ids[i]), column[i]))
                 else:
                     values[i] = f
             ok = present & ~np.isnan(values)
@@ -117,11 +118,15 @@ class _Column:
 
 def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, task: str,
                   impute: str | None = None, categorical: Sequence[str] = (),
+                  feature_rows: Callable[[np.ndarray], np.ndarray] | None = None,
                   ) -> tuple[Preprocessor, TargetEncoder, int]:
-    """(preprocessor, target encoder, rows) from one pass over ``chunks``.
+    """(preprocessor, target encoder, feature rows) from one pass over ``chunks``.
 
     The same results as ``Preprocessor(impute, categorical).fit(table, names)``
     and ``TargetEncoder(task, target).fit(table[target])`` on the whole table.
+    ``feature_rows(row numbers)``: a mask of the rows the preprocessing learns
+    from (the training rows; the target's classes or scale come from every
+    row, as the in-memory job's do).
     """
     if impute == "median":
         raise ConfigError("impute='median' needs every value of a column at once, which a "
@@ -134,9 +139,16 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
     y_moments = Moments()
     labels: set[Any] = set()
     start = 0
+    n_features = 0
     for table in chunks:
+        ids = np.arange(start, start + table.n_rows)
+        keep = None if feature_rows is None else np.flatnonzero(feature_rows(ids))
+        if keep is not None:
+            ids = ids[keep]
+        n_features += len(ids)
         for name in names:
-            columns[name].add(as_column(table.columns[name], name), start)
+            col = as_column(table.columns[name], name)
+            columns[name].add(col if keep is None else col[keep], ids)
         y = encoder._check(table.columns[target], start + 1)
         if task == "classification":
             labels.update(np.unique(_class_labels(y)).tolist())
@@ -146,8 +158,10 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
         else:
             y_moments.add(encoder.values(y, start + 1))
         start += table.n_rows
-    if start == 0:
-        raise DataError("the data has no rows")
+    if n_features == 0:
+        raise DataError("the data has no rows" if start == 0 else
+                        "no rows are left for training; lower valid_fraction",
+                        params=[] if start == 0 else ["valid_fraction"])
     if impute is None:
         missing = {name: _rows(c.missing, c.n_missing) for name, c in columns.items()
                    if c.n_missing}
@@ -155,7 +169,7 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
             raise missing_error(missing)
     pre.columns = [_spec(name, c, pre) for name, c in columns.items()]
     _fit_target(encoder, labels, y_moments)
-    return pre, encoder, start
+    return pre, encoder, n_features
 
 
 def _spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:

@@ -94,9 +94,27 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
     settings.seed = seed
     fraction = 0.0 if valid_path else settings.valid_fraction
+    # The preprocessing learns from the training rows, the target's classes (or scale)
+    # from every row, as in memory (a validation file's rows come after the data's).
+    rows_of_data: list[int] = []
+
+    def tables() -> Iterator[Table]:
+        n = 0
+        for _, table in read_chunks(path):
+            n += table.n_rows
+            yield table
+        rows_of_data.append(n)
+        if valid_path:
+            yield from (t for _, t in read_chunks(valid_path))
+
+    def feature_rows(ids: np.ndarray) -> np.ndarray:
+        if rows_of_data:  # the validation file
+            return np.zeros(len(ids), dtype=bool)
+        return ~valid_rows(ids, fraction, seed) if fraction else np.ones(len(ids), dtype=bool)
+
     preprocessor, target, n_train = fit_streaming(
-        _part(path, fraction, seed, valid=False), features, settings.target, task,
-        settings.impute, settings.categorical)
+        tables(), features, settings.target, task, settings.impute, settings.categorical,
+        feature_rows=feature_rows)
     dtype = np.dtype(settings.dtype)
     binary = task == "classification" and target.n_outputs == 1
 
