@@ -253,3 +253,26 @@ def test_train_stream_resumes_to_the_weights_of_an_uninterrupted_run(
     resumed = load(tmp_path / "b.synnet").network.get_weights()
     for k in full:
         np.testing.assert_array_equal(resumed[k], full[k], err_msg=k)
+
+
+@pytest.mark.parametrize("ext", [".gz", ".bz2", ".xz", ".zst"])
+def test_predict_streams_compressed_csv(tmp_path: Path, model: Path, ext: str,
+                                        capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import bz2
+    import gzip
+    import lzma
+
+    zstandard = pytest.importorskip("zstandard")
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".zst": zstandard.open}[ext]
+    plain = _big(tmp_path, 300)
+    packed = tmp_path / f"big.csv{ext}"
+    with opener(packed, "wb") as f:
+        f.write(plain.read_bytes())
+    monkeypatch.setattr(chunks, "CHUNK_ROWS", 64)
+    outs = []
+    for data in (plain, packed):
+        code, out, err = run(capsys, "predict", model, data, "--proba")
+        assert code == 0, err
+        outs.append(out)
+    assert outs[0] == outs[1] and len(outs[0].splitlines()) == 301

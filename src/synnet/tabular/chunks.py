@@ -107,8 +107,15 @@ def _csv_chunks(pd: Any, data: Any, path: str, rows: int, sep: str | None) -> It
 @contextlib.contextmanager
 def _text(data: Any, path: str) -> Iterator[IO[str]]:
     """The file (or in-memory bytes) as text, decompressed as pandas' 'infer' would."""
-    opener: Any = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(
-        Path(path).suffix.lower(), open)
+    suffix = Path(path).suffix.lower()
+    opener: Any = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(suffix, open)
+    if suffix == ".zst":  # pandas reads these through zstandard too
+        try:
+            import zstandard
+        except ImportError:
+            raise ImportError("reading .zst files needs zstandard: pip install zstandard") \
+                from None
+        opener = zstandard.open
     raw = data if isinstance(data, io.BytesIO) else opener(data, "rb")
     text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
     try:
