@@ -149,6 +149,8 @@ def test_bad_sources_are_refused_before_training(table: tuple, tmp_path: Path) -
         ParquetSource(tmp_path / "missing.parquet", NAMES, "t")
     with pytest.raises(ConfigError, match="target"):
         CsvSource(d / "x.csv.gz", NAMES, None)
+    with pytest.raises(ConfigError, match="columns"):
+        ParquetSource(d / "x.parquet", transform=lambda cols: (cols["a"], cols["t"], None))
     net = _net()
     before = net.get_weights()
     source = ParquetSource(d / "x.parquet", NAMES, "t")

@@ -69,6 +69,9 @@ class _FileSource(Source):
         named = [*(self.features or []), *([target] if target else []),
                  *([weight] if weight else [])]
         self.columns = list(columns) if columns is not None else named
+        if not self.columns:
+            raise ConfigError("name the columns to read (columns=[...]) for the transform",
+                              params=["columns"])
 
     def describe(self) -> dict[str, Any]:
         files = []
