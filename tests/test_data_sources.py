@@ -166,6 +166,10 @@ def test_bad_sources_are_refused_before_training(table: tuple, tmp_path: Path) -
     assert all(np.array_equal(before[k], v) for k, v in net.get_weights().items())
     with pytest.raises(DataError, match="tuple"):
         net.fit(IterableSource([X]), loss="binary_crossentropy")
+    with pytest.raises(DataError, match="yielded no rows"):
+        net.fit(IterableSource([]), loss="binary_crossentropy")
+    with pytest.raises(DataError, match="validation source yielded no rows"):
+        net.fit(source, loss="binary_crossentropy", validation_data=IterableSource([]))
 
 
 def _run(out: Path, ckpt: Path, data: Path, *args: str) -> subprocess.CompletedProcess[str]:

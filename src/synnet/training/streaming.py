@@ -57,10 +57,15 @@ class SourceBatches:
     def __iter__(self) -> Iterator[Batch]:
         network = self.network
         rng = network.rng if self.shuffle else None
+        empty = True
         for X, y, w in minibatches(self.source, self.batch_size, rng):
             X = np.asarray(X, dtype=self.dtype)  # the file's float64 in the network's dtype
+            empty = False
             yield prepare(X, y, self.loss, w, n_inputs=network.n_inputs,
                           n_outputs=network.n_outputs, dtype=self.dtype, what=self.what)
+        if empty:
+            raise DataError(f"the {'validation ' if self.what == 'X_val' else ''}source "
+                            "yielded no rows")
 
 
 def evaluate_source(network: Network, source: Source, loss: Loss, metrics: dict[str, Metric],
@@ -85,8 +90,6 @@ def evaluate_source(network: Network, source: Source, loss: Loss, metrics: dict[
             sums[key] = sums.get(key, 0.0) + v * batch.n
         mass += weight
         rows += batch.n
-    if not rows:
-        raise DataError(f"the {'validation ' if prefix else ''}source yielded no rows")
     out = {f"{prefix}loss": sums[f"{prefix}loss"] / mass if loss.averages
            else sums[f"{prefix}loss"]}
     out.update({k: v / rows for k, v in sums.items() if k != f"{prefix}loss"})
