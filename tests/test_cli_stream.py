@@ -155,6 +155,7 @@ def test_train_stream_fits_the_preprocessing_of_its_training_rows(
     data = write_csv(tmp_path / "d.csv", header, rows)
     monkeypatch.setattr(chunks, "CHUNK_ROWS", 200)
     monkeypatch.setattr(train_stream, "MEMORY_BUDGET_BYTES", 0)  # streams by itself
+    monkeypatch.setattr(train_stream, "TRAIN_CHUNK_ROWS", 200)
     model = tmp_path / "m.synnet"
     code, out, err = run(capsys, "train", data, "--target", "label", "--drop", "id,score",
                          "-o", model, "--epochs", "3", "--seed", "5", "--valid-fraction", "0.25")

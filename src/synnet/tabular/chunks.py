@@ -135,7 +135,7 @@ def _parquet_chunks(data: Any, path: str, rows: int) -> Iterator[Any]:
         raise ImportError("reading Parquet files needs pyarrow; install it with "
                           "pip install pyarrow (or save the data as CSV)") from None
     try:
-        reader = pq.ParquetFile(data)
+        reader = pq.ParquetFile(data, pre_buffer=False)  # one row group at a time
         for batch in reader.iter_batches(batch_size=rows):
             yield batch.to_pandas()
     except (DataError, MemoryError):

@@ -7,7 +7,8 @@ the whole table at once would give: the same column kinds (by the same rule,
 categories and fills, and means and scales merged chunk by chunk with Chan et
 al.'s pairwise update (numerically stable; equal to the in-memory NumPy
 figures to about 1e-12 relative). Memory holds one chunk and, per column,
-counts of its distinct text values (at most :data:`MAX_DISTINCT`).
+counts of its distinct values (at most :data:`MAX_DISTINCT` for text, declared
+categories and most-frequent fills, else :data:`NUMBER_DISTINCT`).
 
 Not streamable: ``impute='median'`` (it needs every value); the function
 says so before reading anything.
@@ -40,6 +41,9 @@ from synnet.tabular.target import TargetEncoder, _class_labels, check_classes
 
 #: Distinct values counted per column; a text column with more is refused.
 MAX_DISTINCT = 100_000
+#: Distinct values counted per numeric column, in case later chunks make it text (and
+#: its numbers categories); past this it is numbers only, so memory stays bounded.
+NUMBER_DISTINCT = 1_000
 
 
 @dataclass
@@ -82,6 +86,9 @@ class _Column:
     numbers: Moments = field(default_factory=Moments)
     texts: Counter[str] | None = field(default_factory=Counter)
     object_dtype: bool = False
+    #: whether numbers are counted up to MAX_DISTINCT (declared categorical, or filled
+    #: with the most frequent value), not NUMBER_DISTINCT
+    count_numbers: bool = False
 
     def add(self, column: np.ndarray, ids: np.ndarray) -> None:
         """Count a chunk of the column; ``ids``: its rows' numbers in the file (0-based)."""
@@ -112,7 +119,8 @@ class _Column:
             self.numbers.add(column[present].astype(np.float64))
         if self.texts is not None:
             self.texts.update(text_values(column[present]).tolist())
-            if len(self.texts) > MAX_DISTINCT:
+            limit = MAX_DISTINCT if self.object_dtype or self.count_numbers else NUMBER_DISTINCT
+            if len(self.texts) > limit:
                 self.texts = None  # too many to be categories: numbers, or refused below
 
 
@@ -135,7 +143,8 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
     pre = Preprocessor(impute, categorical)
     encoder = TargetEncoder(task, target)
     pre.check_names(names)
-    columns = {name: _Column() for name in names}
+    columns = {name: _Column(count_numbers=impute == "most_frequent" or name in categorical)
+               for name in names}
     y_moments = Moments()
     labels: set[Any] = set()
     start = 0
@@ -179,8 +188,10 @@ def _spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
     looks_numeric = c.parsed == c.present or c.parsed > c.present / 2
     if name in pre.categorical or (c.object_dtype and not looks_numeric):
         if c.texts is None:
-            raise DataError(f"column {name!r} has more than {MAX_DISTINCT} distinct values; "
-                            "as categories that is too many (drop the column)")
+            raise DataError(f"column {name!r} has more than {MAX_DISTINCT} distinct values "
+                            f"(or more than {NUMBER_DISTINCT} numbers in chunks before its "
+                            "text); as categories that is too many: drop the column, or declare "
+                            "it categorical", params=["categorical"])
         spec: dict[str, Any] = {"name": name, "kind": CATEGORICAL,
                                 "categories": sorted(c.texts)}
         if pre.impute is not None:

@@ -6,7 +6,7 @@ again in chunks through a :class:`~synnet.data.IterableSource` (rows mixed in
 a shuffle buffer) while the network trains. Validation rows are picked by a
 hash of the row index and the seed (``valid_fraction``), so no copy of them is
 kept, or come from a separate file. The task, when inferred, is inferred from
-the first chunk's target values.
+the first chunk's target values (16,384 rows).
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ from synnet.tabular.train import (
 #: the file's size: a 1 GB CSV needed 9 GB).
 MEMORY_BUDGET_BYTES = 256 * 2**20
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+#: Rows read at a time while training: smaller than predict's chunks, since the shuffle
+#: buffer and the read-ahead hold several prepared chunks besides.
+TRAIN_CHUNK_ROWS = 16384
 
 
 def should_stream(path: str, stream: bool | None) -> bool:
@@ -68,7 +71,7 @@ def valid_rows(rows: np.ndarray, fraction: float, seed: int) -> np.ndarray:
 
 def _part(path: str, fraction: float, seed: int, valid: bool) -> Iterator[Table]:
     """The training (or validation) rows of ``path``, chunk by chunk."""
-    for start, table in read_chunks(path):
+    for start, table in read_chunks(path, TRAIN_CHUNK_ROWS):
         if not fraction:
             if not valid:
                 yield table
@@ -86,7 +89,7 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
     if settings.class_weight is not None:
         raise ConfigError("class_weight needs every label before training; it does not "
                           "stream yet (train without --stream)", params=["class_weight"])
-    first = next(read_chunks(path))[1]
+    first = next(read_chunks(path, TRAIN_CHUNK_ROWS))[1]
     features = feature_names(first, settings)
     task, reason = resolve_task(first, settings)
     if settings.task == "auto":
@@ -100,12 +103,12 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
 
     def tables() -> Iterator[Table]:
         n = 0
-        for _, table in read_chunks(path):
+        for _, table in read_chunks(path, TRAIN_CHUNK_ROWS):
             n += table.n_rows
             yield table
         rows_of_data.append(n)
         if valid_path:
-            yield from (t for _, t in read_chunks(valid_path))
+            yield from (t for _, t in read_chunks(valid_path, TRAIN_CHUNK_ROWS))
 
     def feature_rows(ids: np.ndarray) -> np.ndarray:
         if rows_of_data:  # the validation file
@@ -137,7 +140,8 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
     train_source.n_rows = n_train  # counted by the statistics pass: progress shows time left
     valid_tables: Callable[[], Iterator[Table]] | None = None
     if valid_path:
-        valid_tables = lambda: (t for _, t in read_chunks(valid_path))  # noqa: E731
+        valid_tables = lambda: (t for _, t in  # noqa: E731
+                                read_chunks(valid_path, TRAIN_CHUNK_ROWS))
     elif fraction:
         valid_tables = lambda: _part(path, fraction, seed, valid=True)  # noqa: E731
     validation = None if valid_tables is None else IterableSource(
