@@ -119,3 +119,24 @@ def test_features_from_some_rows_and_classes_from_all() -> None:
     _close(TargetEncoder("classification", "label").fit(columns["label"]).to_config(),
            enc.to_config())
     assert "only-in-validation" in enc.to_config()["classes"]
+
+
+def test_a_numeric_column_counts_few_distinct_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory stays bounded: past NUMBER_DISTINCT numbers a column is numbers only, so text
+    arriving later cannot make categories of them (refused, naming the way out)."""
+    from synnet.tabular import streaming
+
+    monkeypatch.setattr(streaming, "NUMBER_DISTINCT", 50)
+    n = 300
+    columns = _table(n)
+    numbers = np.arange(n, dtype=object)
+    numbers[100:] = "text"  # later chunks are text: as a whole the column is categorical
+    columns["big"] = numbers
+    expected = Preprocessor().fit({**columns, "big": numbers}, NAMES)
+    assert expected.columns[0]["kind"] == "categorical"  # what the whole table says
+    chunked = [Table({k: (v[s:s + 100].astype(np.int64) if k == "big" and s < 100 else
+                          v[s:s + 100]) for k, v in columns.items()}) for s in range(0, n, 100)]
+    with pytest.raises(DataError, match="declare it categorical"):
+        fit_streaming(chunked, NAMES, "label", "classification")
+    pre, _, _ = fit_streaming(chunked, NAMES, "label", "classification", categorical=["big"])
+    _close(Preprocessor(categorical=["big"]).fit(columns, NAMES).to_config(), pre.to_config())
