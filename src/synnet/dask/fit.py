@@ -27,7 +27,7 @@ from synnet.core.network import Network
 from synnet.core.optimizers import Adam, Optimizer, get_optimizer
 from synnet.dask import shards
 from synnet.dask.plan import steps_per_epoch
-from synnet.dask.rounds import average, train_round
+from synnet.dask.rounds import Placement, train_round
 from synnet.dask.worker import RoundSpec
 from synnet.errors import ConfigError, DataError
 from synnet.training.checkpoint import Checkpoint
@@ -112,6 +112,7 @@ def fit(network: Network, X: Any, y: Any, *, client: Client | None = None,
         cb.set_network(network)
         cb.set_params({"epochs": epochs, "steps": steps, "samples": n_total})
         cb.on_train_begin({})
+    placement = Placement()
     first = network.epochs_trained
     network.fit_start_epoch = first
     for epoch in range(first, first + epochs):
@@ -121,18 +122,12 @@ def fit(network: Network, X: Any, y: Any, *, client: Client | None = None,
         for start in range(0, steps, round_steps):
             spec = RoundSpec(mode, loss_fn, l2, seed, epoch, start,
                              min(round_steps, steps - start), steps, shuffle)
-            results = train_round(client, spec, network, opt, parts, rows, timeout=timeout,
-                                  max_retries=retries)
-            if mode == "gradient":  # every rank holds the same weights
-                weights, state = results[0].weights, results[0].optimizer_state
-                loss_sum += results[0].loss_sum
-                weight_sum += results[0].weight_sum
-            else:
-                weights, state = average(results)
-                loss_sum += sum(r.loss_sum for r in results)
-                weight_sum += sum(r.weight_sum for r in results)
-            network.set_weights(weights)
-            opt.load_state_dict(state)
+            result = train_round(client, spec, network, opt, parts, rows, placement,
+                                 timeout=timeout, max_retries=retries)
+            loss_sum += result.loss_sum
+            weight_sum += result.weight_sum
+            network.set_weights(result.weights)
+            opt.load_state_dict(result.optimizer_state)
         network.epochs_trained = epoch + 1
         logs = {"loss": loss_sum / weight_sum if weight_sum else 0.0}
         for cb in every:

@@ -1,16 +1,21 @@
-"""One training round on the cluster, retried on the remaining workers if a worker is lost.
+"""Training rounds on the cluster, each retried on the remaining workers if a worker is lost.
 
-The client sends the round's starting network and optimizer to the workers
-(one copy per worker), starts one task per worker on the partitions it holds,
-and waits. It keeps the authoritative state itself, so a round that loses a
-worker, or its all-reduce actor, costs only that round: it warns and runs the
-round again, from the same state, on the workers that are left.
+Per round the client starts one task per worker on the partitions that worker
+holds, then downloads one object: the round's end state (rank 0's, in
+gradient mode, where every rank ends equal; the ranks' average, computed on a
+worker, in local-SGD mode). That object's future also starts the next round,
+so workers fetch it from each other and the client uploads nothing between
+rounds. The client adopts every round's state, so it holds the authoritative
+weights and optimizer state: a round that loses a worker, or its all-reduce
+actor, costs only that round. It warns, sends its state out again and runs the
+round again on the workers that are left.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,19 +43,37 @@ class _RoundLost(Exception):
     """Internal: the round lost a worker (or its peer exchange) and may be retried."""
 
 
+@dataclass
+class Placement:
+    """What rounds share until a worker is lost: who trains on which parts, the actor,
+    the (network, optimizer) template on the workers and the future of the last state.
+
+    Working these out costs round trips to the scheduler and an upload, so it
+    happens at the first round and again only after a round failed.
+    """
+
+    plan: dict[str, list[int]] = field(default_factory=dict)
+    reducer: Any = None
+    template: Future | None = None
+    state: Future | None = None  # the last round's RoundResult, where the next one starts
+
+    def reset(self) -> None:
+        self.plan, self.reducer, self.template, self.state = {}, None, None, None
+
+
 def train_round(client: Client, spec: RoundSpec, network: Network, optimizer: Optimizer,
-                parts: list[Future], rows: list[int], *, timeout: float,
-                max_retries: int) -> list[RoundResult]:
-    """Run ``spec`` on the workers holding ``parts``; one result per rank, in rank order."""
+                parts: list[Future], rows: list[int], placement: Placement, *,
+                timeout: float, max_retries: int) -> RoundResult:
+    """Run ``spec`` on the workers holding ``parts``; returns the round's end state.
+
+    ``network`` and ``optimizer`` are the client's authoritative state, sent
+    out when the placement is (re)built.
+    """
     for attempt in range(max_retries + 1):
-        shards.check_alive(parts)
-        workers = shards.live_workers(client)
-        if not workers:
-            raise ClusterError("the cluster has no workers left; start workers and refit "
-                               "(the weights of the last finished round are in the network)")
-        plan = shards.assign(client, parts, rows, workers)
+        if not placement.plan:
+            _place(client, spec, (network, optimizer), parts, rows, placement, timeout)
         try:
-            return _attempt(client, spec, (network, optimizer), parts, plan, timeout)
+            return _attempt(client, spec, parts, placement, timeout)
         except _RoundLost as lost:
             if attempt == max_retries:
                 raise ClusterError(f"a round failed {max_retries + 1} times, the last time "
@@ -61,46 +84,58 @@ def train_round(client: Client, spec: RoundSpec, network: Network, optimizer: Op
     raise AssertionError("unreachable")
 
 
-def _attempt(client: Client, spec: RoundSpec, state: tuple[Network, Optimizer],
-             parts: list[Future], plan: dict[str, list[int]],
-             timeout: float) -> list[RoundResult]:
-    workers = list(plan)
-    shared = client.scatter(state, workers=workers, broadcast=True, hash=False)
-    reducer = None
+def _place(client: Client, spec: RoundSpec, state: tuple[Network, Optimizer],
+           parts: list[Future], rows: list[int], placement: Placement, timeout: float) -> None:
+    shards.check_alive(parts)
+    workers = shards.live_workers(client)
+    if not workers:
+        raise ClusterError("the cluster has no workers left; start workers and refit (the "
+                           "weights of the last finished round are in the network)")
+    placement.plan = plan = shards.assign(client, parts, rows, workers)
+    placement.template = client.scatter(state, workers=list(plan), broadcast=True, hash=False)
+    placement.state = None
     if spec.mode == "gradient":
-        reducer = client.submit(Reducer, len(workers), timeout, actor=True,
-                                workers=workers[:1], pure=False).result()
-    futures = [client.submit(run_round, spec, shared, rank, reducer,
-                             *(parts[i] for i in plan[w]), workers=[w],
-                             allow_other_workers=False, pure=False)
+        placement.reducer = client.submit(Reducer, len(plan), timeout, actor=True,
+                                          workers=list(plan)[:1], pure=False).result()
+
+
+def _attempt(client: Client, spec: RoundSpec, parts: list[Future], placement: Placement,
+             timeout: float) -> RoundResult:
+    workers = list(placement.plan)
+    futures = [client.submit(run_round, spec, placement.template, placement.state, rank,
+                             placement.reducer, *(parts[i] for i in placement.plan[w]),
+                             workers=[w], allow_other_workers=False, pure=False)
                for rank, w in enumerate(workers)]
+    end = futures[0] if spec.mode == "gradient" else client.submit(
+        average, *futures, workers=workers[:1], allow_other_workers=True, pure=False)
     try:
-        return _collect(client, futures, workers, timeout)
-    except _RoundLost:
-        if reducer is not None:
-            try:
-                reducer.abort().result(timeout=5)  # release peers still waiting in the actor
+        _wait_for(client, futures, workers, timeout)
+        result: RoundResult = end.result()
+    except BaseException:
+        if placement.reducer is not None:
+            try:  # release peers still waiting in the actor
+                placement.reducer.abort().result(timeout=5)
             except Exception:  # noqa: BLE001 (the actor may have died with its worker)
                 pass
-        client.cancel(futures)
+        client.cancel([*futures, end])
+        placement.reset()
         raise
-    finally:
-        client.cancel([shared])
+    placement.state = end
+    return result
 
 
-def _collect(client: Client, futures: list[Future], workers: list[str],
-             timeout: float) -> list[RoundResult]:
+def _wait_for(client: Client, futures: list[Future], workers: list[str],
+              timeout: float) -> None:
     """Wait for every rank; a lost worker or a failed peer exchange raises _RoundLost."""
     first_failure: float | None = None
     while True:
-        pending = [f for f in futures if not f.done()]
-        if pending:
-            try:
-                wait(pending, timeout=POLL_S, return_when="FIRST_COMPLETED")
-            except TimeoutError:
-                pass
-        done = [f for f in futures if f.done()]
-        failed = [f for f in done if f.status == "error"]
+        try:
+            wait(futures, timeout=POLL_S)
+        except TimeoutError:
+            pass
+        if all(f.status == "finished" for f in futures):
+            return
+        failed = [f for f in futures if f.status == "error"]
         for f in failed:
             exc = f.exception()
             if not isinstance(exc, (PeerLost, ReducerAborted)):
@@ -115,21 +150,26 @@ def _collect(client: Client, futures: list[Future], workers: list[str],
             if time.monotonic() - first_failure > min(timeout, 10.0):
                 raise _RoundLost(f"the gradient exchange failed: {failed[0].exception()}")
             time.sleep(POLL_S)
-            continue
-        if len(done) == len(futures):
-            return client.gather(futures)
 
 
-def average(results: list[RoundResult]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Local SGD: weights and optimizer slots averaged over ranks, weighted by their rows."""
+def average(*results: RoundResult) -> RoundResult:
+    """Local SGD (runs on a worker): weights and optimizer slots averaged over the ranks,
+    weighted by their rows; loss sums and rows added up."""
     share = np.array([r.rows for r in results], dtype=float)
     share /= share.sum()
-    weights = {name: sum(s * r.weights[name] for s, r in zip(share, results))
+    weights = {name: _mean([r.weights[name] for r in results], share)
                for name in results[0].weights}
     state = dict(results[0].optimizer_state)
-    state["slots"] = {slot: {name: sum(s * r.optimizer_state["slots"][slot][name]
-                                       for s, r in zip(share, results))
-                             for name in values}
+    state["slots"] = {slot: {name: _mean([r.optimizer_state["slots"][slot][name]
+                                          for r in results], share) for name in values}
                       for slot, values in state["slots"].items()}
     state["iterations"] = max(r.optimizer_state["iterations"] for r in results)
-    return weights, state
+    return RoundResult(weights, state, sum(r.loss_sum for r in results),
+                       sum(r.weight_sum for r in results), sum(r.rows for r in results))
+
+
+def _mean(arrays: list[np.ndarray], share: np.ndarray) -> np.ndarray:
+    out = arrays[0] * share[0]
+    for a, s in zip(arrays[1:], share[1:]):
+        out += a * s
+    return out.astype(arrays[0].dtype, copy=False)

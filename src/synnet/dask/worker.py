@@ -86,15 +86,20 @@ class Shard:
         return X, y, w
 
 
-def run_round(spec: RoundSpec, state: tuple[Network, Optimizer], rank: int, reducer: Any,
-              *parts: Part) -> RoundResult:
+def run_round(spec: RoundSpec, template: tuple[Network, Optimizer], start: RoundResult | None,
+              rank: int, reducer: Any, *parts: Part) -> RoundResult:
     """Run ``spec.n_steps`` steps on this worker's ``parts``; returns where it ended.
 
-    ``state`` is the round's starting (network, optimizer), copied here so the
-    client's objects and Dask's stored copy stay untouched. ``reducer`` is the
-    round's actor in gradient mode, None in local-SGD mode.
+    ``template`` is a (network, optimizer), copied here so Dask's stored copy
+    stays untouched; ``start``, when given, is the previous round's result,
+    whose weights and optimizer state the round starts from (it comes from a
+    peer worker, not through the client). ``reducer`` is the all-reduce actor
+    in gradient mode, None in local-SGD mode.
     """
-    network, optimizer = copy.deepcopy(state)
+    network, optimizer = copy.deepcopy(template)
+    if start is not None:
+        network.set_weights(start.weights)
+        optimizer.load_state_dict(start.optimizer_state)
     network.rng = np.random.default_rng([spec.seed, spec.epoch, spec.first_step, rank])
     shard = Shard(list(parts))
     order = epoch_order(len(shard), spec.seed, spec.epoch, rank, spec.shuffle)
@@ -113,8 +118,9 @@ def run_round(spec: RoundSpec, state: tuple[Network, Optimizer], rank: int, redu
                 weight = float(len(idx) if w is None else w.sum())
                 grads = network.grads
             else:
+                step = spec.epoch * spec.steps_per_epoch + spec.first_step + i
                 grads, value, weight = _global_gradient(network, shard, idx, spec, fused,
-                                                        reducer, i, rank)
+                                                        reducer, step, rank)
                 if spec.l2 and weight:
                     strength = spec.l2 / weight if spec.loss.averages else spec.l2
                     value += l2.penalty(network.params, strength)
@@ -126,6 +132,8 @@ def run_round(spec: RoundSpec, state: tuple[Network, Optimizer], rank: int, redu
             loss_sum += value * weight
             weight_sum += weight
     network.clear_cache()
+    if spec.mode == "gradient" and rank:  # every rank holds the same: rank 0 reports it
+        return RoundResult({}, {}, loss_sum, weight_sum, len(shard))
     return RoundResult(network.get_weights(), optimizer.state_dict(), loss_sum, weight_sum,
                        len(shard))
 
