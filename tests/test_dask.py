@@ -49,8 +49,9 @@ def _pinned(client: distributed.Client, arrays: list[np.ndarray], n_parts: int
     cuts = np.array_split(np.arange(len(arrays[0])), n_parts)
     out, blocks = [], []
     for a in arrays:
-        parts = [client.submit(np.array, a[c], workers=[workers[k % len(workers)]])
-                 for k, c in enumerate(cuts)]
+        # allow_other_workers: a block lost with its worker is recomputed elsewhere.
+        parts = [client.submit(np.array, a[c], workers=[workers[k % len(workers)]],
+                               allow_other_workers=True) for k, c in enumerate(cuts)]
         out.append(da.concatenate([da.from_delayed(dask.delayed(f), (len(c), *a.shape[1:]),
                                                    a.dtype) for f, c in zip(parts, cuts)]))
         blocks.append([a[c] for c in cuts])
@@ -170,7 +171,11 @@ def test_regressor_and_bad_input(client: distributed.Client) -> None:
 
 
 class _KillOnce(synnet.Callback):
-    """After the first epoch, makes one worker process exit 0.3 s later (mid-round)."""
+    """After the first epoch, makes a worker exit 0.3 s later (mid-round).
+
+    The victim is the first worker by address, which hosts the all-reduce actor:
+    the survivor must notice that its peer exchange died, not only the client.
+    """
 
     def __init__(self, client: distributed.Client) -> None:
         self.client = client
@@ -180,7 +185,7 @@ class _KillOnce(synnet.Callback):
         if self.done:
             return
         self.done = True
-        victim = sorted(self.client.scheduler_info(n_workers=-1)["workers"])[-1]
+        victim = sorted(self.client.scheduler_info(n_workers=-1)["workers"])[0]
         self.client.run(_exit_soon, workers=[victim])
 
 
@@ -192,7 +197,7 @@ def test_worker_killed_mid_fit_completes_with_warning(client: distributed.Client
     rng = np.random.default_rng(2)
     X = rng.normal(size=(6000, 20))
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
-    Xd, yd = da.from_array(X, chunks=1500), da.from_array(y, chunks=1500)
+    (Xd, yd), _ = _pinned(client, [X, y], 4)
     est = sd.DaskMLPClassifier(hidden_layer_sizes=(64,), batch_size=100, max_iter=3,
                                random_state=0, client=client, callbacks=[_KillOnce(client)])
     with pytest.warns(sd.WorkerLostWarning, match="left the cluster|exchange"):

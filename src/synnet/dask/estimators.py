@@ -142,7 +142,8 @@ class _DaskMLP:
     # -- prediction: blockwise, returning dask collections --------------------
     def _blockwise(self, X: Any, method: str, n_columns: int | None, dtype: Any) -> da.Array:
         X = targets.as_rows(X)
-        fn = partial(_apply, self.to_local(), method)
+        # Callbacks play no part in prediction, and may hold what cannot travel (a client).
+        fn = partial(_apply, self.to_local().set_params(callbacks=None), method)
         if n_columns is None:
             return X.map_blocks(fn, drop_axis=1, dtype=dtype)
         return X.map_blocks(fn, chunks=(X.chunks[0], (n_columns,)), dtype=dtype)

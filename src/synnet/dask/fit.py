@@ -121,7 +121,7 @@ def fit(network: Network, X: Any, y: Any, *, client: Client | None = None,
         loss_sum = weight_sum = 0.0
         for start in range(0, steps, round_steps):
             spec = RoundSpec(mode, loss_fn, l2, seed, epoch, start,
-                             min(round_steps, steps - start), steps, shuffle)
+                             min(round_steps, steps - start), steps, shuffle, timeout, "")
             result = train_round(client, spec, network, opt, parts, rows, placement,
                                  timeout=timeout, max_retries=retries)
             loss_sum += result.loss_sum

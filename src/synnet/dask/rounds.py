@@ -13,13 +13,15 @@ round again on the workers that are left.
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import uuid
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from distributed import Client, Future, wait
+from distributed import Client, Event, Future, wait
 
 from synnet.core.network import Network
 from synnet.core.optimizers import Optimizer
@@ -29,6 +31,8 @@ from synnet.dask.worker import PeerLost, RoundResult, RoundSpec, run_round
 from synnet.errors import SynnetError
 
 POLL_S = 0.2  # how often the client checks that the round's workers are still there
+GRACE_S = 10.0  # how long an error waits for the scheduler to confirm a lost worker
+FATAL = (SynnetError, ValueError, TypeError, ArithmeticError)  # the data's or model's errors
 
 
 class ClusterError(SynnetError, RuntimeError):
@@ -56,6 +60,7 @@ class Placement:
     reducer: Any = None
     template: Future | None = None
     state: Future | None = None  # the last round's RoundResult, where the next one starts
+    abort: str = ""  # the name of the Event that tells this placement's ranks to give up
 
     def reset(self) -> None:
         self.plan, self.reducer, self.template, self.state = {}, None, None, None
@@ -86,7 +91,7 @@ def train_round(client: Client, spec: RoundSpec, network: Network, optimizer: Op
 
 def _place(client: Client, spec: RoundSpec, state: tuple[Network, Optimizer],
            parts: list[Future], rows: list[int], placement: Placement, timeout: float) -> None:
-    shards.check_alive(parts)
+    shards.check_alive(parts, timeout)
     workers = shards.live_workers(client)
     if not workers:
         raise ClusterError("the cluster has no workers left; start workers and refit (the "
@@ -94,6 +99,7 @@ def _place(client: Client, spec: RoundSpec, state: tuple[Network, Optimizer],
     placement.plan = plan = shards.assign(client, parts, rows, workers)
     placement.template = client.scatter(state, workers=list(plan), broadcast=True, hash=False)
     placement.state = None
+    placement.abort = f"synnet-abort-{uuid.uuid4().hex}"
     if spec.mode == "gradient":
         placement.reducer = client.submit(Reducer, len(plan), timeout, actor=True,
                                           workers=list(plan)[:1], pure=False).result()
@@ -102,6 +108,7 @@ def _place(client: Client, spec: RoundSpec, state: tuple[Network, Optimizer],
 def _attempt(client: Client, spec: RoundSpec, parts: list[Future], placement: Placement,
              timeout: float) -> RoundResult:
     workers = list(placement.plan)
+    spec = dataclasses.replace(spec, abort=placement.abort)
     futures = [client.submit(run_round, spec, placement.template, placement.state, rank,
                              placement.reducer, *(parts[i] for i in placement.plan[w]),
                              workers=[w], allow_other_workers=False, pure=False)
@@ -113,6 +120,7 @@ def _attempt(client: Client, spec: RoundSpec, parts: list[Future], placement: Pl
         result: RoundResult = end.result()
     except BaseException:
         if placement.reducer is not None:
+            Event(placement.abort, client=client).set()  # ranks waiting on a dead actor
             try:  # release peers still waiting in the actor
                 placement.reducer.abort().result(timeout=5)
             except Exception:  # noqa: BLE001 (the actor may have died with its worker)
@@ -126,7 +134,13 @@ def _attempt(client: Client, spec: RoundSpec, parts: list[Future], placement: Pl
 
 def _wait_for(client: Client, futures: list[Future], workers: list[str],
               timeout: float) -> None:
-    """Wait for every rank; a lost worker or a failed peer exchange raises _RoundLost."""
+    """Wait for every rank; a lost worker or a failed peer exchange raises _RoundLost.
+
+    An error of the data or the model (a SynnetError, ValueError, TypeError,
+    ArithmeticError) is raised as it is: retrying would not help. Any other
+    error (a broken connection, an actor whose worker is gone) is a loss if
+    the scheduler confirms, within a grace period, that a worker left.
+    """
     first_failure: float | None = None
     while True:
         try:
@@ -135,20 +149,22 @@ def _wait_for(client: Client, futures: list[Future], workers: list[str],
             pass
         if all(f.status == "finished" for f in futures):
             return
-        failed = [f for f in futures if f.status == "error"]
-        for f in failed:
-            exc = f.exception()
-            if not isinstance(exc, (PeerLost, ReducerAborted)):
-                raise exc  # the data's or the model's error: retrying would not help
+        errors = [f.exception() for f in futures if f.status == "error"]
+        for exc in errors:
+            if isinstance(exc, FATAL):
+                raise exc
         gone = sorted(set(workers) - set(shards.live_workers(client)))
         if gone:
             raise _RoundLost(f"worker(s) {', '.join(gone)} left the cluster")
-        if failed:
-            # A peer exchange failed while every worker is still listed: the scheduler
-            # may not have noticed a loss yet. Give it a moment, then retry anyway.
+        if errors:
+            # Every worker is still listed: the scheduler may not have noticed a loss
+            # yet. Give it a moment; then a failed exchange is retried, the rest raised.
             first_failure = first_failure or time.monotonic()
-            if time.monotonic() - first_failure > min(timeout, 10.0):
-                raise _RoundLost(f"the gradient exchange failed: {failed[0].exception()}")
+            if time.monotonic() - first_failure > min(timeout, GRACE_S):
+                exc = errors[0]
+                if isinstance(exc, (PeerLost, ReducerAborted)):
+                    raise _RoundLost(f"the gradient exchange failed: {exc}")
+                raise exc
             time.sleep(POLL_S)
 
 

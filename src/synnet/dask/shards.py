@@ -73,12 +73,22 @@ def live_workers(client: Client) -> list[str]:
     return sorted(client.scheduler_info(n_workers=-1)["workers"])
 
 
-def check_alive(parts: list[Future]) -> None:
-    """Raise a DataError when Dask has lost a block it cannot recompute (scattered data)."""
-    lost = [f for f in parts if f.status in ("error", "lost", "cancelled")]
+def check_alive(parts: list[Future], timeout: float) -> None:
+    """Wait for blocks Dask is recomputing after a worker loss; a DataError if it cannot.
+
+    Blocks computed from a graph come back (the scheduler reruns their
+    lineage); scattered data has no lineage, so its futures end cancelled.
+    """
+    lost = [f for f in parts if f.status not in ("finished", "error", "cancelled")]
     if lost:
-        raise DataError(f"{len(lost)} data partition(s) were lost with their worker and "
-                        "cannot be recomputed (scattered data has no lineage); build the "
+        try:
+            wait(lost, timeout=timeout)
+        except TimeoutError:
+            pass
+    gone = [f for f in parts if f.status != "finished"]
+    if gone:
+        raise DataError(f"{len(gone)} data partition(s) were lost with their worker and "
+                        "could not be recomputed (scattered data has no lineage); build the "
                         "collection from files or a graph, or persist it again, and refit")
 
 

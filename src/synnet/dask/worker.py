@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from distributed import Event
 
 from synnet.core.losses import Loss
 from synnet.core.network import Network
@@ -45,6 +46,8 @@ class RoundSpec:
     n_steps: int
     steps_per_epoch: int
     shuffle: bool
+    timeout: float  # seconds a rank waits for its peers in one exchange
+    abort: str  # the name of the distributed.Event the client sets to abort the round
 
 
 @dataclass
@@ -158,14 +161,32 @@ def _global_gradient(network: Network, shard: Shard, idx: np.ndarray, spec: Roun
     else:
         grads = {name: np.zeros_like(p) for name, p in network.params.items()}
         value = weight = 0.0
-    try:
-        grads, value, weight = reducer.allreduce(step, rank, (grads, value, weight)).result()
-    except ReducerAborted:
-        raise
-    except Exception as exc:  # the actor's worker is gone, or the connection broke
-        raise PeerLost(f"the all-reduce of step {step} failed: {exc!r}") from exc
+    grads, value, weight = _exchange(reducer.allreduce(step, rank, (grads, value, weight)),
+                                     spec, step)
     if averages and weight:
         for g in grads.values():
             g /= weight
         value /= weight
     return grads, value, weight
+
+
+def _exchange(call: Any, spec: RoundSpec, step: int) -> Any:
+    """The result of an actor call, or PeerLost once the client aborts or the time is up.
+
+    The wait is cut into 1 s slices: a call whose actor died with its worker
+    may never answer, and between slices (only while waiting) the rank asks
+    the scheduler whether the client aborted the round.
+    """
+    waited = 0.0
+    while True:
+        try:
+            return call.result(timeout=1.0)
+        except ReducerAborted:
+            raise
+        except TimeoutError:
+            waited += 1.0
+            if waited >= spec.timeout or Event(spec.abort).is_set():
+                raise PeerLost(f"step {step}: the round was aborted or a peer never "
+                               "answered") from None
+        except Exception as exc:  # the actor's worker is gone, or the connection broke
+            raise PeerLost(f"the all-reduce of step {step} failed: {exc!r}") from exc
