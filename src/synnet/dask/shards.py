@@ -11,6 +11,7 @@ has no lineage: once lost, :func:`check_alive` says so.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import CancelledError
 from typing import Any
 
 import dask
@@ -56,10 +57,11 @@ def persist_parts(client: Client, X: Any, y: Any, sample_weight: Any,
     ws = blocks.get("sample_weight", [None] * counts["X"])
     parts = [dask.delayed(prepare)(x, t, w) for x, t, w in zip(blocks["X"], blocks["y"], ws)]
     futures = client.compute(parts)
-    wait(futures)
+    _settle(futures, None)
     for f in futures:
         if f.status == "error":
             f.result()  # raises the worker's error (a DataError naming the problem)
+    check_alive(futures, 0.0)
     rows = client.gather(client.map(_n_rows, futures, pure=False))
     return futures, [int(r) for r in rows]
 
@@ -79,17 +81,22 @@ def check_alive(parts: list[Future], timeout: float) -> None:
     Blocks computed from a graph come back (the scheduler reruns their
     lineage); scattered data has no lineage, so its futures end cancelled.
     """
-    lost = [f for f in parts if f.status not in ("finished", "error", "cancelled")]
-    if lost:
-        try:
-            wait(lost, timeout=timeout)
-        except TimeoutError:
-            pass
+    _settle([f for f in parts if f.status not in ("finished", "error", "cancelled")], timeout)
     gone = [f for f in parts if f.status != "finished"]
     if gone:
         raise DataError(f"{len(gone)} data partition(s) were lost with their worker and "
                         "could not be recomputed (scattered data has no lineage); build the "
                         "collection from files or a graph, or persist it again, and refit")
+
+
+def _settle(futures: list[Future], timeout: float | None) -> None:
+    """Wait until every future is finished, failed or cancelled (or the time is up)."""
+    if not futures:
+        return
+    try:
+        wait(futures, timeout=timeout)
+    except (TimeoutError, CancelledError):
+        pass  # the callers read each future's status
 
 
 def assign(client: Client, parts: list[Future], rows: list[int], workers: list[str]
