@@ -28,6 +28,7 @@ import synnet.dask as sd  # noqa: E402
 from synnet.core.optimizers import Adam  # noqa: E402
 from synnet.errors import DataError  # noqa: E402
 
+
 @pytest.fixture(scope="module")
 def client() -> Iterator[distributed.Client]:
     with dask.config.set({"distributed.scheduler.work-stealing": False,

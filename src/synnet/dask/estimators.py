@@ -150,9 +150,14 @@ class _DaskMLP:
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> da.Array:
         """The local estimator's score (accuracy or R^2) as a 0-d dask array."""
+        est: Any = self
         X, y = _with_lengths(X), _with_lengths(y)
         w = None if sample_weight is None else _with_lengths(sample_weight)
-        return self._dask_score(self.predict(X), y, w)
+        return est._dask_score(est.predict(X), y, w)
+
+    def _targets(self, y: Any) -> tuple[Any, int]:
+        """The training targets as a dask collection, and the number of output units."""
+        raise NotImplementedError
 
 
 class DaskMLPClassifier(_DaskMLP, MLPClassifier):
@@ -190,11 +195,11 @@ class DaskMLPClassifier(_DaskMLP, MLPClassifier):
         self.classes_ = self._label_binarizer.classes_
         return targets.encode_labels(y, classes), (1 if len(classes) == 2 else len(classes))
 
-    def predict(self, X: Any) -> da.Array:
+    def predict(self, X: Any) -> Any:
         """Class labels (n_samples,) as a dask array, computed blockwise."""
         return self._blockwise(X, "predict", None, self.classes_.dtype)
 
-    def predict_proba(self, X: Any) -> da.Array:
+    def predict_proba(self, X: Any) -> Any:
         """Class probabilities (n_samples, n_classes) as a dask array."""
         return self._blockwise(X, "predict_proba", len(self.classes_), self.network_.dtype)
 
@@ -233,7 +238,7 @@ class DaskMLPRegressor(_DaskMLP, MLPRegressor):
                               params=["y"])
         return y, 1
 
-    def predict(self, X: Any) -> da.Array:
+    def predict(self, X: Any) -> Any:
         """Predictions (n_samples,) as a dask array, computed blockwise."""
         return self._blockwise(X, "predict", None, self.network_.dtype)
 

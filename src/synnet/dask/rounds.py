@@ -123,7 +123,7 @@ def _attempt(client: Client, spec: RoundSpec, parts: list[Future], placement: Pl
             Event(placement.abort, client=client).set()  # ranks waiting on a dead actor
             try:  # release peers still waiting in the actor
                 placement.reducer.abort().result(timeout=5)
-            except Exception:  # noqa: BLE001 (the actor may have died with its worker)
+            except Exception:
                 pass
         client.cancel([*futures, end])
         placement.reset()

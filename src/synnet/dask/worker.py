@@ -85,8 +85,8 @@ class Shard:
             return X[i], y[i], None if w is None else w[i]
         X = np.concatenate([p[0][i] for p, i in pieces])
         y = np.concatenate([p[1][i] for p, i in pieces])
-        w = None if pieces[0][0][2] is None else np.concatenate([p[2][i] for p, i in pieces])
-        return X, y, w
+        ws = [p[2][i] for p, i in pieces if p[2] is not None]
+        return X, y, np.concatenate(ws) if ws else None
 
 
 def run_round(spec: RoundSpec, template: tuple[Network, Optimizer], start: RoundResult | None,
