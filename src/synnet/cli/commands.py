@@ -10,6 +10,7 @@ import argparse
 import csv
 import json
 import os
+from contextlib import nullcontext
 from dataclasses import fields
 from importlib.resources import files
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from synnet.cli import report as reporting
+from synnet.cli.cluster import cluster_fit
 from synnet.cli.plot import check_plot_path, plot_history
 from synnet.cli.progress import progress_callback
 from synnet.errors import ConfigError, DataError
@@ -60,10 +62,17 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if settings.resume and settings.seed is None:
         # The split and the preprocessing depend on the seed: reuse the checkpoint's.
         settings.seed = checkpoint_seed(settings.checkpoint_dir)
+    on_cluster = args.workers is not None or args.scheduler is not None
+    if on_cluster and settings.checkpoint_dir:
+        raise ConfigError("checkpoints are not supported on a Dask cluster yet; drop "
+                          "--checkpoint-dir or train without --workers/--scheduler",
+                          params=["checkpoint_dir"])
     table = read_table(args.data)
     progress = [] if args.quiet else [progress_callback(settings.epochs, err)]
     try:
-        result = train(table, settings, progress)
+        with (cluster_fit(args.workers, args.scheduler) if on_cluster
+              else nullcontext()) as fit:
+            result = train(table, settings, progress, fit=fit)
     except Interrupted as exc:
         if exc.checkpoint is not None:
             print(f"\nsynnet: interrupted; progress saved in {exc.checkpoint}; resume with "

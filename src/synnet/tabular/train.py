@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from synnet.core.callback import Callback
+from synnet.core.history import History
 from synnet.core.layer import Layer
 from synnet.core.layers import Dense, Dropout
 from synnet.core.network import Network
@@ -160,11 +161,13 @@ def score(model: Model, X: np.ndarray, y: np.ndarray, raw_y: np.ndarray) -> dict
     return metrics.regression_report(model.target.values(raw_y), model.target.decode(out))
 
 
-def train(table: Table, settings: Settings, callbacks: Sequence[Callback] = ()) -> Result:
+def train(table: Table, settings: Settings, callbacks: Sequence[Callback] = (),
+          fit: Callable[..., History] | None = None) -> Result:
     """Train a model on ``table``; see the module docstring.
 
     ``callbacks`` (progress display, ...) are passed to ``Network.fit`` after the
-    job's own early stopping and checkpoints.
+    job's own early stopping and checkpoints. ``fit`` replaces ``Network.fit``
+    (same arguments), e.g. to train on a cluster.
     """
     settings.check()
     features = feature_names(table, settings)
@@ -221,8 +224,8 @@ def train(table: Table, settings: Settings, callbacks: Sequence[Callback] = ()) 
         job_callbacks.append(checkpoint)
     started = time.perf_counter()
     try:
-        history = network.fit(
-            X_train, y_train, loss, settings.make_optimizer(), epochs=settings.epochs,
+        history = (fit or Network.fit)(
+            network, X_train, y_train, loss, settings.make_optimizer(), epochs=settings.epochs,
             batch_size=settings.batch_size, validation_data=validation,
             callbacks=[*job_callbacks, *callbacks],
             metrics=["accuracy"] if task == "classification" else [],
