@@ -11,6 +11,7 @@ fitted ``synnet.MLPClassifier`` / ``MLPRegressor``.
 from __future__ import annotations
 
 import copy
+import inspect
 import warnings
 from functools import partial
 from numbers import Integral
@@ -56,6 +57,31 @@ DASK_DOC = """
     Not supported on Dask (yet): solver='lbfgs', early_stopping=True,
     learning_rate other than 'constant', warm_start=True, class_weight.
 """
+
+
+DASK_DEFAULTS: dict[str, Any] = {"client": None, "mode": "gradient", "steps_per_round": 100}
+
+
+def _dask_init(local_class: type) -> Any:
+    """An ``__init__`` taking ``local_class``'s parameters plus the Dask ones, stored untouched.
+
+    Its signature is built from the local class's, so the two parameter lists
+    cannot drift apart (scikit-learn reads ``get_params`` from the signature).
+    """
+    local = inspect.signature(local_class)  # the __init__ parameters, without self
+    this = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+             for name, default in DASK_DEFAULTS.items()]
+    signature = local.replace(parameters=[this, *local.parameters.values(), *extra])
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    __init__.__signature__ = signature  # type: ignore[attr-defined]
+    return __init__
 
 
 class _DaskMLP:
@@ -168,21 +194,7 @@ class DaskMLPClassifier(_DaskMLP, MLPClassifier):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **MLPClassifier._parameter_constraints, **DASK_PARAMS}
 
-    def __init__(self, hidden_layer_sizes: Any = (100,), activation: Any = "relu", *,
-                 solver: str = "adam", alpha: float = 0.0001, batch_size: Any = "auto",
-                 learning_rate: str = "constant", learning_rate_init: float = 0.001,
-                 power_t: float = 0.5, max_iter: int = 200, shuffle: bool = True,
-                 random_state: Any = None, tol: float = 1e-4, verbose: bool = False,
-                 warm_start: bool = False, momentum: float = 0.9,
-                 nesterovs_momentum: bool = True, early_stopping: bool = False,
-                 validation_fraction: float = 0.1, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-8, n_iter_no_change: Any = 10, max_fun: int = 15000,
-                 dropout: Any = 0.0, class_weight: Any = None, callbacks: Any = None,
-                 client: Client | None = None, mode: str = "gradient",
-                 steps_per_round: int = 100) -> None:
-        for name, value in locals().items():
-            if name not in ("self", "__class__"):
-                setattr(self, name, value)
+    __init__ = _dask_init(MLPClassifier)
 
     def _targets(self, y: Any) -> tuple[Any, int]:
         from sklearn.preprocessing import LabelBinarizer
@@ -217,20 +229,7 @@ class DaskMLPRegressor(_DaskMLP, MLPRegressor):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **MLPRegressor._parameter_constraints, **DASK_PARAMS}
 
-    def __init__(self, loss: str = "squared_error", hidden_layer_sizes: Any = (100,),
-                 activation: Any = "relu", *, solver: str = "adam", alpha: float = 0.0001,
-                 batch_size: Any = "auto", learning_rate: str = "constant",
-                 learning_rate_init: float = 0.001, power_t: float = 0.5, max_iter: int = 200,
-                 shuffle: bool = True, random_state: Any = None, tol: float = 1e-4,
-                 verbose: bool = False, warm_start: bool = False, momentum: float = 0.9,
-                 nesterovs_momentum: bool = True, early_stopping: bool = False,
-                 validation_fraction: float = 0.1, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-8, n_iter_no_change: Any = 10, max_fun: int = 15000,
-                 dropout: Any = 0.0, callbacks: Any = None, client: Client | None = None,
-                 mode: str = "gradient", steps_per_round: int = 100) -> None:
-        for name, value in locals().items():
-            if name not in ("self", "__class__"):
-                setattr(self, name, value)
+    __init__ = _dask_init(MLPRegressor)
 
     def _targets(self, y: Any) -> tuple[Any, int]:
         if getattr(y, "ndim", 1) != 1:
