@@ -28,6 +28,9 @@ import synnet.dask as sd  # noqa: E402
 from synnet.core.optimizers import Adam  # noqa: E402
 from synnet.errors import DataError  # noqa: E402
 
+# Short fits on purpose: the comparisons are between equally short fits.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[distributed.Client]:
