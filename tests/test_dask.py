@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -141,6 +142,11 @@ def test_dataframe_with_categories_and_model_file(client: distributed.Client,
     assert np.mean(pred == names[y_te]) > 0.8
     proba = est.predict_proba(dd.from_pandas(test_frame, npartitions=3)).compute()
     assert proba.shape == (len(X_te), 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "X does not have valid feature names"
+        accuracy = est.score(dd.from_pandas(test_frame, npartitions=3),
+                             dd.from_pandas(pd.Series(names[y_te]), npartitions=3)).compute()
+    assert accuracy == pytest.approx(np.mean(pred == names[y_te]))
     # to_local() and a model file give the same predictions as the cluster.
     path = tmp_path / "digits.synnet"
     est.to_local().save(path)

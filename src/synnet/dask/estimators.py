@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import dask.array as da
 import dask.dataframe as dd
 import numpy as np
+import pandas as pd
 from distributed import Client
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -116,7 +117,7 @@ class _DaskMLP:
         rates = build.per_layer("dropout", p["dropout"], len(hidden))
         y_train, n_outputs = self._targets(y)
         n_features = len(X.columns) if isinstance(X, dd.DataFrame) else int(X.shape[1])
-        dtype = np.dtype(np.float32 if _all_float32(X) else np.float64)
+        dtype = targets.data_dtype(X)
         self.__dict__.pop("feature_names_in_", None)
         self.n_features_in_ = n_features
         if isinstance(X, dd.DataFrame):
@@ -167,9 +168,12 @@ class _DaskMLP:
 
     # -- prediction: blockwise, returning dask collections --------------------
     def _blockwise(self, X: Any, method: str, n_columns: int | None, dtype: Any) -> da.Array:
+        # A dataframe's blocks travel as arrays and get their column names back on the
+        # worker, so the local estimator sees the names it was fitted with.
+        names = list(X.columns) if isinstance(X, dd.DataFrame) else None
         X = targets.as_rows(X)
         # Callbacks play no part in prediction, and may hold what cannot travel (a client).
-        fn = partial(_apply, self.to_local().set_params(callbacks=None), method)
+        fn = partial(_apply, self.to_local().set_params(callbacks=None), method, names)
         if n_columns is None:
             return X.map_blocks(fn, drop_axis=1, dtype=dtype)
         return X.map_blocks(fn, chunks=(X.chunks[0], (n_columns,)), dtype=dtype)
@@ -177,8 +181,8 @@ class _DaskMLP:
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> da.Array:
         """The local estimator's score (accuracy or R^2) as a 0-d dask array."""
         est: Any = self
-        X, y = _with_lengths(X), _with_lengths(y)
-        w = None if sample_weight is None else _with_lengths(sample_weight)
+        y = targets.as_rows(y)
+        w = None if sample_weight is None else targets.as_rows(sample_weight)
         return est._dask_score(est.predict(X), y, w)
 
     def _targets(self, y: Any) -> tuple[Any, int]:
@@ -255,20 +259,10 @@ class _EpochLog(rules.EpochLog):
         self.n_train = int(self.params["samples"])
 
 
-def _apply(local: Any, method: str, block: np.ndarray) -> np.ndarray:
+def _apply(local: Any, method: str, names: list[Any] | None, block: np.ndarray) -> np.ndarray:
+    if names is not None:
+        block = pd.DataFrame(block, columns=names)
     if len(block) == 0:
         n = len(local.classes_) if method == "predict_proba" else None
         return np.empty((0, n) if n else (0,), dtype=local.network_.dtype)
     return np.asarray(getattr(local, method)(block))
-
-
-def _with_lengths(x: Any) -> Any:
-    """A dataframe or series as a dask array with known chunk lengths (for elementwise ops)."""
-    if isinstance(x, (dd.DataFrame, dd.Series)):
-        return x.to_dask_array(lengths=True)
-    return x
-
-
-def _all_float32(X: Any) -> bool:
-    dtypes = list(X.dtypes) if isinstance(X, dd.DataFrame) else [X.dtype]
-    return all(d == np.float32 for d in dtypes)

@@ -28,6 +28,7 @@ from synnet.core.optimizers import Adam, Optimizer, get_optimizer
 from synnet.dask import shards
 from synnet.dask.plan import steps_per_epoch
 from synnet.dask.rounds import Placement, train_round
+from synnet.dask.targets import data_dtype
 from synnet.dask.worker import RoundSpec
 from synnet.errors import ConfigError, DataError
 from synnet.training.checkpoint import Checkpoint
@@ -90,7 +91,7 @@ def fit(network: Network, X: Any, y: Any, *, client: Client | None = None,
         if value is not None and not shards.is_collection(value):
             shards.row_blocks(value, name)  # raises the error naming the parameter
     client = client or _default_client()
-    dtype = network.dtype or _data_dtype(X)
+    dtype = network.dtype or data_dtype(X)
     if seed is None:
         seed = int(network.rng.integers(2**31)) if isinstance(network.rng, np.random.Generator) \
             else int(network.rng.randint(2**31))
@@ -145,12 +146,6 @@ def _default_client() -> Client:
     except ValueError:
         raise ConfigError("no Dask client: pass client=distributed.Client(...) or create one "
                           "first (it becomes the default)", params=["client"]) from None
-
-
-def _data_dtype(X: Any) -> np.dtype[Any]:
-    """float32 data trains in float32, anything else in float64 (as Network.fit does)."""
-    dtypes = [X.dtype] if hasattr(X, "dtype") else list(X.dtypes)
-    return np.dtype(np.float32 if all(d == np.float32 for d in dtypes) else np.float64)
 
 
 def _prepare_part(loss: Loss, n_inputs: int, n_outputs: int, dtype: np.dtype[Any],

@@ -13,6 +13,12 @@ import pandas as pd
 from synnet.errors import DataError
 
 
+def data_dtype(X: Any) -> np.dtype[Any]:
+    """float32 data trains in float32, anything else in float64 (as Network.fit does)."""
+    dtypes = list(X.dtypes) if isinstance(X, dd.DataFrame) else [X.dtype]
+    return np.dtype(np.float32 if all(d == np.float32 for d in dtypes) else np.float64)
+
+
 def check_features(X: Any) -> None:
     """Refuse dataframe columns that are not numbers, saying what to do instead."""
     if not isinstance(X, dd.DataFrame):
@@ -72,7 +78,11 @@ def _series_codes(s: pd.Series, classes: np.ndarray) -> pd.Series:
 
 
 def as_rows(x: Any) -> Any:
-    """A dask array with one block across the columns (dataframes: chunk lengths unknown)."""
+    """A dask array with one block across the columns and known row chunks.
+
+    A dataframe's partition lengths are counted (one pass), so results line up
+    with other collections partitioned alike (y in ``score``).
+    """
     if isinstance(x, (dd.DataFrame, dd.Series)):
-        return x.to_dask_array()
+        return x.to_dask_array(lengths=True)
     return x.rechunk({1: -1}) if x.ndim == 2 and x.numblocks[1] > 1 else x
