@@ -83,6 +83,8 @@ def as_rows(x: Any) -> Any:
     A dataframe's partition lengths are counted (one pass), so results line up
     with other collections partitioned alike (y in ``score``).
     """
+    if isinstance(x, dd.Series) and not pd.api.types.is_numeric_dtype(x.dtype):
+        x = x.astype(object)  # labels (strings, categories) compare as Python objects
     if isinstance(x, (dd.DataFrame, dd.Series)):
         return x.to_dask_array(lengths=True)
     return x.rechunk({1: -1}) if x.ndim == 2 and x.numblocks[1] > 1 else x
