@@ -19,7 +19,6 @@ from typing import Any, TextIO
 import numpy as np
 
 from synnet.cli import report as reporting
-from synnet.cli.cluster import cluster_fit
 from synnet.cli.plot import check_plot_path, plot_history
 from synnet.cli.progress import progress_callback
 from synnet.errors import ConfigError, DataError
@@ -51,6 +50,16 @@ def _check_writable(path: str, option: str) -> None:
         raise ConfigError(f"{option} {path}: the folder {str(folder)!r} is not writable")
 
 
+def _cluster_fit(workers: int | None, scheduler: str | None) -> Any:
+    """synnet.dask's fit for the table job, imported only when a cluster is asked for."""
+    try:
+        from synnet.dask.cluster import cluster_fit
+    except ImportError as exc:
+        raise ConfigError(f"training on a cluster needs dask: pip install synnet[dask] ({exc})",
+                          params=["workers" if workers is not None else "scheduler"]) from None
+    return cluster_fit(workers, scheduler)
+
+
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # Every Settings field has the flag of the same name: build it field for field.
     settings = Settings(**{f.name: getattr(args, f.name) for f in fields(Settings)})
@@ -70,7 +79,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     table = read_table(args.data)
     progress = [] if args.quiet else [progress_callback(settings.epochs, err)]
     try:
-        with (cluster_fit(args.workers, args.scheduler) if on_cluster
+        with (_cluster_fit(args.workers, args.scheduler) if on_cluster
               else nullcontext()) as fit:
             result = train(table, settings, progress, fit=fit)
     except Interrupted as exc:

@@ -1,4 +1,4 @@
-"""``synnet train --workers N`` / ``--scheduler ADDR``: the table job's fit on a Dask cluster.
+"""A ``Network.fit`` on a Dask cluster for the table job (``synnet train --workers N``).
 
 The table is read and preprocessed here, as for a local fit; the training
 matrix is then cut into row partitions that live on the workers, and
@@ -12,9 +12,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import dask.array as da
+from distributed import Client, LocalCluster
+
 from synnet.core.callback import Callback, Logs
 from synnet.core.history import History
 from synnet.core.network import Network
+from synnet.dask.fit import fit as dask_fit
 from synnet.errors import ConfigError
 
 Fit = Callable[..., History]
@@ -28,14 +32,6 @@ def cluster_fit(workers: int | None, scheduler: str | None) -> Iterator[Fit]:
                           params=["workers", "scheduler"])
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}", params=["workers"])
-    try:
-        import dask.array as da
-        from distributed import Client, LocalCluster
-
-        from synnet.dask import fit as dask_fit
-    except ImportError as exc:
-        raise ConfigError(f"training on a cluster needs dask: pip install synnet[dask] "
-                          f"({exc})", params=["workers" if workers else "scheduler"]) from None
     cluster = None
     if workers is not None:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
