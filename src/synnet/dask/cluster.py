@@ -43,14 +43,16 @@ def cluster_fit(workers: int | None, scheduler: str | None) -> Iterator[Fit]:
             def fit(network: Network, X: Any, y: Any, loss: Any, optimizer: Any, *,
                     epochs: int, batch_size: int, validation_data: Any = None,
                     callbacks: Sequence[Callback] = (), metrics: Sequence[str] = (),
-                    l2: float = 0.0) -> History:
+                    sample_weight: Any = None, l2: float = 0.0) -> History:
                 rows = max(1, -(-len(X) // (2 * n)))  # two partitions per worker
                 Xd = da.from_array(X, chunks=(rows, X.shape[1]))
                 yd = da.from_array(y, chunks=(rows, *y.shape[1:]))
+                wd = None if sample_weight is None else da.from_array(sample_weight,
+                                                                      chunks=rows)
                 extra = [] if validation_data is None else [_Validation(*validation_data)]
                 return dask_fit(network, Xd, yd, client=client, loss=loss,
                                 optimizer=optimizer, epochs=epochs, batch_size=batch_size,
-                                l2=l2, callbacks=[*extra, *callbacks])
+                                sample_weight=wd, l2=l2, callbacks=[*extra, *callbacks])
 
             yield fit
     finally:
