@@ -123,6 +123,24 @@ def test_local_sgd_reaches_one_process_accuracy(client: distributed.Client) -> N
     assert est.to_local().score(X_te, y_te) == pytest.approx(acc_dask)
 
 
+def test_to_local_exports_to_onnx(client: distributed.Client) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from synnet.onnx import register_skl2onnx
+
+    X_tr, X_te, y_tr, _ = _digits()
+    est = sd.DaskMLPClassifier(**{**PARAMS, "max_iter": 3}, client=client, mode="local_sgd")
+    est.fit(da.from_array(X_tr, chunks=(320, 64)), da.from_array(y_tr, chunks=320))
+    register_skl2onnx()
+    proto = skl2onnx.to_onnx(est.to_local(), X_te[:1], options={"zipmap": False})
+    session = ort.InferenceSession(proto.SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    label, proba = session.run(["label", "probabilities"], {"X": X_te})
+    want = est.predict_proba(da.from_array(X_te, chunks=200)).compute()
+    np.testing.assert_allclose(proba, want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(label, est.predict(da.from_array(X_te, chunks=200)).compute())
+
+
 def test_dataframe_with_categories_and_model_file(client: distributed.Client,
                                                   tmp_path: Any) -> None:
     X_tr, X_te, y_tr, y_te = _digits()
