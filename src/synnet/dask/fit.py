@@ -79,6 +79,7 @@ def fit(network: Network, X: Any, y: Any, *, client: Client | None = None,
     l2 = check_number("l2", l2, 0.0)
     timeout = check_number("timeout", timeout, 0.0, low_open=True)
     retries = check_int("max_retries", max_retries, 0) or 0
+    seed = check_int("seed", seed, 0, allow_none=True)
     callbacks = list(callbacks)
     for cb in callbacks:
         if not isinstance(cb, Callback):
