@@ -261,3 +261,28 @@ def test_grid_search_on_the_dask_joblib_backend(client: distributed.Client) -> N
     np.testing.assert_allclose(on_cluster.cv_results_["mean_test_score"],
                                here.cv_results_["mean_test_score"])
     assert on_cluster.best_params_ == here.best_params_
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 17, 100])
+@pytest.mark.parametrize("steps", [1, 3, 7, 20])
+def test_plan_slices_visit_every_row_once_per_epoch(n: int, steps: int) -> None:
+    from synnet.dask.plan import epoch_order, step_rows
+
+    order = epoch_order(n, seed=3, epoch=2, rank=1, shuffle=True)
+    slices = [step_rows(order, steps, s) for s in range(steps)]
+    np.testing.assert_array_equal(np.sort(np.concatenate(slices)), np.arange(n))
+    assert max(map(len, slices)) - min(map(len, slices)) <= 1  # shares as even as can be
+    again = epoch_order(n, seed=3, epoch=2, rank=1, shuffle=True)
+    np.testing.assert_array_equal(order, again)  # every worker can recompute its rows
+
+
+def test_bad_settings_fail_before_any_work() -> None:
+    net = _net(0)
+    X, y = da.ones((8, 6)), da.zeros(8)
+    for kwargs, param in (({"mode": "ring"}, "mode"), ({"seed": "x"}, "seed"),
+                          ({"steps_per_round": 0}, "steps_per_round")):
+        with pytest.raises(synnet.errors.ConfigError) as info:
+            sd.fit(net, X, y, **kwargs)
+        assert param in info.value.params
+    with pytest.raises(DataError, match="dask array"):
+        sd.fit(net, np.ones((8, 6)), y)
