@@ -13,6 +13,7 @@ import io
 import json
 import os
 import tempfile
+from contextlib import nullcontext
 from dataclasses import fields
 from importlib.resources import files
 from pathlib import Path
@@ -108,6 +109,16 @@ def _check_stdout_model(out: TextIO) -> None:
                           "name")
 
 
+def _cluster_fit(workers: int | None, scheduler: str | None) -> Any:
+    """synnet.dask's fit for the table job, imported only when a cluster is asked for."""
+    try:
+        from synnet.dask.cluster import cluster_fit
+    except ImportError as exc:
+        raise ConfigError(f"training on a cluster needs dask: pip install synnet[dask] ({exc})",
+                          params=["workers" if workers is not None else "scheduler"]) from None
+    return cluster_fit(workers, scheduler)
+
+
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # Every Settings field has the flag of the same name: build it field for field.
     settings = Settings(**{f.name: getattr(args, f.name) for f in fields(Settings)})
@@ -123,6 +134,11 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if settings.resume and settings.seed is None:
         # The split and the preprocessing depend on the seed: reuse the checkpoint's.
         settings.seed = checkpoint_seed(settings.checkpoint_dir)
+    on_cluster = args.workers is not None or args.scheduler is not None
+    if on_cluster and settings.checkpoint_dir:
+        raise ConfigError("checkpoints are not supported on a Dask cluster yet; drop "
+                          "--checkpoint-dir or train without --workers/--scheduler",
+                          params=["checkpoint_dir"])
     table = read_table(args.data)
     progress = [] if args.quiet else [progress_callback(settings.epochs, err)]
     if progress and resolve_task(table, settings)[0] == "regression":
@@ -131,7 +147,9 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"{settings.target!r}, in units of its variance; the scores at the end are in its "
             "own units)", err))
     try:
-        result = train(table, settings, progress)
+        with (_cluster_fit(args.workers, args.scheduler) if on_cluster
+              else nullcontext()) as fit:
+            result = train(table, settings, progress, fit=fit)
     except Interrupted as exc:
         if exc.checkpoint is not None:
             print(f"\nsynnet: interrupted; progress saved in {exc.checkpoint}; resume with "

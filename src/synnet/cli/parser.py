@@ -129,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--keep-last-good", action="store_true",
                    help="if training diverges, still write the model with its last finite "
                    "weights (the exit status stays 1)")
+    g = p.add_argument_group("cluster (the dask extra)")
+    g.add_argument("--workers", type=int, metavar="N",
+                   help="train data-parallel on a local Dask cluster of N worker processes")
+    g.add_argument("--scheduler", metavar="ADDR",
+                   help="train on the Dask cluster at ADDR (tcp://host:8786)")
     g = p.add_argument_group("output")
     g.add_argument("--plot", metavar="FILE.png", help="save the loss curves (.png/.svg/.pdf)")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress output")

@@ -12,7 +12,7 @@ import math
 import secrets
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from synnet.core.callback import Callback
+from synnet.core.history import History
 from synnet.core.layer import Layer
 from synnet.core.layers import Dense, Dropout
 from synnet.core.network import Network
@@ -184,11 +185,13 @@ def score(model: Model, X: np.ndarray, y: np.ndarray, raw_y: np.ndarray) -> dict
     return metrics.regression_report(model.target.values(raw_y), model.target.decode(out))
 
 
-def train(table: Table, settings: Settings, callbacks: Sequence[Callback] = ()) -> Result:
+def train(table: Table, settings: Settings, callbacks: Sequence[Callback] = (),
+          fit: Callable[..., History] | None = None) -> Result:
     """Train a model on ``table``; see the module docstring.
 
     ``callbacks`` (progress display, ...) are passed to ``Network.fit`` after the
-    job's own early stopping and checkpoints.
+    job's own early stopping and checkpoints. ``fit`` replaces ``Network.fit``
+    (same arguments), e.g. to train on a cluster.
     """
     settings.check()
     features = feature_names(table, settings)
@@ -249,8 +252,8 @@ def train(table: Table, settings: Settings, callbacks: Sequence[Callback] = ()) 
         weights = balanced_weights(y_all[train_rows], len(target.classes))
     started = time.perf_counter()
     try:
-        history = network.fit(
-            X_train, y_train, loss, settings.make_optimizer(), epochs=settings.epochs,
+        history = (fit or Network.fit)(
+            network, X_train, y_train, loss, settings.make_optimizer(), epochs=settings.epochs,
             batch_size=settings.batch_size, validation_data=validation,
             callbacks=[*job_callbacks, *callbacks],
             metrics=["accuracy"] if task == "classification" else [],
