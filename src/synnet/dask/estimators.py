@@ -124,8 +124,9 @@ class _DaskMLP:
             self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
         seed = p["random_state"]
         rng = np.random.RandomState() if seed is None else check_random_state(seed)
-        est._initialize(np.empty((0, n_features), dtype), n_outputs, hidden, activations,
-                        rates, rng)
+        network = build.network(n_features, hidden, activations, rates, n_outputs,
+                                est._out_activation(), dtype, rng, p["activation"])
+        est._initialize(network, n_outputs, len(hidden))
         progress, settings = est._progress, est._rule_settings()
         callbacks = [_EpochLog(progress, settings, 0), rules.TrainingLossTol(progress, settings),
                      rules.StopWhenStuck(progress, settings, adapt=False),
@@ -133,7 +134,6 @@ class _DaskMLP:
         optimizer = build.optimizer(
             p["solver"], p["learning_rate_init"], beta_1=p["beta_1"], beta_2=p["beta_2"],
             epsilon=p["epsilon"], momentum=p["momentum"], nesterov=p["nesterovs_momentum"])
-        network = est.network_
         try:
             fit(network, X, y_train, client=est.client, loss=est._loss, optimizer=optimizer,
                 epochs=p["max_iter"], batch_size=200 if p["batch_size"] == "auto"
