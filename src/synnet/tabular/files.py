@@ -153,9 +153,7 @@ class _Opener:
             if self.compression is None:
                 yield f
             elif self.compression == "zstd":
-                with _zstandard().ZstdDecompressor().stream_reader(
-                        f, read_across_frames=True) as z:
-                    yield z
+                yield io.BufferedReader(_ZstdReader(f))
             else:
                 module = {"gzip": gzip, "bz2": bz2, "xz": lzma}[self.compression]
                 with module.open(f, "rb") as z:  # type: ignore[attr-defined]
@@ -185,6 +183,45 @@ _SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
 #: Separators tried when none is given, in order of preference on a tie.
 SEPARATORS = (",", ";", "\t", "|")
 _SNIFF_BYTES = 1 << 16
+
+
+class _ZstdReader(io.RawIOBase):
+    """A zstd stream's decompressed bytes, frame after frame; ending inside a frame
+    is an error (zstandard's own stream reader ends silently there)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._zstd = _zstandard()
+        self._raw = raw
+        self._frame = self._zstd.ZstdDecompressor().decompressobj()
+        self._left = b""  # decompressed, not yet returned
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._left:
+            chunk = self._frame.unused_data if self._frame.eof else b""
+            if self._frame.eof:
+                self._frame = self._zstd.ZstdDecompressor().decompressobj()
+            chunk += self._raw.read(1 << 16)
+            if not chunk:
+                if self._frame_started:
+                    raise EOFError("compressed data ended before the end of a frame")
+                return 0
+            self._frame_started = True
+            self._left = self._frame.decompress(chunk)  # with _pos 0
+            if self._frame.eof and not self._frame.unused_data:
+                self._frame_started = False
+        n = min(len(buffer), len(self._left) - self._pos)
+        buffer[:n] = self._left[self._pos:self._pos + n]
+        self._pos += n
+        if self._pos == len(self._left):
+            self._left, self._pos = b"", 0
+        return n
+
+    _pos = 0  # how much of _left was returned
+
+    _frame_started = False
 
 
 def _zstandard() -> Any:
