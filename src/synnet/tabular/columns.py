@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -149,6 +149,21 @@ _TEXT_HINTS = {
 }
 
 
+def parse_into(out: np.ndarray, column: np.ndarray, missing: np.ndarray,
+               parse: Callable[[Any], Any]) -> list[int]:
+    """``out[i] = parse(column[i])`` for each present value; the rows where parse gave None."""
+    bad: list[int] = []
+    for i, v in enumerate(column):
+        if missing[i]:
+            continue
+        x = parse(v)
+        if x is None:
+            bad.append(i)
+        else:
+            out[i] = x
+    return bad
+
+
 def numeric_values(column: np.ndarray, name: str, first_row: int, missing: np.ndarray,
                     context: str = "fit") -> np.ndarray:
     """The column as float64 with NaN where missing; text that is not a number is an error."""
@@ -156,15 +171,7 @@ def numeric_values(column: np.ndarray, name: str, first_row: int, missing: np.nd
         out = column.astype(np.float64)
     else:
         out = np.full(len(column), np.nan)
-        bad: list[int] = []
-        for i, v in enumerate(column):
-            if missing[i]:
-                continue
-            f = parse_float(v)
-            if f is None:
-                bad.append(i)
-            else:
-                out[i] = f
+        bad = parse_into(out, column, missing, parse_float)
         if bad:
             rows = np.asarray(bad)
             examples = ", ".join(repr(column[i]) for i in bad[:3])

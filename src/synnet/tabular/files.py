@@ -124,7 +124,7 @@ def read_table(path: str | os.PathLike[str], stdin: IO[bytes] | None = None, *,
             return io.BytesIO(data)
     else:
         source = str(path)
-        with open(path, "rb") as f:  # OSError for missing files, folders, permissions
+        with open(path, "rb"):  # OSError for missing files, folders, permissions
             pass
 
         def raw() -> IO[bytes]:
@@ -156,7 +156,7 @@ class _Opener:
                 yield io.BufferedReader(_ZstdReader(f))
             else:
                 module = {"gzip": gzip, "bz2": bz2, "xz": lzma}[self.compression]
-                with module.open(f, "rb") as z:  # type: ignore[attr-defined]
+                with module.open(f, "rb") as z:
                     yield z
 
     @contextmanager

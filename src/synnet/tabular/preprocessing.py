@@ -6,10 +6,11 @@ network sees: numeric columns are standardized, ``(x - mean) / scale``; text
 training, rare ones grouped into one "infrequent" output as scikit-learn's
 ``OneHotEncoder(max_categories=, min_frequency=)`` does; ISO 8601 date columns
 become standardized numeric parts (year, month, day of week, day of year, and
-hour when the values carry a time). Missing values are an error naming the columns and rows, unless an
-imputation strategy fills them with a statistic of the training data. Every
-fitted number and category is kept in :meth:`Preprocessor.to_config` (plain
-JSON), so prediction applies exactly the transformation training used.
+hour when the values carry a time). Missing values are an error naming the
+columns and rows, unless an imputation strategy fills them with a statistic of
+the training data. Every fitted number and category is kept in
+:meth:`Preprocessor.to_config` (plain JSON), so prediction applies exactly the
+transformation training used.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from synnet.tabular.columns import (
     names_text,
     numeric_values,
     parse_datetime,
+    parse_into,
     require_keys,
     rows_text,
     text_values,
@@ -525,16 +527,12 @@ def _standardization(x: np.ndarray, name: str) -> tuple[float, float]:
 def _date_parts(column: np.ndarray, name: str, missing: np.ndarray, parts: Sequence[str],
                 first_row: int) -> np.ndarray:
     """(n, len(parts)) float64 date parts; NaN where missing; text that is no date is an error."""
-    out = np.full((len(column), len(parts)), np.nan)
-    bad: list[int] = []
-    for i, v in enumerate(column):
-        if missing[i]:
-            continue
+    def parse(v: Any) -> list[float] | None:
         d = parse_datetime(v)
-        if d is None:
-            bad.append(i)
-        else:
-            out[i] = [datetime_part(d, part) for part in parts]
+        return None if d is None else [datetime_part(d, part) for part in parts]
+
+    out = np.full((len(column), len(parts)), np.nan)
+    bad = parse_into(out, column, missing, parse)
     if bad:
         examples = ", ".join(repr(column[i]) for i in bad[:3])
         raise DataError(f"column {name!r} must hold ISO 8601 dates (like 2024-03-31 or "
