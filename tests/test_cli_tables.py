@@ -25,6 +25,7 @@ import pandas as pd
 import pytest
 import zstandard
 
+import synnet
 from synnet.cli import commands, main
 from synnet.tabular.model import load
 from synnet.tabular.preprocessing import MAX_CATEGORIES, Preprocessor
@@ -150,6 +151,13 @@ def test_datetimes_with_hours_and_parquet_dates(tmp_path, capsys):
     hours = model.transform(frame)[:, model.preprocessor.output_names.index("seen.hour")]
     np.testing.assert_allclose(hours * spec["scale"][-1] + spec["mean"][-1],
                                frame["seen"].dt.hour.to_numpy(), atol=1e-9)
+    typo = customers()[["spend", "churn"]].assign(seen=frame["seen"].astype(str))
+    typo.loc[[4, 70], "seen"] = "2024-02-30"
+    typo_path = tmp_path / "typo.csv"
+    typo.to_csv(typo_path, index=False)
+    code, _, err = run(capsys, "train", typo_path, "-t", "churn", "-o", tmp_path / "x", *FAST)
+    assert_bad_input(code, err, r"column 'seen' must hold ISO 8601 dates .*rows 5, 71")
+    assert not (tmp_path / "x").exists()
     bad = frame.astype({"seen": str})
     bad.loc[3, "seen"] = "yesterday"
     bad_path = tmp_path / "bad.csv"
@@ -443,3 +451,49 @@ def test_a_real_memory_error_in_a_subprocess(tmp_path, table):
     assert "Traceback" not in proc.stderr
     assert re.search(r"not enough memory to train on .*; try", proc.stderr), proc.stderr
     assert not (tmp_path / "m").exists()
+
+
+# -- the same through the Python API ----------------------------------------------------
+
+
+def test_preprocessor_config_round_trip_and_old_configs():
+    frame = customers()
+    pre = Preprocessor(impute="median", max_categories=3).fit(
+        {k: frame[k].to_numpy() for k in ("signup", "country", "spend")})
+    config = pre.to_config()
+    assert config["max_categories"] == 3 and config["columns"][1]["infrequent"]
+    again = Preprocessor.from_config(json.loads(json.dumps(config)))
+    data = {k: frame[k].to_numpy() for k in ("signup", "country", "spend")}
+    np.testing.assert_array_equal(again.transform(data), pre.transform(data))
+    # A configuration written before grouping and dates existed still loads, as it was
+    old = {"impute": None, "columns": [
+        {"name": "country", "kind": "categorical", "categories": ["DE", "FR"]},
+        {"name": "spend", "kind": "numeric", "mean": 1.0, "scale": 2.0}]}
+    loaded = Preprocessor.from_config(old)
+    assert loaded.max_categories is None and loaded.output_names == [
+        "country=DE", "country=FR", "spend"]
+    with pytest.warns(UserWarning, match="'NA'"):
+        X = loaded.transform({"country": np.array(["FR", "NA"], dtype=object),
+                              "spend": np.array([3.0, 1.0])})
+    np.testing.assert_array_equal(X, [[0, 1, 1], [0, 0, 0]])
+
+
+def test_categories_beyond_the_cap_are_refused_at_fit(monkeypatch):
+    monkeypatch.setattr("synnet.tabular.preprocessing.MAX_CATEGORIES", 50)
+    with pytest.raises(synnet.DataError, match=r"holds at most 50: leave out") as caught:
+        Preprocessor().fit({"c": np.array([f"v{k}" for k in range(60)], dtype=object)})
+    assert caught.value.params == ("drop",)
+
+
+def test_id_detection_needs_enough_rows_and_skips_measurements():
+    from synnet.tabular.preprocessing import ignored_columns
+
+    n = 19
+    few = {"id": np.arange(n), "name": np.array([f"n{k}" for k in range(n)], dtype=object)}
+    assert ignored_columns(few, ["id", "name"]) == {}
+    rng = np.random.default_rng(0)
+    many = {"id": np.arange(200) * 3.0, "height": rng.normal(170, 10, 200),
+            "city": np.array(["a", "b"] * 100, dtype=object)}
+    assert ignored_columns(many, ["id", "height", "city"]) == {
+        "id": "a different whole number in every row, like an ID"}
+    assert ignored_columns(many, ["id", "height", "city"], keep=["id"]) == {}

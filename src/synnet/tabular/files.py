@@ -277,7 +277,7 @@ def _read_parquet(pd: Any, opener: _Opener, source: str) -> Any:
     try:
         with opener.errors(), opener.open() as f:
             # Parquet needs a seekable file: a plain file is read in place
-            frame = pd.read_parquet(f if f.seekable() else io.BytesIO(f.read()))
+            frame = pd.read_parquet(f if opener.compression is None else io.BytesIO(f.read()))
     except (DataError, MemoryError):
         raise
     except Exception as exc:  # pyarrow raises its own error types for corrupt files

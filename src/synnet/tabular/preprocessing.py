@@ -88,8 +88,8 @@ def check_grouping(max_categories: Any, min_frequency: Any) -> None:
 def column_kind(column: np.ndarray, name: str, missing: np.ndarray, declared: bool) -> str:
     """NUMERIC, CATEGORICAL or DATETIME for a column (``declared``: listed as categorical).
 
-    Text is numeric when most of it is numbers, a date column when every value
-    is an ISO 8601 date, and categorical otherwise; numbers with a decimal comma
+    Text is numeric when most of it is numbers, a date column when most of it
+    is ISO 8601 dates, and categorical otherwise; numbers with a decimal comma
     are an error rather than categories.
     """
     if declared:
@@ -97,7 +97,8 @@ def column_kind(column: np.ndarray, name: str, missing: np.ndarray, declared: bo
     if column.dtype.kind != "O" or looks_numeric(column, missing):
         return NUMERIC
     present = column[~missing]
-    if all(parse_datetime(v) is not None for v in present):
+    dates = sum(parse_datetime(v) is not None for v in present)
+    if dates > len(present) / 2:  # some typos among dates are reported, naming the rows
         return DATETIME
     error = decimal_comma_error(column, name, missing)
     if error is not None:
@@ -175,8 +176,9 @@ class Preprocessor:
             category).
         categorical: names of columns to treat as categorical even though
             they hold numbers. Other columns are numeric when their values
-            are numbers, dates when every value is an ISO 8601 date, and
-            categorical when they are text.
+            are numbers, dates when they are ISO 8601 dates, and
+            categorical when they are text (mostly numbers or mostly dates
+            with some other text is an error naming the rows).
         max_categories, min_frequency: group rare categories into one
             infrequent output per column, as scikit-learn's
             ``OneHotEncoder(max_categories=, min_frequency=)``: a category
