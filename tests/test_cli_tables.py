@@ -98,6 +98,13 @@ def test_id_like_and_high_cardinality_columns_are_left_out_with_a_warning(tmp_pa
     assert model.feature_names == ["customer_id", "number", "signup", "country", "spend"]
     block = [n for n in model.preprocessor.output_names if n.startswith("customer_id=")]
     assert len(block) == 5 and block[-1] == "customer_id=<infrequent>"
+    code, text, err = run(capsys, "inspect", out)
+    assert code == 0, err
+    # 96 training rows, each ID once: 4 keep an input (ties: the last in order, as
+    # scikit-learn breaks them), 92 share one
+    assert re.search(r"customer_id +categorical +4 categories: C100812, .*; 92 infrequent, "
+                     r"as one input", text), text
+    assert re.search(r"signup +datetime +parts: year, month, dayofweek, dayofyear", text)
 
 
 def test_only_id_like_columns_is_an_error(tmp_path, capsys):
