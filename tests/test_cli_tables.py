@@ -504,3 +504,15 @@ def test_id_detection_needs_enough_rows_and_skips_measurements():
     assert ignored_columns(many, ["id", "height", "city"]) == {
         "id": "a different whole number in every row, like an ID"}
     assert ignored_columns(many, ["id", "height", "city"], keep=["id"]) == {}
+
+
+def test_a_pipe_is_read_once(tmp_path, table):
+    """<(zcat data.csv.gz): a path that is a pipe, read in one pass (not reopened)."""
+    packed = tmp_path / "c.csv.gz"
+    packed.write_bytes(gzip.compress(table.read_bytes()))
+    script = (f"'{sys.executable}' -m synnet train <(cat '{packed}') -t churn "
+              f"-o '{tmp_path / 'm'}' -q --epochs 2 --seed 0")
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert load(tmp_path / "m").feature_names == ["signup", "country", "spend"]

@@ -24,6 +24,7 @@ import gzip
 import io
 import lzma
 import os
+import stat
 import sys
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -116,19 +117,18 @@ def read_table(path: str | os.PathLike[str], stdin: IO[bytes] | None = None, *,
     """
     check_reading(sep, list(na_values) if isinstance(na_values, (list, tuple)) else na_values)
     pd = _pandas()
+    data: bytes | None = None
     if str(path) == "-":
         source = "<stdin>"
         data = (stdin or sys.stdin.buffer).read()
-
-        def raw() -> IO[bytes]:
-            return io.BytesIO(data)
     else:
         source = str(path)
-        with open(path, "rb"):  # OSError for missing files, folders, permissions
-            pass
+        with open(path, "rb") as f:  # OSError for missing files, folders, permissions
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                data = f.read()  # a pipe (<(zcat ...)) can be read only once
 
-        def raw() -> IO[bytes]:
-            return open(path, "rb")
+    def raw() -> IO[bytes]:
+        return open(path, "rb") if data is None else io.BytesIO(data)
     with memory_guard(f"read {source}", "a smaller file (fewer rows or columns), or the data "
                       "as Parquet, which stores numbers compactly"):
         return _read(pd, _Opener(raw, source), sep, tuple(na_values))
@@ -173,7 +173,7 @@ class _Opener:
 
     def damaged(self, exc: BaseException) -> DataError:
         return DataError(f"cannot decompress {self.source} ({self.compression}: "
-                         f"{exc or type(exc).__name__}); the file is damaged or truncated")
+                         f"{str(exc) or type(exc).__name__}); the file is damaged or truncated")
 
 
 #: First bytes of the compressed formats read_table opens, and their names.
