@@ -414,19 +414,23 @@ def _column(series: Any, name: str, source: str) -> np.ndarray:
     if pd.api.types.is_timedelta64_dtype(dtype):
         raise DataError(f"{source}: column {name!r} holds durations ({dtype}); "
                         "convert it to numbers first")
-    values = series.astype(object).to_numpy()
-    missing = series.isna().to_numpy()
-    out = np.empty(len(values), dtype=object)
-    for i, (v, m) in enumerate(zip(values, missing)):
-        if m:
-            out[i] = None
-        elif isinstance(v, (str, bool, int, float, np.integer, np.floating, np.bool_)):
-            out[i] = v
+    if pd.api.types.infer_dtype(series, skipna=True) == "string":
+        # One Python object per distinct text, shared by its rows: a text column
+        # costs a pointer a row, not a string a row (and converts once per value).
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        values = np.asarray(uniques, dtype=object)
+    else:  # mixed objects: 1, 1.0 and True are one key to factorize, so value by value
+        values = series.astype(object).to_numpy()
+        codes = np.where(series.isna().to_numpy(), -1, np.arange(len(values)))
+    distinct = np.empty(len(values) + 1, dtype=object)  # the last: None, for missing
+    for k, v in enumerate(values):
+        if isinstance(v, (str, bool, int, float, np.integer, np.floating, np.bool_)):
+            distinct[k] = v
         elif isinstance(v, bytes):
-            out[i] = v.decode("utf-8", errors="replace")
+            distinct[k] = v.decode("utf-8", errors="replace")
         else:
-            out[i] = str(v)
-    return out
+            distinct[k] = str(v)
+    return distinct[codes]  # code -1 (missing) picks the last: None
 
 
 def write_table(columns: dict[str, np.ndarray], path: str | os.PathLike[str] | None,
