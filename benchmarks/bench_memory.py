@@ -39,8 +39,8 @@ _WORK = {
     "synnet read_table": (
         "from synnet.tabular.files import read_table\nimport sys",
         "table = read_table(path)\n"
-        "table_bytes = sum(c.nbytes + (sum(map(sys.getsizeof, c)) if c.dtype == object else 0)"
-        " for c in table.columns.values())"),
+        "table_bytes = sum(c.nbytes + (sum(map(sys.getsizeof, {id(v): v for v in c}.values()))"
+        " if c.dtype == object else 0) for c in table.columns.values())"),
     "synnet train": (
         "from synnet.cli import main",
         "assert main(['train', path, '-t', 'label', '-o', path + '.synnet', '--epochs', '1',"

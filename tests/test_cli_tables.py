@@ -408,6 +408,26 @@ def test_sep_flag_and_a_single_column_named_with_separators(tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
+def test_chunked_reading_types_columns_as_a_whole_file_read(tmp_path, monkeypatch):
+    from synnet.tabular.files import read_table
+
+    n = 50
+    frame = pd.DataFrame({
+        "code": ["007"] * 20 + ["A12"] + ["042"] * (n - 21),   # text only in chunk 2
+        "x": [1] * 30 + [2.5] * (n - 30),                        # int, then float
+        "flag": ["True", "False"] * 20 + [""] + ["True"] * (n - 41),  # a gap in chunk 3
+        "n": list(range(n))})
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)
+    whole = read_table(path)
+    monkeypatch.setattr("synnet.tabular.files.CSV_CHUNK_ROWS", 20)
+    chunked = read_table(path)
+    for name in frame:
+        assert chunked.columns[name].dtype == whole.columns[name].dtype, name
+        assert chunked.columns[name].tolist() == whole.columns[name].tolist(), name
+    assert whole.columns["code"][0] == "007" and whole.columns["x"].dtype == np.float64
+
+
 def test_utf8_errors_name_the_byte_in_streamed_files(tmp_path, capsys):
     path = tmp_path / "d.csv.gz"
     text = customers().to_csv(index=False).encode()
@@ -433,7 +453,7 @@ def test_memory_errors_are_messages(tmp_path, table, capsys, monkeypatch):
     assert_bad_input(code, err, r"not enough memory to run synnet train; try")
     monkeypatch.undo()
     # Named: which step, and what to try
-    monkeypatch.setattr("synnet.tabular.files._frame_to_table", no_memory)
+    monkeypatch.setattr("synnet.tabular.files._concatenate", no_memory)
     code, _, err = run(capsys, "train", table, "-t", "churn", "-o", out, *FAST)
     assert_bad_input(code, err, r"not enough memory to read .*customers\.csv; try a smaller")
     monkeypatch.undo()

@@ -240,16 +240,16 @@ def _read(pd: Any, opener: _Opener, sep: str | None, na_values: tuple[str, ...])
     if not head.strip():
         raise DataError(f"{source} is empty; it needs a header row and at least one data row")
     if is_parquet(opener.name if source != "<stdin>" else "", head):
-        frame = _read_parquet(pd, opener, source)
+        table = _frame_to_table(_read_parquet(pd, opener, source), source, consume=True)
     else:
         if sep is None:
             sep = "\t" if opener.name.suffix.lower() == ".tsv" else _sniff(head)
-        frame = _read_csv(pd, opener, source, sep, na_values)
-    if frame.shape[1] == 0:
+        table = _read_csv(pd, opener, source, sep, na_values)
+    if not table.columns:
         raise DataError(f"{source} has no columns")
-    if frame.shape[0] == 0:
+    if table.n_rows == 0:
         raise DataError(f"{source} has a header but no data rows")
-    return _frame_to_table(frame, source, consume=True)
+    return table
 
 
 def frame_to_table(frame: Any, source: str = "<DataFrame>") -> Table:
@@ -306,19 +306,57 @@ def _sniff(head: bytes) -> str:
 
 
 def _read_csv(pd: Any, opener: _Opener, source: str, sep: str,
-              na_values: tuple[str, ...]) -> Any:
+              na_values: tuple[str, ...]) -> Table:
+    """The CSV file as a Table, parsed by pandas CSV_CHUNK_ROWS rows at a time: each
+    chunk becomes NumPy columns at once, so the parser's memory stays at one chunk."""
     _check_structure(opener, source, sep)
+    parts, labels = _parse_chunks(pd, opener, source, sep, na_values, {})
+    # A column that is numbers in some chunks and text in others is text, as in a
+    # whole-file read, with every value as written ("007", not 7): read it again as text.
+    mixed = {labels[name]: object for name, chunks in parts.items()
+             if {c.dtype.kind for c in chunks} & set("iuf")
+             and any(c.dtype.kind == "O" for c in chunks)}
+    if mixed:
+        del parts
+        parts, _ = _parse_chunks(pd, opener, source, sep, na_values, mixed)
+    return Table({name: _concatenate(chunks) for name, chunks in parts.items()}, source)
+
+
+#: Rows pandas parses at a time (see _read_csv).
+CSV_CHUNK_ROWS = 1 << 16
+
+
+def _parse_chunks(pd: Any, opener: _Opener, source: str, sep: str, na_values: tuple[str, ...],
+                  dtype: dict[Any, Any]) -> tuple[dict[str, list[np.ndarray]], dict[str, Any]]:
+    """({name: the column's chunks as arrays}, {name: pandas' label for it})."""
+    parts: dict[str, list[np.ndarray]] = {}
+    labels: dict[str, Any] = {}
     try:
         with opener.errors(), opener.open() as f:
-            frame = pd.read_csv(f, sep=sep, encoding="utf-8-sig", skipinitialspace=True,
-                                skip_blank_lines=True, low_memory=False,
-                                keep_default_na=False, na_values=["", *na_values])
+            for chunk in pd.read_csv(f, sep=sep, encoding="utf-8-sig", skipinitialspace=True,
+                                     skip_blank_lines=True, keep_default_na=False,
+                                     na_values=["", *na_values], dtype=dtype or None,
+                                     chunksize=CSV_CHUNK_ROWS):
+                for column in chunk.columns:
+                    name = str(column).strip()
+                    labels[name] = column
+                    parts.setdefault(name, []).append(_column(chunk[column], name, source))
     except (DataError, MemoryError):
         raise
     except Exception as exc:  # the structure check above catches the usual problems first
         raise DataError(f"cannot parse {source} as CSV ({exc})") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
+    return parts, labels
+
+
+def _concatenate(chunks: list[np.ndarray]) -> np.ndarray:
+    """One column from its chunks, typed as a whole-file read types it: int and float
+    chunks give float64; True/False beside text or numbers give objects."""
+    if len(chunks) == 1:
+        return chunks[0]
+    kinds = {c.dtype.kind for c in chunks}
+    if "O" in kinds or ("b" in kinds and len(kinds) > 1):
+        return np.concatenate([c.astype(object) for c in chunks])
+    return np.concatenate(chunks)  # int64 and float64 -> float64, as pandas
 
 
 def _check_structure(opener: _Opener, source: str, sep: str) -> None:
