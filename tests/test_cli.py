@@ -58,19 +58,29 @@ def table_rows(n: int = 60, seed: int = 0) -> tuple[list[str], list[list[object]
     return ["id", "x", "count", "colour", "label", "score"], rows
 
 
-@pytest.fixture
-def data(tmp_path) -> Path:
+def make_data(folder: Path) -> Path:
+    """data.csv of table_rows() in ``folder``."""
     header, rows = table_rows()
-    return write_csv(tmp_path / "data.csv", header, rows)
+    return write_csv(folder / "data.csv", header, rows)
 
 
-@pytest.fixture
-def model(tmp_path, data, capsys) -> Path:
-    path = tmp_path / "model.synnet"
+def make_model(folder: Path, data: Path, capsys) -> Path:
+    """model.synnet in ``folder``: the label from x, count and colour, trained for FAST."""
+    path = folder / "model.synnet"
     code, _, err = run(capsys, "train", data, "--target", "label", "--drop", "id,score",
                        "-o", path, *FAST)
     assert code == 0, err
     return path
+
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    return make_data(tmp_path)
+
+
+@pytest.fixture
+def model(tmp_path, data, capsys) -> Path:
+    return make_model(tmp_path, data, capsys)
 
 
 def assert_bad_input(code: int, err: str, *patterns: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import warnings
 from pathlib import Path
 
@@ -20,3 +21,25 @@ def test_readme_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         warnings.simplefilter("error")  # the examples must not trigger warnings either
         for block in blocks:
             exec(compile(block, str(README), "exec"), namespace)
+
+
+def test_readme_command_line_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's shell block, line by line through the real entry point, in a new folder."""
+    from synnet.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    blocks = [b for b in re.findall(r"```bash\n(.*?)```", README.read_text(), re.S)
+              if "synnet demo --write-data" in b]
+    assert len(blocks) == 1
+    commands = [line.split("#", 1)[0].strip() for line in blocks[0].splitlines()]
+    commands = [c for c in commands if c]
+    assert len(commands) == 5
+    for command in commands:
+        argv = shlex.split(command)
+        assert argv[0] == "synnet"
+        code = main(argv[1:])
+        assert code == 0, (command, capsys.readouterr().err)
+    out = capsys.readouterr().out
+    assert Path("predictions.csv").read_text().splitlines()[0].startswith("prediction,proba_")
+    assert "accuracy" in out and "majority class" in out

@@ -7,9 +7,12 @@ and prints; errors propagate to :func:`synnet.cli.main.main`, which reports them
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
+import io
 import json
 import os
+import tempfile
 from dataclasses import fields
 from importlib.resources import files
 from pathlib import Path
@@ -19,17 +22,19 @@ import numpy as np
 
 from synnet.cli import report as reporting
 from synnet.cli.plot import check_plot_path, plot_history
-from synnet.cli.progress import progress_callback
+from synnet.cli.progress import Note, progress_callback
 from synnet.errors import ConfigError, DataError
+from synnet.io.atomic import atomic_write, output_target, remove_stale_temp_files
 from synnet.io.reader import load_model
 from synnet.tabular import scores
-from synnet.tabular.files import Table, read_table, write_table
+from synnet.tabular.files import PARQUET_SUFFIXES, Table, read_table, write_table
 from synnet.tabular.model import load
 from synnet.tabular.settings import Settings
 from synnet.tabular.train import (
     Diverged,
     Interrupted,
     checkpoint_seed,
+    resolve_task,
     split_rows,
     train,
 )
@@ -37,31 +42,94 @@ from synnet.tabular.train import (
 EXIT_OK, EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def _check_writable(path: str, option: str) -> None:
-    """Fail before any work when ``path`` cannot be written."""
-    target = Path(path)
-    if target.is_dir():
+#: What ``predict -o`` writes ('-' is standard output).
+OUTPUT_SUFFIXES = (".csv", ".tsv", *PARQUET_SUFFIXES)
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether paths ``a`` and ``b`` name one file (same inode, or the same resolved path)."""
+    if "-" in (a, b):
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist yet
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _check_writable(path: str, option: str, inputs: dict[str, str] | None = None) -> None:
+    """Fail before any work when ``path`` cannot be written or would replace an input.
+
+    ``inputs`` maps what each input is ("DATA") to its path. Symlinks are
+    followed (the write goes to their target); anything but a regular file or
+    a new name is refused (see :func:`synnet.io.atomic.output_target`).
+    """
+    if path == "-":
+        return
+    for what, other in (inputs or {}).items():
+        if _same_file(path, other):
+            raise ConfigError(f"{option} {path} is the {what} file itself; writing it would "
+                              f"replace your {what.lower()}: give another file name")
+    if Path(path).is_dir():
         raise ConfigError(f"{option} {path} is a folder; give a file name")
+    try:
+        target = output_target(path)
+    except ConfigError as exc:
+        raise ConfigError(f"{option} {exc}") from None
     folder = target.parent
     if not folder.is_dir():
         raise ConfigError(f"{option} {path}: the folder {str(folder)!r} does not exist")
     if not os.access(folder, os.W_OK):
         raise ConfigError(f"{option} {path}: the folder {str(folder)!r} is not writable")
+    remove_stale_temp_files(folder)  # what runs killed mid-write left there
+
+
+def _write_model_to(model: Any, path: str, out: TextIO, **kwargs: Any) -> None:
+    """``model.save(path)``; ``-`` writes the file's bytes to standard output."""
+    if path != "-":
+        model.save(path, **kwargs)
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        file = Path(folder) / "model.synnet"
+        model.save(file, **kwargs)
+        binary = out.buffer  # checked in _check_stdout_model
+        out.flush()
+        binary.write(file.read_bytes())
+        binary.flush()
+
+
+def _check_stdout_model(out: TextIO) -> None:
+    """``train -o -`` needs a binary standard output that is not a terminal."""
+    if getattr(out, "buffer", None) is None:
+        raise ConfigError("-o -: standard output takes no binary data here; give a file name")
+    isatty = getattr(out, "isatty", None)
+    if isatty is not None and isatty():
+        raise ConfigError("-o -: refusing to write a binary model file to a terminal; "
+                          "redirect it (synnet train ... -o - > model.synnet) or give a file "
+                          "name")
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # Every Settings field has the flag of the same name: build it field for field.
     settings = Settings(**{f.name: getattr(args, f.name) for f in fields(Settings)})
     settings.check()
-    _check_writable(args.output, "-o")
+    _check_writable(args.output, "-o", {"DATA": args.data})
+    stdout = out
+    if args.output == "-":
+        _check_stdout_model(out)
+        out = err  # the summary goes beside the progress; stdout holds the model
     if args.plot:
         check_plot_path(args.plot)
-        _check_writable(args.plot, "--plot")
+        _check_writable(args.plot, "--plot", {"DATA": args.data, "MODEL": args.output})
     if settings.resume and settings.seed is None:
         # The split and the preprocessing depend on the seed: reuse the checkpoint's.
         settings.seed = checkpoint_seed(settings.checkpoint_dir)
     table = read_table(args.data, sep=args.sep, na_values=args.na_values)
     progress = [] if args.quiet else [progress_callback(settings.epochs, err)]
+    if progress and resolve_task(table, settings)[0] == "regression":
+        progress.insert(0, Note(
+            f"(the loss shown is the mean squared error of the standardized target "
+            f"{settings.target!r}, in units of its variance; the scores at the end are in its "
+            "own units)", err))
     try:
         result = train(table, settings, progress)
     except Interrupted as exc:
@@ -78,7 +146,8 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except Diverged as exc:
         if not args.keep_last_good:
             raise
-        exc.model.save(args.output, training={"command": "synnet train", "diverged": str(exc)})
+        _write_model_to(exc.model, args.output, stdout,
+                        training={"command": "synnet train", "diverged": str(exc)})
         print(f"synnet: error: {exc}", file=err)
         print(f"  the model with the last finite weights was written to {args.output} "
               "(--keep-last-good)", file=err)
@@ -87,14 +156,15 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"resumed from the checkpoint after epoch {result.resumed_from} in "
               f"{settings.checkpoint_dir}", file=err)
     model = result.model
-    model.save(args.output, training=result.training_record(table.source))
+    _write_model_to(model, args.output, stdout, training=result.training_record(table.source))
     if args.plot:
         assert model.network.history is not None
         plot_history(model.network.history.history, args.plot,
                                 title=f"{Path(args.data).name} -> {args.target}",
                                 best_epoch=result.best_epoch)
     print(reporting.train_summary(result), file=out)
-    print(f"model written to {args.output}" + (f", loss curves to {args.plot}"
+    where = "standard output" if args.output == "-" else args.output
+    print(f"model written to {where}" + (f", loss curves to {args.plot}"
                                                 if args.plot else ""), file=out)
     return EXIT_OK
 
@@ -112,8 +182,12 @@ def _model_input(model: Any, table: Any) -> Any:
 
 
 def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    if args.output:
-        _check_writable(args.output, "-o")
+    if args.output and args.output != "-":
+        _check_writable(args.output, "-o", {"DATA": args.data, "MODEL": args.model})
+        if not args.output.lower().endswith(OUTPUT_SUFFIXES):
+            raise ConfigError(f"-o {args.output}: synnet writes predictions as "
+                              f"{', '.join(OUTPUT_SUFFIXES)} files or '-' (standard output); "
+                              "give a name with one of these extensions")
     model = load(args.model)
     if args.proba and model.task != "classification":
         raise ConfigError("--proba needs a classification model; this one does "
@@ -137,7 +211,7 @@ def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if clash:
         raise ConfigError(f"--keep {clash[0]!r} clashes with an output column name")
     write_table(columns, args.output, stdout=out)
-    if args.output:
+    if args.output and args.output != "-":
         print(f"{table.n_rows} prediction(s) written to {args.output}", file=err)
     return EXIT_OK
 
@@ -156,21 +230,31 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise DataError(f"{table.source} has no target column {name!r}; pass --target COL to "
                         "name the column with the true values")
     raw = table.columns[name]
+    target = copy.copy(model.target)
+    target.name = name  # messages name the column read, which --target may have changed
     X = _model_input(model, table)
     if model.task == "classification":
         assert model.classes is not None
-        codes, known = model.target.encode(raw)
+        codes, known = target.encode(raw)
+        if not known.any():
+            shown = ", ".join(repr(str(c)) for c in model.classes[:10])
+            raise DataError(f"no label in column {name!r} of {table.source} is one of the "
+                            f"model's classes ({shown}{', ...' if len(model.classes) > 10 else ''}"
+                            "): the labels do not match; check that --target names the column "
+                            "of true labels", params=["target"])
         proba = model.predict_proba(X)
         report = scores.classification_report(codes[known], proba[known])
         if not known.all():
             correct = int(np.sum(np.argmax(proba[known], axis=1) == codes[known]))
+            majority = int(np.bincount(codes[known]).max())
             report.update(rows=len(codes), accuracy=correct / len(codes),
+                          majority_baseline=majority / len(codes),
                           unknown_rows=int((~known).sum()))
         report["classes"] = [str(c) for c in model.classes]
         text = reporting.classification_text(report, model.classes)
     else:
-        report = scores.regression_report(model.target.values(raw),
-                                                np.asarray(model.predict(X), dtype=np.float64))
+        report = scores.regression_report(target.values(raw, context="evaluate"),
+                                          np.asarray(model.predict(X), dtype=np.float64))
         text = reporting.regression_text(report)
     if args.json:
         print(json.dumps(report, indent=1, allow_nan=True), file=out)
@@ -189,6 +273,26 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    _check_writable(args.output, "-o", {"MODEL": args.model})
+    if args.output == "-":
+        _check_stdout_model(out)
+    model = load(args.model)
+    kwargs = {} if args.opset is None else {"opset": args.opset}
+    if args.output == "-":
+        proto = model.to_onnx(**kwargs)
+        out.flush()
+        out.buffer.write(proto.SerializeToString())
+        out.buffer.flush()
+    else:
+        proto = model.to_onnx(args.output, **kwargs)
+    inputs = ", ".join(i.name for i in proto.graph.input)
+    outputs = ", ".join(o.name for o in proto.graph.output)
+    print(f"ONNX model written to {args.output} (inputs: {inputs}; outputs: {outputs})",
+          file=err)
+    return EXIT_OK
+
+
 def _iris() -> Any:
     """The built-in Iris table, read with the csv module (the demo needs no pandas)."""
     text = files("synnet").joinpath("datasets/iris.csv").read_text(encoding="utf-8")
@@ -199,7 +303,52 @@ def _iris() -> Any:
     return Table(columns, "iris.csv (built in)")
 
 
+def _iris_split() -> tuple[Table, np.ndarray, np.ndarray]:
+    """The Iris table and the demo's fixed split: (table, 120 training rows, 30 test rows)."""
+    table = _iris()
+    _classes, strata = np.unique(table.columns["species"].astype(str), return_inverse=True)
+    fit_rows, test_rows = split_rows(table.n_rows, 0.2, np.random.default_rng(0), strata)
+    return table, fit_rows, test_rows
+
+
+#: The files ``synnet demo --write-data`` writes, the README's example data.
+DEMO_FILES = ("iris.csv", "test.csv", "new_flowers.csv")
+
+
+def write_demo_data(folder: str | os.PathLike[str]) -> list[Path]:
+    """Write the README's example files into ``folder`` (created if missing); same every time.
+
+    iris.csv: the demo's 120 training flowers; test.csv: the 30 held-out flowers;
+    new_flowers.csv: the first 5 held-out flowers without their species. Existing
+    files are never replaced.
+    """
+    target = Path(folder)
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"--write-data {folder} is a file; give a folder")
+    paths = [target / name for name in DEMO_FILES]
+    existing = [str(p) for p in paths if os.path.lexists(p)]
+    if existing:
+        raise ConfigError(f"--write-data: {', '.join(existing)} already exist(s); give a new "
+                          "or empty folder")
+    target.mkdir(parents=True, exist_ok=True)
+    table, fit_rows, test_rows = _iris_split()
+    names = table.names
+    parts = [(fit_rows, names), (test_rows, names), (test_rows[:5], names[:-1])]
+    for path, (rows, columns) in zip(paths, parts):
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([table.columns[c][i] for c in columns] for i in rows)
+        data = text.getvalue().encode("utf-8")
+        atomic_write(path, lambda f, data=data: f.write(data))  # type: ignore[misc]
+    return paths
+
+
 def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.write_data is not None:
+        for path in write_demo_data(args.write_data):
+            print(f"wrote {path}", file=out)
+        return EXIT_OK
     print("1. The tutorial networks (iamtrask, 2015): published numbers beside synnet's\n",
           file=out)
     try:
@@ -213,11 +362,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.flush()
 
     print("\n2. Iris flowers: 150 measured flowers of 3 species, built into synnet\n", file=out)
-    table = _iris()
-    species = table.columns["species"]
-    _classes, strata = np.unique(species.astype(str), return_inverse=True)
-    rng = np.random.default_rng(0)
-    fit_rows, test_rows = split_rows(table.n_rows, 0.2, rng, strata)
+    table, fit_rows, test_rows = _iris_split()
     settings = Settings(target="species", hidden=[8], epochs=500, lr=0.01, seed=0,
                                    batch_size=16, valid_fraction=0.2, patience=50)
     print(f"training on {len(fit_rows)} flowers, keeping {len(test_rows)} aside for the final "

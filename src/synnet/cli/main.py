@@ -10,6 +10,7 @@ diverges, 130 on Ctrl-C.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import warnings
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from synnet.cli.commands import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK
-from synnet.cli.parser import build_parser
+from synnet.cli.parser import build_parser, unrecognized
 from synnet.errors import DivergenceError, SynnetError
 
 
@@ -33,9 +34,13 @@ def _error_text(exc: BaseException, flags: dict[str, str]) -> tuple[str, str | N
             return f"{name} is a folder, not a file", "give the path of a file"
         if isinstance(exc, FileNotFoundError):
             return f"no such file: {name}", "check the path and the current folder"
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return (f"no space left on the device to write {name} ({exc.strerror}); the "
+                    "previous file, if any, is unchanged",
+                    "free some disk space, or write to another disk")
         if isinstance(exc, PermissionError):
             return f"permission denied: {name}", "check the file's permissions"
-        return f"cannot access {name}: {exc.strerror or exc}", None
+        return f"cannot access {name}: {exc.strerror or exc}" if name else str(exc), None
     named = [flags[p] for p in getattr(exc, "params", ()) if p in flags]
     if named:
         return str(exc), f"on the command line: {', '.join(named)}"
@@ -59,7 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     out, err = sys.stdout, sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(None if argv is None else list(argv))
+        args, extras = parser.parse_known_args(None if argv is None else list(argv))
+        if extras:  # a typo in an option: the subcommand's usage, not the top level's
+            command_parser = getattr(args, "command_parser", parser)
+            command_parser.error(unrecognized(command_parser, extras))
     except SystemExit as exc:  # --help, --version, usage errors (status 2)
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     try:

@@ -9,6 +9,7 @@ Settings dataclass and the names listed in the help from the registries.
 from __future__ import annotations
 
 import argparse
+import difflib
 from dataclasses import MISSING, fields
 from typing import Any
 
@@ -17,7 +18,7 @@ from synnet.cli import commands
 from synnet.core.activations import ACTIVATIONS
 from synnet.core.optimizers import OPTIMIZERS
 from synnet.tabular.columns import IMPUTE_STRATEGIES
-from synnet.tabular.settings import DTYPES, TASK_CHOICES, Settings
+from synnet.tabular.settings import CLASS_WEIGHTS, DTYPES, TASK_CHOICES, Settings
 
 
 def _default(f: Any) -> Any:
@@ -58,10 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", parents=[common], help="train a model on a data file",
                        description="Train a network on DATA (CSV, TSV or Parquet; '-' for "
                        "stdin) to predict the --target column, and write the model file.")
-    p.add_argument("data", metavar="DATA")
+    p.add_argument("data", metavar="DATA",
+                   help="the training data: a .csv, .tsv or .parquet file, or - for stdin")
     p.add_argument("-t", "--target", required=True, metavar="COL", help="the column to predict")
     p.add_argument("-o", "--output", required=True, metavar="MODEL",
-                   help="the model file to write (e.g. model.synnet)")
+                   help="the model file to write (e.g. model.synnet; - for stdout)")
     g = p.add_argument_group("data")
     g.add_argument("--task", default=DEFAULTS["task"], metavar="|".join(TASK_CHOICES),
                    help="default: inferred from the target (text or few whole numbers: "
@@ -86,16 +88,24 @@ def build_parser() -> argparse.ArgumentParser:
                    f"{', '.join(sorted(ACTIVATIONS))} (default {DEFAULTS['activation']})")
     g.add_argument("--dropout", type=float, default=DEFAULTS["dropout"], metavar="RATE",
                    help="dropout rate after each hidden layer (default 0)")
-    g.add_argument("--dtype", default=DEFAULTS["dtype"], metavar="|".join(DTYPES))
+    g.add_argument("--dtype", default=DEFAULTS["dtype"], metavar="|".join(DTYPES),
+                   help="the network's float type (default float64; float32 is faster "
+                   "and half the size)")
+    g.add_argument("--class-weight", default=DEFAULTS["class_weight"],
+                   metavar="|".join(CLASS_WEIGHTS),
+                   help="classification: weight each training row by n / (classes * rows of "
+                   "its class), so rare classes count as much as common ones (default: "
+                   "every row weighs 1)")
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=DEFAULTS["epochs"],
-                   help=f"default {DEFAULTS['epochs']}")
+                   help=f"passes over the training rows (default {DEFAULTS['epochs']})")
     g.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"],
-                   help=f"default {DEFAULTS['batch_size']}")
+                   help=f"rows per update (default {DEFAULTS['batch_size']})")
     g.add_argument("--optimizer", default=DEFAULTS["optimizer"],
-                   metavar="|".join(sorted(OPTIMIZERS)))
+                   metavar="|".join(sorted(OPTIMIZERS)),
+                   help=f"the update rule (default {DEFAULTS['optimizer']})")
     g.add_argument("--lr", type=float, default=DEFAULTS["lr"],
-                   help="learning rate (default: the optimizer's, 0.001 for adam)")
+                   help="learning rate, > 0 (default: the optimizer's, 0.001 for adam)")
     g.add_argument("--momentum", type=float, default=DEFAULTS["momentum"],
                    help="SGD momentum (default 0)")
     g.add_argument("--l2", type=float, default=DEFAULTS["l2"], help="L2 penalty (default 0)")
@@ -122,42 +132,58 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("output")
     g.add_argument("--plot", metavar="FILE.png", help="save the loss curves (.png/.svg/.pdf)")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    p.set_defaults(func=commands.cmd_train, flags=flags_of(p))
+    p.set_defaults(func=commands.cmd_train, flags=flags_of(p), command_parser=p)
 
     p = sub.add_parser("predict", parents=[common], help="predict with a model",
                        description="Write predictions for DATA (the target column may be "
                        "absent) as CSV to stdout or to -o.")
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("data", metavar="DATA")
+    p.add_argument("model", metavar="MODEL", help="a model file (from synnet train)")
+    p.add_argument("data", metavar="DATA",
+                   help="the rows to predict: a .csv, .tsv or .parquet file, or - for stdin")
     p.add_argument("-o", "--output", metavar="OUT",
-                   help="where to write (.csv, .tsv or .parquet; default stdout)")
+                   help="where to write (.csv, .tsv or .parquet; - or default: stdout, "
+                   "as CSV)")
     p.add_argument("--proba", action="store_true", help="add one probability column per class")
     p.add_argument("--keep", type=_names, default=[], metavar="COLS",
                    help="copy these input columns (e.g. an id) into the output")
-    p.set_defaults(func=commands.cmd_predict, flags=flags_of(p))
+    p.set_defaults(func=commands.cmd_predict, flags=flags_of(p), command_parser=p)
 
     p = sub.add_parser("evaluate", parents=[common], help="score a model on labelled data",
                        description="Print accuracy, log loss, per-class precision/recall and "
                        "the confusion matrix (classification) or R², MAE and RMSE (regression).")
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("data", metavar="DATA")
+    p.add_argument("model", metavar="MODEL", help="a model file (from synnet train)")
+    p.add_argument("data", metavar="DATA", help="labelled rows: a .csv, .tsv or .parquet "
+                   "file, or - for stdin")
     p.add_argument("-t", "--target", metavar="COL",
                    help="the target column (default: the one the model was trained on)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    p.set_defaults(func=commands.cmd_evaluate, flags=flags_of(p))
+    p.set_defaults(func=commands.cmd_evaluate, flags=flags_of(p), command_parser=p)
 
     p = sub.add_parser("inspect", parents=[common], help="describe a model file",
                        description="Print the architecture, parameter counts, training "
                        "settings, data schema and training history of a model file.")
-    p.add_argument("model", metavar="MODEL")
+    p.add_argument("model", metavar="MODEL", help="a model file")
     p.add_argument("--json", action="store_true", help="print the file's JSON header")
-    p.set_defaults(func=commands.cmd_inspect, flags=flags_of(p))
+    p.set_defaults(func=commands.cmd_inspect, flags=flags_of(p), command_parser=p)
+
+    p = sub.add_parser("export", parents=[common], help="write a model as ONNX",
+                       description="Write MODEL, preprocessing included, as an ONNX model "
+                       "(one input per column) for onnxruntime and other ONNX runtimes.")
+    p.add_argument("model", metavar="MODEL", help="a model file (from synnet train)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.onnx",
+                   help="the ONNX file to write (- for stdout)")
+    p.add_argument("--opset", type=int, metavar="N",
+                   help="the ONNX opset (default 17, with ai.onnx.ml 3)")
+    p.set_defaults(func=commands.cmd_export, flags=flags_of(p), command_parser=p)
 
     p = sub.add_parser("demo", parents=[common], help="see synnet work on built-in data",
                        description="Run the tutorial networks beside their published numbers, "
                        "then train on the built-in Iris data and score held-out flowers.")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    p.set_defaults(func=commands.cmd_demo, flags=flags_of(p))
+    p.add_argument("--write-data", metavar="DIR",
+                   help="instead, write the README's example files (iris.csv, test.csv, "
+                   "new_flowers.csv, from the built-in Iris data) into DIR and stop")
+    p.set_defaults(func=commands.cmd_demo, flags=flags_of(p), command_parser=p)
 
     # Reading the data (train, predict, evaluate) and choosing columns (train), issue 11.
     readers = [sub.choices[name] for name in ("train", "predict", "evaluate")]
@@ -202,6 +228,16 @@ def _optional(convert: Any) -> Any:
         return None if text.strip().lower() == "none" else convert(text)
     parse.__name__ = getattr(convert, "__name__", "value")  # argparse names it in errors
     return parse
+
+
+def unrecognized(parser: argparse.ArgumentParser, extras: list[str]) -> str:
+    """The usage error for options ``parser`` does not know, with the closest known ones."""
+    known = [o for action in parser._actions for o in action.option_strings]
+    parts = []
+    for extra in extras:
+        close = difflib.get_close_matches(extra.split("=", 1)[0], known, n=1, cutoff=0.75)
+        parts.append(f"{extra} (did you mean {close[0]}?)" if close else extra)
+    return f"unrecognized arguments: {' '.join(parts)}"
 
 
 def flags_of(parser: argparse.ArgumentParser) -> dict[str, str]:

@@ -17,7 +17,8 @@ def check_plot_path(path: str) -> None:
     import importlib.util
 
     if importlib.util.find_spec("matplotlib") is None:
-        raise ImportError("--plot needs matplotlib; install it with pip install 'synnet[plot]'")
+        raise ImportError("--plot needs matplotlib; install it with pip install matplotlib "
+                          "(from a clone of synnet: pip install -e '.[plot]')")
 
 
 def plot_history(history: dict[str, list[float]], path: str, title: str = "",

@@ -28,6 +28,16 @@ class PlainProgress(Callback):
             print(f"epoch {done}/{self.epochs}  {values}", file=self.file, flush=True)
 
 
+class Note(Callback):
+    """Print ``text`` when training begins (after every check has passed)."""
+
+    def __init__(self, text: str, file: TextIO) -> None:
+        self.text, self.file = text, file
+
+    def on_train_begin(self, logs: dict[str, float]) -> None:
+        print(self.text, file=self.file, flush=True)
+
+
 def progress_callback(epochs: int, file: TextIO) -> Callback:
     """A progress bar on a terminal, plain lines otherwise."""
     isatty = getattr(file, "isatty", None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from synnet.io.model_file import ModelFile
 from synnet.tabular.model import Model
@@ -77,10 +77,16 @@ def describe_target(model: Model) -> str:
 
 
 def classification_text(report: dict[str, Any], classes: Any) -> str:
-    """Accuracy, log loss, per-class precision/recall/F1 and the confusion matrix."""
+    """Accuracy beside the majority-class baseline (the accuracy of always predicting the
+    most frequent class), log loss, ROC AUC and average precision for two classes,
+    per-class precision/recall/F1 and the confusion matrix."""
     labels = [str(c) for c in classes]
-    lines = [table([["rows", report["rows"]], ["accuracy", report["accuracy"]],
-                    ["log loss", report["log_loss"]]])]
+    rows = [["rows", report["rows"]], ["accuracy", report["accuracy"]],
+            ["majority class", report["majority_baseline"]], ["log loss", report["log_loss"]]]
+    if "roc_auc" in report:
+        rows += [[f"ROC AUC ({labels[1]} vs {labels[0]})", report["roc_auc"]],
+                 ["average precision", report["average_precision"]]]
+    lines = [table(rows)]
     if report.get("unknown_rows"):
         lines.append(f"({report['unknown_rows']} row(s) with labels the model never saw count "
                      "as wrong in accuracy and are left out of the other scores)")
@@ -147,23 +153,33 @@ def inspect_text(path: str, loaded: ModelFile) -> str:
                  ["time", f"{training.get('seconds')} s, {training.get('epochs_run')} epochs"]]
         shown = ["hidden", "activation", "dropout", "optimizer", "lr", "momentum", "l2",
                  "batch_size", "epochs", "patience", "valid_fraction", "seed", "impute", "dtype",
-                 "categorical", "features", "drop"]
+                 "class_weight", "categorical", "features", "drop"]
         facts += [[k.replace("_", " "), _setting(settings[k], k)] for k in shown
-                  if settings.get(k, []) != []]
+                  if k in settings and not (isinstance(settings[k], list) and not settings[k])]
         lines.append(table(facts, indent="  ", left=2))
     elif training:
         lines += ["", "training", table([[k, str(v)] for k, v in training.items()],
                                         indent="  ", left=2)]
     scores = training.get("scores") if isinstance(training, dict) else None
-    if isinstance(scores, dict) and scores:
+    if _is_scores(scores):
         lines += ["", "scores at the end of training", scores_table(scores)]
+    elif scores is not None:
+        lines += ["", "scores       (not in the form synnet writes them; see --json)"]
     lines += ["", history_text(loaded)]
     return "\n".join(lines)
 
 
+def _is_scores(scores: Any) -> TypeGuard[dict[str, dict[str, Any]]]:
+    """Whether ``scores`` (free JSON from a file) is {part: {metric: number or null}}."""
+    return isinstance(scores, dict) and bool(scores) and all(
+        isinstance(part, dict) and all(
+            v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+            for v in part.values()) for part in scores.values())
+
+
 def _setting(value: Any, key: str) -> str:
     if value is None:
-        return "none" if key == "impute" else "default"
+        return "none" if key in ("impute", "class_weight") else "default"
     if isinstance(value, list):
         return ",".join(map(str, value)) if value else "none"
     return str(value)
@@ -176,7 +192,7 @@ def history_text(loaded: ModelFile) -> str:
     n = len(history.epoch)
     lines = [f"history      {n} epoch(s)"]
     best_epoch = loaded.training.get("best_epoch") if isinstance(loaded.training, dict) else None
-    if best_epoch:
+    if isinstance(best_epoch, int) and not isinstance(best_epoch, bool) and best_epoch > 0:
         lines[0] += f", best weights from epoch {best_epoch}"
     rows = []
     for key, values in history.history.items():

@@ -43,12 +43,27 @@ class Callback:
     def on_interrupt(self, logs: Logs) -> None:
         """Ctrl-C (KeyboardInterrupt) stopped training mid-epoch; fit re-raises it after."""
 
+    def get_config(self) -> dict[str, Any] | None:
+        """The settings a resumed run must share (JSON values), or None (the default).
+
+        None says the callback does not change training (progress, logging), so
+        checkpoints ignore it. A callback that returns settings, or that keeps
+        state (overrides :meth:`get_state`), is matched on resume by its class
+        name and these settings.
+        """
+        return None
+
     def get_state(self) -> dict[str, Any]:
         """State that must survive a resume: JSON values, arrays or dicts of arrays."""
         return {}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`get_state` returned."""
+        """Restore what :meth:`get_state` returned.
+
+        The state comes from a file: check it strictly and raise ValueError (or
+        TypeError, KeyError) when it is malformed; a checkpoint then counts as
+        damaged and is skipped.
+        """
 
 
 def overrides(callback: Callback, hook: str) -> bool:

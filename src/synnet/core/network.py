@@ -7,9 +7,9 @@ input checks; the fit loop calls ``train_step`` per minibatch, the gradient
 checker perturbs parameters around ``loss_and_grads``, and the scikit-learn
 estimators reach both through ``fit`` and L-BFGS.
 
-``fit``, ``evaluate``, ``save`` and ``load`` are conveniences that delegate to
-:mod:`synnet.training` and :mod:`synnet.io` (imported inside the method: the one
-place the core reaches upward).
+``fit``, ``evaluate``, ``save``, ``load`` and ``to_onnx`` are conveniences that
+delegate to :mod:`synnet.training`, :mod:`synnet.io` and :mod:`synnet.onnx`
+(imported inside the method: the one place the core reaches upward).
 """
 
 from __future__ import annotations
@@ -207,6 +207,17 @@ class Network:
         from synnet.io.reader import load_model
 
         return load_model(path).network
+
+    def to_onnx(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
+        """The network as a checked ``onnx.ModelProto`` (and written to ``path``, if given).
+
+        Input ``X`` (N, n_inputs) and output ``output`` (N, n_outputs), in the
+        network's dtype; ``kwargs`` (``opset``, ...) go to
+        :func:`synnet.onnx.network_to_onnx`. Needs the ``onnx`` extra.
+        """
+        from synnet.onnx.export import network_to_onnx
+
+        return network_to_onnx(self, path, **kwargs)
 
     def summary(self) -> str:
         """A table of layers, output sizes and parameter counts."""

@@ -36,6 +36,9 @@ HEADER_NAME = "header.json"
 MAX_HEADER_BYTES = 16 * 2**20
 #: Largest model file accepted by default, in bytes (``load_model(max_bytes=...)``).
 DEFAULT_MAX_BYTES = 4 * 2**30
+#: Most JSON values (numbers, strings, lists, objects, ...) header.json may hold:
+#: 16 MiB of ``[[],[],...]`` would otherwise parse into ~0.5 GB of Python lists.
+MAX_HEADER_ITEMS = 1_000_000
 #: Most members and layers a model file may have.
 MAX_MEMBERS = 100_000
 MAX_LAYERS = 10_000
@@ -48,6 +51,15 @@ EXTRA_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 TOP_KEYS_REQUIRED = {"format", "format_version", "library_version", "network", "arrays"}
 TOP_KEYS_OPTIONAL = {"loss", "epochs_trained", "preprocessing", "target", "metadata",
                       "training", "history", "optimizer", "extra"}
+
+
+def header_items(text: str) -> int:
+    """An upper bound of the JSON values in ``text``, counted without parsing it.
+
+    Every value but the first follows a comma or opens/follows a container
+    bracket or a key's colon; separators inside strings only raise the bound.
+    """
+    return 1 + sum(text.count(c) for c in ",[{:")
 
 
 class ModelPart(Protocol):

@@ -1,8 +1,11 @@
 """Reading model files: trust nothing in the file.
 
-Loading accepts exactly the expected members (derived from the layer specs,
+Loading opens only regular files (a FIFO is refused without blocking), counts
+the archive's members from its end record before zipfile parses the directory,
+accepts exactly the expected members (derived from the layer specs,
 not from the file's own list), caps every size before reading (the file, the
-header, each member against the shape the header declares), rejects compressed
+header and its number of JSON values, each member against the shape the
+header declares), rejects compressed
 or encrypted members, reads each ``.npy`` with ``allow_pickle=False`` after
 checking its header against the manifest, checks every value is finite,
 rebuilds layers and optimizer only from fixed registries with plain JSON
@@ -12,11 +15,13 @@ scalars, and rejects a newer format version. Anything wrong raises
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import math
 import os
 import stat
+import struct
 import zipfile
 from typing import IO, Any, TypeGuard
 
@@ -32,6 +37,7 @@ from synnet.core.losses import LOSSES, get_loss
 from synnet.core.network import Network
 from synnet.core.optimizers import OPTIMIZERS, Optimizer
 from synnet.errors import ConfigError, ModelFileError
+from synnet.io.atomic import file_kind
 from synnet.io.json_codec import decode
 from synnet.io.model_file import (
     DEFAULT_MAX_BYTES,
@@ -41,6 +47,7 @@ from synnet.io.model_file import (
     FORMAT_VERSION,
     HEADER_NAME,
     MAX_HEADER_BYTES,
+    MAX_HEADER_ITEMS,
     MAX_LAYERS,
     MAX_MEMBERS,
     MAX_NPY_HEADER,
@@ -48,6 +55,7 @@ from synnet.io.model_file import (
     TOP_KEYS_OPTIONAL,
     TOP_KEYS_REQUIRED,
     ModelFile,
+    header_items,
 )
 
 
@@ -64,10 +72,8 @@ def load_model(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYT
         OSError: the file cannot be opened (missing, a folder, no permission).
     """
     where = os.fspath(path)
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ModelFileError(f"{where} is not a regular file")
         if info.st_size > max_bytes:
             raise ModelFileError(f"{where} is {info.st_size:,} bytes, more than the "
                                  f"{max_bytes:,} allowed (raise max_bytes to load it)")
@@ -78,6 +84,38 @@ def load_model(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYT
         except Exception as exc:  # zipfile, json, numpy: all mean a bad file
             raise ModelFileError(f"{where} is not a valid synnet model file "
                                  f"({type(exc).__name__}: {exc})") from exc
+
+
+def open_regular(path: str | os.PathLike[str]) -> IO[bytes]:
+    """``path`` opened for binary reading; ModelFileError unless it is a regular file.
+
+    Opened with O_NONBLOCK, so a FIFO (named pipe) is refused at once instead of
+    blocking until some writer appears; the type is checked on the open file,
+    so nothing can be swapped in between.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", os.fspath(path))
+        if not stat.S_ISREG(mode):
+            raise ModelFileError(f"{os.fspath(path)} is {file_kind(mode)}; a model file must "
+                                 "be a regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+# The zip format's records (APPNOTE.TXT 4.3.12, 4.3.14-16): only the fields used are named.
+_EOCD = struct.Struct("<4s4H2LH")  # sig, disks, entries here, entries, size, offset, comment
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")  # sig, disk, offset of the ZIP64 record, disks
+_ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")  # ..., entries here, entries, size, offset
+# A central-directory record (46 bytes before its name, extra field and comment):
+# (sig, 24 bytes, name length, extra length, comment length, 12 bytes).
+_CD_RECORD = struct.Struct("<4s24s3H12s")
 
 
 def _bad(where: str, message: str) -> ModelFileError:
@@ -115,6 +153,7 @@ class _Reader:
         self.f.seek(0)
         if magic[:2] != b"PK":
             raise self.fail(_foreign_kind(magic))
+        self._count_members()
         with zipfile.ZipFile(self.f) as zf:
             infos = self._members(zf)
             header = self._header(zf, infos)
@@ -148,12 +187,63 @@ class _Reader:
             raise self.fail(f"no {HEADER_NAME}: this zip archive is not a synnet model file")
         return out
 
+    def _count_members(self) -> None:
+        """Refuse more than MAX_MEMBERS entries before zipfile parses the central directory.
+
+        zipfile builds a ZipInfo for every record in the directory (about 0.5 kB
+        each): the count in the end-of-central-directory record (or its ZIP64
+        version) is checked first, then the records are walked without keeping
+        them, since zipfile reads records for the directory's declared size
+        whatever count it declares.
+        """
+        # The record, its longest comment, and a ZIP64 record and locator before it.
+        tail_size = min(self.size, _EOCD.size + 0xFFFF + _ZIP64_EOCD.size + _ZIP64_LOCATOR.size)
+        self.f.seek(self.size - tail_size)
+        tail = self.f.read(tail_size)
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or at + _EOCD.size > len(tail):
+            return  # no directory: zipfile says what is wrong
+        _sig, _disk, _cd_disk, _n_disk, count, cd_size, _cd_offset, _comment = \
+            _EOCD.unpack_from(tail, at)
+        end = self.size - tail_size + at  # where the directory ends
+        # A ZIP64 locator just before the record overrides its numbers (as zipfile
+        # reads it: the ZIP64 record right before the locator).
+        record_at = at - _ZIP64_LOCATOR.size - _ZIP64_EOCD.size
+        if record_at >= 0 and tail[at - _ZIP64_LOCATOR.size:at][:4] == b"PK\x06\x07":
+            record = tail[record_at:record_at + _ZIP64_EOCD.size]
+            if record[:4] == b"PK\x06\x06":
+                count, cd_size = _ZIP64_EOCD.unpack(record)[7:9]
+                end = self.size - tail_size + record_at
+        if count > MAX_MEMBERS:
+            raise self.fail(f"the archive lists {count:,} members, more than the "
+                            f"{MAX_MEMBERS:,} allowed")
+        start = end - cd_size
+        if start < 0:
+            return  # zipfile reports the bad directory
+        self.f.seek(start)
+        seen, position = 0, start
+        while position + _CD_RECORD.size <= end:
+            record = self.f.read(_CD_RECORD.size)
+            if len(record) < _CD_RECORD.size or record[:4] != b"PK\x01\x02":
+                return  # not a record: zipfile says what is wrong
+            seen += 1
+            if seen > MAX_MEMBERS:
+                raise self.fail(f"the central directory holds more than {MAX_MEMBERS:,} "
+                                "members")
+            name, extra, comment = _CD_RECORD.unpack(record)[2:5]
+            position += _CD_RECORD.size + name + extra + comment
+            self.f.seek(position)
+
     def _header(self, zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo]) -> dict[str, Any]:
         info = infos[HEADER_NAME]
         if info.file_size > MAX_HEADER_BYTES:
             raise self.fail(f"{HEADER_NAME} is {info.file_size:,} bytes, more than the "
                             f"{MAX_HEADER_BYTES:,} allowed")
         text = zf.read(info).decode("utf-8")
+        items = header_items(text)
+        if items > MAX_HEADER_ITEMS:
+            raise self.fail(f"{HEADER_NAME} holds about {items:,} JSON values, more than the "
+                            f"{MAX_HEADER_ITEMS:,} allowed")
         header = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
         if not isinstance(header, dict):
             raise self.fail(f"{HEADER_NAME} is not a JSON object")

@@ -33,8 +33,10 @@ from synnet.io.model_file import (
     FORMAT_VERSION,
     HEADER_NAME,
     MAX_HEADER_BYTES,
+    MAX_HEADER_ITEMS,
     PARAM_DTYPES,
     ModelPart,
+    header_items,
 )
 
 
@@ -161,6 +163,10 @@ def save_model(
     if len(header_bytes) > MAX_HEADER_BYTES:
         raise ConfigError(f"the model header would be {len(header_bytes):,} bytes, more than "
                           f"the {MAX_HEADER_BYTES:,} a model file may have; store less metadata")
+    items = header_items(header_bytes.decode("utf-8"))
+    if items > MAX_HEADER_ITEMS:
+        raise ConfigError(f"the model header would hold about {items:,} JSON values, more than "
+                          f"the {MAX_HEADER_ITEMS:,} a model file may have; store less metadata")
 
     def write(f: IO[bytes]) -> None:
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:

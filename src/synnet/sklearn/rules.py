@@ -22,12 +22,14 @@ scikit-learn's epoch end:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
+from synnet._validation import check_int
 from synnet.core.callback import Callback, Logs
+from synnet.training.checkpoint_state import check_keys, check_weights
 
 Weights = dict[str, np.ndarray]
 
@@ -84,6 +86,12 @@ class _Rule(Callback):
     def __init__(self, progress: Progress, settings: RuleSettings) -> None:
         self.progress, self.settings = progress, settings
 
+    def get_config(self) -> dict[str, Any]:
+        """The settings a checkpoint's run must share (verbose changes nothing)."""
+        config = asdict(self.settings)
+        del config["verbose"]
+        return config
+
 
 class EpochLog(_Rule):
     """Record the epoch: counters, loss curves, and the verbose line.
@@ -107,11 +115,31 @@ class EpochLog(_Rule):
         state["best_weights"] = p.best_weights
         return state
 
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "n_train": self.n_train}
+
     def set_state(self, state: dict[str, Any]) -> None:
-        p = self.progress
+        state = check_keys(state, {*self.STATE, "best_weights"}, "EpochLog")
+        values: dict[str, Any] = {}
         for key, name in self.STATE.items():
-            p.set(**{name: state[key]})
-        p.best_weights = state["best_weights"]
+            value = state[key]
+            if name in ("n_iter", "t", "no_improvement_count"):
+                values[name] = check_int(key, value, 0)
+            elif name.endswith("curve") or name == "validation_scores":
+                if value is not None and not (isinstance(value, list) and all(
+                        _is_number(v) for v in value)):
+                    raise ValueError(f"EpochLog {key} must be a list of numbers or null")
+                values[name] = None if value is None else [float(v) for v in value]
+            elif value is not None and not _is_number(value):
+                raise ValueError(f"EpochLog {key} must be a number or null")
+            else:
+                values[name] = None if value is None else float(value)
+        weights = state["best_weights"]
+        best = None if weights is None else check_weights(self.network, weights,
+                                                          "EpochLog best_weights")
+        p = self.progress
+        p.set(**values)
+        p.best_weights = best
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
         p = self.progress
@@ -183,6 +211,10 @@ class InvScaling(_Rule):
         self.network.optimizer.lr = s.learning_rate_init / (self.progress.t + 1) ** s.power_t
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 class StopWhenStuck(_Rule):
     """Stop after more than ``n_iter_no_change`` epochs without improvement.
 
@@ -193,6 +225,9 @@ class StopWhenStuck(_Rule):
     def __init__(self, progress: Progress, settings: RuleSettings, adapt: bool) -> None:
         super().__init__(progress, settings)
         self.adapt = adapt
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "adapt": self.adapt}
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
         p, s = self.progress, self.settings

@@ -146,6 +146,8 @@ _TEXT_HINTS = {
     "predict": ("the model was trained on numbers", "; fix those values", ()),
     "target": ("regression needs numbers", "; fix those values or set "
                "task='classification'", ("task",)),
+    "evaluate": ("the model does regression", "; check that the target column holds the "
+                 "true values", ("target",)),
 }
 
 

@@ -74,6 +74,16 @@ class Model:
             problem = None if part is None else part.mismatch(loaded.network)
             if problem:
                 raise ModelFileError(f"{loaded.path}: {problem}")
+        names = loaded.metadata.get("feature_names")
+        if names is not None:  # free JSON in the file, but predict relies on it
+            if not (isinstance(names, list) and all(isinstance(n, str) for n in names)
+                    and len(set(names)) == len(names)):
+                raise ModelFileError(f"{loaded.path}: metadata.feature_names must be a list "
+                                     "of distinct column names (strings)")
+            if preprocessor is None and len(names) != loaded.network.n_inputs:
+                raise ModelFileError(f"{loaded.path}: metadata.feature_names lists "
+                                     f"{len(names)} column(s) but the network takes "
+                                     f"{loaded.network.n_inputs} input(s)")
         return cls(loaded.network, preprocessor, target, metadata=loaded.metadata,
                    training=loaded.training, header=loaded.header)
 
@@ -92,6 +102,17 @@ class Model:
         kwargs.setdefault("training", self.training)
         save_model(path, self.network, preprocessor=self.preprocessor, target=self.target,
                    **kwargs)
+
+    def to_onnx(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
+        """The model, preprocessing included, as a checked ``onnx.ModelProto``.
+
+        One input per column; ``label``/``probabilities`` or ``prediction`` out
+        (see :func:`synnet.onnx.model_to_onnx`, which ``kwargs`` such as
+        ``opset`` go to). Written to ``path`` if given. Needs the ``onnx`` extra.
+        """
+        from synnet.onnx.export import model_to_onnx
+
+        return model_to_onnx(self, path, **kwargs)
 
     # -- description ----------------------------------------------------------------
     @property

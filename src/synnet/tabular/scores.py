@@ -52,12 +52,68 @@ def per_class(confusion: np.ndarray) -> dict[str, list[float]]:
 
 
 def classification_report(y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
-    """Accuracy, log loss, per-class scores and the confusion matrix."""
+    """Accuracy, the majority-class baseline, log loss, per-class scores and the confusion
+    matrix; for two classes also ROC AUC and average precision of the second class."""
     k = proba.shape[1]
     pred = np.argmax(proba, axis=1)
     confusion = confusion_matrix(y, pred, k)
-    return {"rows": len(y), "accuracy": accuracy(y, pred), "log_loss": log_loss(y, proba),
-            "per_class": per_class(confusion), "confusion_matrix": confusion.tolist()}
+    report: dict[str, Any] = {
+        "rows": len(y), "accuracy": accuracy(y, pred),
+        "majority_baseline": majority_baseline(y, k), "log_loss": log_loss(y, proba)}
+    if k == 2:  # the second class is the positive one, as in predict_proba's columns
+        report.update(roc_auc=roc_auc(y == 1, proba[:, 1]),
+                      average_precision=average_precision(y == 1, proba[:, 1]))
+    report.update(per_class=per_class(confusion), confusion_matrix=confusion.tolist())
+    return report
+
+
+def majority_baseline(y: np.ndarray, k: int) -> float:
+    """Accuracy of always predicting the most frequent class of ``y``."""
+    return float(np.bincount(y, minlength=k).max() / len(y)) if len(y) else math.nan
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks of ``values``, ties sharing their mean rank."""
+    order = np.argsort(values, kind="mergesort")
+    sorted_values = values[order]
+    # Each run of equal values gets the mean of the ranks it spans.
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    ends = np.r_[starts[1:], len(values)]
+    mean_rank = (starts + 1 + ends) / 2.0
+    ranks = np.empty(len(values))
+    ranks[order] = np.repeat(mean_rank, ends - starts)
+    return ranks
+
+
+def roc_auc(positive: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve: P(score of a positive > score of a negative), ties half.
+
+    ``positive`` (n,) bool, ``score`` (n,) float; NaN unless both kinds are present.
+    """
+    n_pos = int(np.count_nonzero(positive))
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    rank_sum = float(_ranks(score)[positive].sum())  # Mann-Whitney U
+    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+
+def average_precision(positive: np.ndarray, score: np.ndarray) -> float:
+    """Σ (R_i - R_{i-1}) P_i over the distinct score thresholds, highest first.
+
+    The step-wise area under the precision-recall curve (no interpolation), as
+    scikit-learn's ``average_precision_score``; NaN when there is no positive.
+    """
+    n_pos = int(np.count_nonzero(positive))
+    if n_pos == 0:
+        return math.nan
+    order = np.argsort(-score, kind="mergesort")
+    hits, ordered = positive[order], score[order]
+    last = np.r_[np.flatnonzero(ordered[1:] != ordered[:-1]), len(ordered) - 1]
+    true_pos = np.cumsum(hits)[last].astype(np.float64)
+    precision = true_pos / (last + 1)
+    recall = true_pos / n_pos
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
 def r2_score(y: np.ndarray, pred: np.ndarray) -> float:

@@ -22,6 +22,7 @@ from synnet.tabular.target import TASKS
 
 TASK_CHOICES = ("auto", *TASKS)
 DTYPES = ("float32", "float64")
+CLASS_WEIGHTS = ("balanced",)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Settings:
     checkpoint_every: int = 1
     keep_checkpoints: int = 3
     resume: bool = False
+    class_weight: str | None = None
 
     def check(self) -> None:
         """Fail on bad settings before any data is read: the one place they are checked.
@@ -70,7 +72,7 @@ class Settings:
         check_int("epochs", self.epochs, 1)
         check_int("batch_size", self.batch_size, 1)
         if self.lr is not None:
-            check_number("lr", self.lr, 0.0)
+            check_number("lr", self.lr, 0.0, low_open=True)  # lr 0 would train nothing
         check_number("momentum", self.momentum, 0.0, 1.0, high_open=False)
         check_number("l2", self.l2, 0.0)
         check_int("seed", self.seed, 0, allow_none=True)
@@ -82,6 +84,11 @@ class Settings:
         check_choice("dtype", self.dtype, DTYPES)
         check_grouping(self.max_categories, self.min_frequency)
         check_reading(self.sep, self.na_values)
+        if self.class_weight is not None:
+            check_choice("class_weight", self.class_weight, CLASS_WEIGHTS)
+            if self.task == "regression":
+                raise ConfigError("class_weight needs a classification task",
+                                  params=["class_weight", "task"])
         check_int("checkpoint_every", self.checkpoint_every, 1)
         check_int("keep_checkpoints", self.keep_checkpoints, 1)
         if self.features and self.drop:

@@ -180,11 +180,15 @@ class TargetEncoder:
         with np.errstate(under="ignore"):
             return (y - self.mean[0]) / self.scale[0], np.ones(len(y), dtype=bool)
 
-    def values(self, values: Any, first_row: int = 1) -> np.ndarray:
-        """Regression targets in their own units as float64 (n,); text or gaps are errors."""
+    def values(self, values: Any, first_row: int = 1, context: str = "target") -> np.ndarray:
+        """Regression targets in their own units as float64 (n,); text or gaps are errors.
+
+        ``context``: "target" (training: the fix may be task='classification') or
+        "evaluate" (scoring a model: the column may be the wrong one).
+        """
         col = self._check(values, first_row)
         return numeric_values(col, self.name or "target", first_row, missing_mask(col),
-                               "target")
+                               context)
 
     def decode(self, output: np.ndarray) -> np.ndarray:
         """Regression: network output (n, k) -> values in the target's units, (n,) if k == 1."""

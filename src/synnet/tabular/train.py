@@ -86,11 +86,14 @@ class Diverged(DivergenceError):
 
 def checkpoint_seed(directory: str | None) -> int | None:
     """The seed recorded in the newest valid checkpoint in ``directory`` (None if none)."""
-    found = None if directory is None else latest_checkpoint(directory)
+    with warnings.catch_warnings():  # the resume itself warns about damaged checkpoints
+        warnings.simplefilter("ignore")
+        found = None if directory is None else latest_checkpoint(directory)
     if found is None:
         return None
-    seed = found[1].training.get("settings", {}).get("seed")
-    return seed if isinstance(seed, int) else None
+    settings = found[1].training.get("settings")
+    seed = settings.get("seed") if isinstance(settings, dict) else None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
 def split_rows(n: int, fraction: float, rng: np.random.Generator,
@@ -134,6 +137,26 @@ def feature_names(table: Table, settings: Settings) -> list[str]:
         raise DataError(f"{table.source} has no feature columns besides the target "
                         f"{settings.target!r}")
     return features
+
+
+def resolve_task(table: Table, settings: Settings) -> tuple[str, str]:
+    """(task, why): ``settings.task``, or inferred from the target column."""
+    if settings.task != "auto":
+        return settings.task, f"set explicitly (task={settings.task!r})"
+    if settings.target not in table.columns:
+        feature_names(table, settings)  # raises the error naming the columns
+    return infer_task(table.columns[settings.target])
+
+
+def balanced_weights(y: np.ndarray, k: int) -> np.ndarray:
+    """Sample weights n / (classes present * count(class)) for class indices ``y`` (n,).
+
+    The weights of scikit-learn's ``class_weight='balanced'``
+    (``compute_sample_weight``): every class weighs the same in total.
+    """
+    counts = np.bincount(y, minlength=k).astype(np.float64)
+    present = np.count_nonzero(counts)
+    return len(y) / (present * counts[y])
 
 
 def build_network(n_inputs: int, n_outputs: int, task: str, settings: Settings,
@@ -212,10 +235,10 @@ def train(table: Table, settings: Settings, callbacks: Sequence[Callback] = ()) 
 def _train(table: Table, settings: Settings, callbacks: Sequence[Callback]) -> Result:
     features, ignored = usable_features(table, feature_names(table, settings), settings)
     raw_y = table.columns[settings.target]
-    if settings.task == "auto":
-        task, reason = infer_task(raw_y)
-    else:
-        task, reason = settings.task, f"set explicitly (task={settings.task!r})"
+    task, reason = resolve_task(table, settings)
+    if settings.class_weight is not None and task != "classification":
+        raise ConfigError(f"class_weight needs a classification task; the target "
+                          f"{settings.target!r} is {reason}", params=["class_weight"])
     target = TargetEncoder(task, settings.target).fit(raw_y)
     y_all, _ = target.encode(raw_y)
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
@@ -266,6 +289,10 @@ def _train(table: Table, settings: Settings, callbacks: Sequence[Callback]) -> R
                          "training": {"command": "synnet train (checkpoint)",
                                       "settings": asdict(settings)}})
         job_callbacks.append(checkpoint)
+    weights = None
+    if settings.class_weight == "balanced":
+        assert target.classes is not None
+        weights = balanced_weights(y_all[train_rows], len(target.classes))
     started = time.perf_counter()
     try:
         history = network.fit(
@@ -273,7 +300,7 @@ def _train(table: Table, settings: Settings, callbacks: Sequence[Callback]) -> R
             batch_size=settings.batch_size, validation_data=validation,
             callbacks=[*job_callbacks, *callbacks],
             metrics=["accuracy"] if task == "classification" else [],
-            l2=settings.l2)
+            sample_weight=weights, l2=settings.l2)
     except KeyboardInterrupt:
         raise Interrupted(None if checkpoint is None else checkpoint.last_path) from None
     except DivergenceError as exc:

@@ -15,6 +15,7 @@ import numpy as np
 from synnet._validation import check_choice, check_int, check_number
 from synnet.core.callback import Callback, Logs
 from synnet.errors import ConfigError
+from synnet.training.checkpoint_state import check_keys, check_weights
 
 
 class EarlyStopping(Callback):
@@ -86,16 +87,29 @@ class EarlyStopping(Callback):
         if self.restore_best_weights and self._best_weights is not None:
             self.network.set_weights(self._best_weights)
 
+    def get_config(self) -> dict[str, Any]:
+        return {"monitor": self.monitor, "min_delta": self.min_delta, "patience": self.patience,
+                "mode": self.mode, "restore_best_weights": self.restore_best_weights,
+                "baseline": self.baseline}
+
     def get_state(self) -> dict[str, Any]:
         return {"wait": self.wait, "best": self.best, "best_epoch": self.best_epoch,
                 "stopped_epoch": self.stopped_epoch, "best_weights": self._best_weights}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        self.wait, self.best = int(state["wait"]), float(state["best"])
-        self.best_epoch, self.stopped_epoch = state["best_epoch"], state["stopped_epoch"]
-        weights = state.get("best_weights")
-        self._best_weights = None if weights is None else {k: np.array(v)
-                                                           for k, v in weights.items()}
+        state = check_keys(state, {"wait", "best", "best_epoch", "stopped_epoch",
+                                   "best_weights"}, "EarlyStopping")
+        wait = check_int("wait", state["wait"], 0)
+        best = state["best"]
+        if isinstance(best, bool) or not isinstance(best, (int, float)):
+            raise ValueError(f"EarlyStopping best must be a number, not {type(best).__name__}")
+        epochs = [check_int(key, state[key], 0, allow_none=True)
+                  for key in ("best_epoch", "stopped_epoch")]
+        weights = state["best_weights"]
+        self._best_weights = None if weights is None else check_weights(
+            self.network, weights, "EarlyStopping best_weights")
+        self.wait, self.best = wait or 0, float(best)
+        self.best_epoch, self.stopped_epoch = epochs
 
 
 class ProgressBar(Callback):
@@ -191,6 +205,11 @@ class LearningRateScheduler(Callback):
 
     def __init__(self, schedule: Callable[[int, float], float]) -> None:
         self.schedule = schedule
+
+    def get_config(self) -> dict[str, Any]:
+        # The function's name: enough to notice a schedule added, removed or swapped
+        # between a run and its resume (not an edit of the same function's body).
+        return {"schedule": getattr(self.schedule, "__qualname__", type(self.schedule).__name__)}
 
     def on_epoch_begin(self, epoch: int, logs: Logs) -> None:
         optimizer = self.network.optimizer

@@ -14,9 +14,12 @@ Use it as a callback::
 
 If the process dies (SIGKILL, a crash, a reboot), running the same code again
 with ``resume=True`` continues from the newest valid checkpoint and ends with
-the same weights as an uninterrupted run. A damaged newest checkpoint is skipped
-with a warning in favour of the one before it. Resuming with other data or
-settings is refused with a message saying what differs.
+the same weights as an uninterrupted run; rerunning a run that had finished
+(early stopping included) trains nothing. A damaged checkpoint (truncated,
+corrupt, or with malformed state) is skipped with a warning in favour of the
+one before it; if every one is damaged, resuming is refused. Resuming with other
+data, settings or callbacks is refused with a message saying what differs. One
+run at a time may use a folder (:mod:`synnet.training.lock`).
 """
 
 from __future__ import annotations
@@ -30,19 +33,33 @@ from typing import Any
 
 import numpy as np
 
+from synnet._rng import check_state as check_rng_state
 from synnet._rng import get_state, set_state
 from synnet._validation import check_int, is_sparse
 from synnet.core.callback import Callback, Logs
 from synnet.core.history import History
 from synnet.core.optimizers import get_optimizer
 from synnet.errors import ConfigError, ModelFileError, ResumeError
+from synnet.io.atomic import remove_stale_temp_files
 from synnet.io.json_codec import encode
 from synnet.io.model_file import ModelFile
 from synnet.io.reader import load_model
 from synnet.io.writer import check_savable, save_model
+from synnet.training.checkpoint_state import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    CheckpointState,
+    SavedCallback,
+    match_callbacks,
+    parse_state,
+    settings_of,
+    short_repr,
+    takes_part,
+)
+from synnet.training.lock import FolderLock
 
-CHECKPOINT_FORMAT = "synnet-checkpoint"
-CHECKPOINT_VERSION = 1
+__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "Checkpoint", "fingerprint",
+           "latest_checkpoint"]
 #: What ``save_kwargs`` may pass on to save_model (the rest a checkpoint sets itself).
 SAVE_KWARGS = frozenset({"preprocessor", "target", "metadata", "training"})
 _NAME = re.compile(r"ckpt-(\d{8})\.synnet")
@@ -56,7 +73,8 @@ class Checkpoint(Callback):
         every: write after every ``every``-th epoch (the last epoch is always written).
         keep: how many of the newest checkpoints to keep (older ones are deleted).
         resume: at the start of ``fit``, continue from the newest valid checkpoint
-            in ``directory`` if there is one (otherwise start fresh).
+            in ``directory`` if there is one (start fresh if there is none; raise
+            ResumeError if there are some but every one is damaged).
         save_kwargs: passed to :func:`synnet.io.save_model` with every checkpoint:
             ``preprocessor``, ``target``, ``metadata``, ``training``, so that a
             checkpoint is also a usable model file.
@@ -65,6 +83,8 @@ class Checkpoint(Callback):
     (None when it started fresh) and ``last_path`` the newest file written.
     Wherever it stands in the callback list, fit runs it after the other
     callbacks, so it saves (and restores) their state as of the epoch's end.
+    During ``fit`` it holds the folder's lock: another run on the same folder
+    is refused with ConfigError.
     """
 
     order = 100
@@ -86,6 +106,8 @@ class Checkpoint(Callback):
         self.last_path: Path | None = None
         self._fingerprint: dict[str, Any] = {}
         self._pending: dict[str, Any] | None = None
+        self._lock = FolderLock(self.directory)
+        self._parts: list[tuple[Callback, dict[str, Any]]] = []
 
     # -- the hooks ------------------------------------------------------------------
     def on_train_begin(self, logs: Logs) -> None:
@@ -94,16 +116,23 @@ class Checkpoint(Callback):
                       self.save_kwargs.get("preprocessor"), self.save_kwargs.get("target"))
         for key in ("metadata", "training"):
             encode(self.save_kwargs.get(key, {}), f"save_kwargs[{key!r}]")
-        for cb in self.params["callbacks"]:
+        # The callbacks a checkpoint records, with their settings (fixed for the fit).
+        self._parts = [(cb, settings_of(cb)) for cb in self.params["callbacks"]
+                       if cb is not self and takes_part(cb)]
+        for cb, _ in self._parts:
             encode(_split_arrays(cb.get_state(), "probe")[0], f"{type(cb).__name__} state")
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._fingerprint = fingerprint(self.params)
-        self._pending = None
-        self.resumed_from = None
-        if self.resume:
-            found = latest_checkpoint(self.directory)
-            if found is not None:
-                self._restore(*found)
+        self._lock.acquire()
+        try:
+            remove_stale_temp_files(self.directory)
+            self._fingerprint = fingerprint(self.params)
+            self._pending = None
+            self.resumed_from = None
+            if self.resume:
+                self._resume()
+        except BaseException:
+            self._lock.release()
+            raise
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
         done = self.network.epochs_trained - self.network.fit_start_epoch
@@ -122,6 +151,9 @@ class Checkpoint(Callback):
         if self._pending is not None:
             self._write(self._pending)
 
+    def on_train_end(self, logs: Logs) -> None:
+        self._lock.release()
+
     # -- capture and restore ------------------------------------------------------------
     def _capture(self) -> dict[str, Any]:
         """Everything besides weights and optimizer that determines the rest of the run."""
@@ -130,6 +162,8 @@ class Checkpoint(Callback):
             "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
             "epochs_trained": network.epochs_trained,
             "fit_start_epoch": network.fit_start_epoch,
+            # Whether training goes on: a rerun of a finished run must train nothing.
+            "stop_training": bool(network.stop_training),
             "rng": get_state(network.rng),
             "fingerprint": self._fingerprint,
             "callbacks": [],
@@ -137,12 +171,10 @@ class Checkpoint(Callback):
         arrays: dict[str, np.ndarray] = {}
         history = network.history
         assert history is not None  # fit sets it before any callback runs
-        for i, cb in enumerate(self.params["callbacks"]):
-            if cb is self or isinstance(cb, History):
-                json_state["callbacks"].append({"kind": type(cb).__name__, "state": {}})
-                continue
+        for i, (cb, settings) in enumerate(self._parts):
             state, cb_arrays = _split_arrays(cb.get_state(), f"cb{i}")
-            json_state["callbacks"].append({"kind": type(cb).__name__, "state": state})
+            json_state["callbacks"].append({"kind": type(cb).__name__, "settings": settings,
+                                            "state": state})
             arrays.update(cb_arrays)
         return {"json": json_state, "arrays": arrays,
                 "history": {k: list(v) for k, v in history.history.items()},
@@ -171,50 +203,92 @@ class Checkpoint(Callback):
         self._prune()
 
     def _prune(self) -> None:
-        files = sorted(_checkpoints(self.directory))
-        for _, path in files[:-self.keep]:
+        for path, _ in _newest_first(self.directory)[self.keep:]:
             path.unlink(missing_ok=True)
 
-    def _restore(self, path: Path, saved: ModelFile) -> None:
-        info: dict[str, Any] = saved.extra["checkpoint"]  # checked by latest_checkpoint
-        differences = _differences(info.get("fingerprint", {}), self._fingerprint)
+    def _resume(self) -> None:
+        """Restore the newest usable checkpoint; ResumeError if there are some but none is."""
+        damaged = []
+        for path, number in _newest_first(self.directory):
+            try:
+                saved = load_model(path)
+                state = parse_state(saved, number)
+                pairs = self._check_same_run(path, saved, state)
+                self._restore(saved, state, pairs)
+            except (ModelFileError, OSError) as exc:
+                warnings.warn(f"skipping damaged checkpoint {path.name}: {exc}", stacklevel=3)
+                damaged.append(path.name)
+                continue
+            self.resumed_from = state.epochs_trained
+            return
+        if damaged:
+            shown = ", ".join(damaged[:5]) + (", ..." if len(damaged) > 5 else "")
+            raise ResumeError(
+                f"no checkpoint in {self.directory} is usable: {len(damaged)} damaged "
+                f"({shown}); nothing was written. To start afresh, delete them or give "
+                "another folder, or train without resume", params=["resume"])
+
+    def _check_same_run(self, path: Path, saved: ModelFile,
+                        state: CheckpointState) -> list[tuple[Callback, SavedCallback]]:
+        """The callback pairs; ResumeError naming every difference from this run."""
+        differences = _differences(state.fingerprint, self._fingerprint)
+        pairs, changed = match_callbacks(state.callbacks, self._parts, state.version)
+        differences += changed
+        kind = check_rng_state(get_state(self.network.rng))
+        if kind != state.rng_kind:
+            differences.append(f"the random generator was a {state.rng_kind}, now a {kind}")
         if differences:
             raise ResumeError(
                 f"cannot resume from {path}: {'; '.join(differences)}. Use the same data and "
                 f"settings, or start fresh in another folder (or without resume).")
+        return pairs
+
+    def _restore(self, saved: ModelFile, state: CheckpointState,
+                 pairs: list[tuple[Callback, SavedCallback]]) -> None:
+        """Put the run's state back; ModelFileError (nothing changed) if a part does not fit."""
         network = self.network
-        try:
-            network.set_weights(saved.network.get_weights())
-        except ConfigError as exc:
-            raise ResumeError(f"cannot resume from {path}: {exc}") from None
-        assert network.optimizer is not None and saved.optimizer is not None
-        network.optimizer.load_state_dict(saved.optimizer.state_dict())
-        set_state(network.rng, info["rng"])  # decoded by the reader
-        network.epochs_trained = int(info["epochs_trained"])
-        network.fit_start_epoch = int(info["fit_start_epoch"])
-        history = network.history
-        assert history is not None
-        if saved.network.history is not None:
-            history.history = {k: list(v) for k, v in saved.network.history.history.items()}
-            history.epoch = list(saved.network.history.epoch)
-        for i, (cb, entry) in enumerate(zip(self.params["callbacks"], info["callbacks"])):
-            if cb is not self and not isinstance(cb, History) and entry["state"]:
-                cb.set_state(_join_arrays(entry["state"], saved.extra_arrays, f"cb{i}"))
-        self.resumed_from = network.epochs_trained
+        optimizer = network.optimizer
+        assert optimizer is not None and saved.optimizer is not None
+        weights = saved.network.get_weights()
+        if {k: (v.shape, v.dtype) for k, v in weights.items()} != {
+                k: (v.shape, v.dtype) for k, v in network.params.items()}:
+            raise ModelFileError("its weights do not fit the network its fingerprint describes")
+        if saved.optimizer.name != optimizer.name:
+            raise ModelFileError(f"its optimizer is {saved.optimizer.name!r}, its fingerprint "
+                                 f"says {optimizer.name!r}")
+        # Callback states first: they are checked as they are set, and a bad one must leave
+        # the network untouched (a callback resets its state in on_train_begin anyway).
+        for cb, entry in pairs:
+            try:
+                cb.set_state(entry.state)
+            except (ValueError, TypeError, KeyError, AttributeError, IndexError,
+                    OverflowError) as exc:
+                raise ModelFileError(f"the state of {entry.kind}: {exc}") from None
+        network.set_weights(weights)
+        optimizer.load_state_dict(saved.optimizer.state_dict())
+        set_state(network.rng, state.rng)
+        network.epochs_trained = state.epochs_trained
+        network.fit_start_epoch = state.fit_start_epoch
+        network.stop_training = state.stop_training
+        history, saved_history = network.history, saved.network.history
+        assert history is not None and saved_history is not None  # checked by parse_state
+        history.history = {k: list(v) for k, v in saved_history.history.items()}
+        history.epoch = list(saved_history.epoch)
 
 
 # -- finding checkpoints ------------------------------------------------------------------
 
 
-def _checkpoints(directory: Path) -> list[tuple[int, Path]]:
+def _newest_first(directory: Path) -> list[tuple[Path, int]]:
+    """The checkpoint files in ``directory`` and their epoch numbers, newest first."""
     if not directory.is_dir():
         return []
     found = []
     for path in directory.iterdir():
         match = _NAME.fullmatch(path.name)
         if match:
-            found.append((int(match.group(1)), path))
-    return found
+            found.append((path, int(match.group(1))))
+    return sorted(found, key=lambda item: item[1], reverse=True)
 
 
 def latest_checkpoint(
@@ -222,19 +296,15 @@ def latest_checkpoint(
 ) -> tuple[Path, ModelFile] | None:
     """The newest checkpoint in ``directory`` that loads cleanly, or None if there is none.
 
-    A damaged newer checkpoint (truncated, corrupt) is skipped with a warning.
+    A damaged newer checkpoint (truncated, corrupt, malformed state) is skipped
+    with a warning.
     """
-    for _, path in sorted(_checkpoints(Path(directory)), reverse=True):
+    for path, number in _newest_first(Path(directory)):
         try:
             saved = load_model(path)
-            info = saved.extra.get("checkpoint")
-            if not isinstance(info, dict) or info.get("format") != CHECKPOINT_FORMAT:
-                raise ModelFileError(f"{path} is a model file but not a synnet checkpoint")
-            if info.get("version") != CHECKPOINT_VERSION or saved.optimizer is None:
-                raise ModelFileError(f"{path} is checkpoint format {info.get('version')}; "
-                                     f"this synnet reads version {CHECKPOINT_VERSION}")
+            parse_state(saved, number)
             return path, saved
-        except (ModelFileError, OSError, KeyError, TypeError, ValueError) as exc:
+        except (ModelFileError, OSError) as exc:
             warnings.warn(f"skipping damaged checkpoint {path.name}: {exc}", stacklevel=2)
     return None
 
@@ -276,7 +346,7 @@ def _differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
     old, new = saved.get("settings", {}), now.get("settings", {})
     for key in sorted(set(old) | set(new)):
         if old.get(key) != new.get(key):
-            out.append(f"{key} was {old.get(key)!r}, now {new.get(key)!r}")
+            out.append(f"{key} was {short_repr(old.get(key))}, now {short_repr(new.get(key))}")
     return out
 
 
@@ -299,16 +369,3 @@ def _split_arrays(state: dict[str, Any], prefix: str) -> tuple[dict[str, Any],
         else:
             json_part[key] = value  # save_model encodes it
     return json_part, arrays
-
-
-def _join_arrays(state: dict[str, Any], arrays: dict[str, np.ndarray],
-                 prefix: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in state.items():
-        if isinstance(value, dict) and "__extra__" in value:
-            out[key] = arrays[value["__extra__"]]
-        elif isinstance(value, dict) and "__extra_dict__" in value:
-            out[key] = {k: arrays[name] for k, name in value["__extra_dict__"].items()}
-        else:
-            out[key] = value  # decoded by the reader
-    return out
