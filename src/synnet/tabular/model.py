@@ -182,11 +182,12 @@ class Model:
         with memory_guard("predict", "fewer rows at a time (split the data file)"):
             if self.preprocessor is None:
                 return self.network.predict(self._plain_input(X))
-            dtype = self.network.dtype or np.float64
+            # float64 features, as one whole transform gives them (the network computes
+            # in float64 on them, which the ONNX export reproduces)
             blocks = [self.network.predict(block) for block in
-                      self.preprocessor.transform_blocks(self._named_columns(X), dtype=dtype)]
+                      self.preprocessor.transform_blocks(self._named_columns(X))]
             if not blocks:
-                return self.network.predict(np.empty((0, self.network.n_inputs), dtype))
+                return self.network.predict(np.empty((0, self.network.n_inputs)))
             return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
     def predict_proba(self, X: Any) -> np.ndarray:
