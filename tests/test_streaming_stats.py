@@ -62,7 +62,7 @@ def test_streaming_statistics_equal_the_whole_tables(impute: str | None, missing
     for task, target in (("classification", "label"), ("regression", "value")):
         expected = Preprocessor(impute, ["counts"]).fit(columns, NAMES)
         expected_target = TargetEncoder(task, target).fit(columns[target])
-        pre, enc, rows = fit_streaming(_chunks(columns, size), NAMES, target, task,
+        pre, enc, rows, _ = fit_streaming(_chunks(columns, size), NAMES, target, task,
                                        impute=impute, categorical=["counts"])
         assert rows == len(columns["big"])
         _close(expected.to_config(), pre.to_config())
@@ -111,7 +111,7 @@ def test_features_from_some_rows_and_classes_from_all() -> None:
     columns["label"][997] = "only-in-validation"
     train = np.arange(1000) % 4 != 0
     train[997] = False
-    pre, enc, rows = fit_streaming(_chunks(columns, 128), NAMES, "label", "classification",
+    pre, enc, rows, _ = fit_streaming(_chunks(columns, 128), NAMES, "label", "classification",
                                    feature_rows=lambda ids: train[ids])
     assert rows == int(train.sum())
     expected = Preprocessor().fit({k: v[train] for k, v in columns.items()}, NAMES)
@@ -138,5 +138,5 @@ def test_a_numeric_column_counts_few_distinct_values(monkeypatch: pytest.MonkeyP
                           v[s:s + 100]) for k, v in columns.items()}) for s in range(0, n, 100)]
     with pytest.raises(DataError, match="declare it categorical"):
         fit_streaming(chunked, NAMES, "label", "classification")
-    pre, _, _ = fit_streaming(chunked, NAMES, "label", "classification", categorical=["big"])
+    pre, _, _, _ = fit_streaming(chunked, NAMES, "label", "classification", categorical=["big"])
     _close(Preprocessor(categorical=["big"]).fit(columns, NAMES).to_config(), pre.to_config())

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import tempfile
+from contextlib import nullcontext
 from dataclasses import fields
 from importlib.resources import files
 from pathlib import Path
@@ -111,6 +112,16 @@ def _check_stdout_model(out: TextIO) -> None:
                           "name")
 
 
+def _cluster_fit(workers: int | None, scheduler: str | None) -> Any:
+    """synnet.dask's fit for the table job, imported only when a cluster is asked for."""
+    try:
+        from synnet.dask.cluster import cluster_fit
+    except ImportError as exc:
+        raise ConfigError(f"training on a cluster needs dask: pip install synnet[dask] ({exc})",
+                          params=["workers" if workers is not None else "scheduler"]) from None
+    return cluster_fit(workers, scheduler)
+
+
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # Every Settings field has the flag of the same name: build it field for field.
     settings = Settings(**{f.name: getattr(args, f.name) for f in fields(Settings)})
@@ -126,7 +137,17 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if settings.resume and settings.seed is None:
         # The split and the preprocessing depend on the seed: reuse the checkpoint's.
         settings.seed = checkpoint_seed(settings.checkpoint_dir)
+    on_cluster = args.workers is not None or args.scheduler is not None
+    if on_cluster and settings.checkpoint_dir:
+        raise ConfigError("checkpoints are not supported on a Dask cluster yet; drop "
+                          "--checkpoint-dir or train without --workers/--scheduler",
+                          params=["checkpoint_dir"])
     streaming = should_stream(args.data, args.stream)
+    if on_cluster and streaming:
+        raise ConfigError("--stream and a Dask cluster (--workers/--scheduler) do not go "
+                          "together; the cluster reads the data in memory: pass --no-stream, "
+                          "or train here without --workers/--scheduler",
+                          params=["stream"])
     if args.valid and not streaming:
         raise ConfigError("--valid FILE goes with --stream (in memory, --valid-fraction "
                           "holds rows out)")
@@ -137,16 +158,18 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             source = args.data
             progress += [] if args.quiet else [RowRate(err)]
             result = train_stream(args.data, settings, progress, args.valid,
-                                  args.shuffle_buffer)
+                                  args.shuffle_buffer, sep=args.sep, na_values=args.na_values)
         else:
-            table = read_table(args.data)
+            table = read_table(args.data, sep=args.sep, na_values=args.na_values)
             source = table.source
             if progress and resolve_task(table, settings)[0] == "regression":
                 progress.insert(0, Note(
                     f"(the loss shown is the mean squared error of the standardized target "
                     f"{settings.target!r}, in units of its variance; the scores at the end are "
                     "in its own units)", err))
-            result = train(table, settings, progress)
+            with (_cluster_fit(args.workers, args.scheduler) if on_cluster
+                  else nullcontext()) as fit:
+                result = train(table, settings, progress, fit=fit)
     except Interrupted as exc:
         return _interrupted(exc, settings, err)
     except Diverged as exc:
@@ -223,7 +246,8 @@ def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise ConfigError(f"--keep {clash[0]!r} clashes with an output column name")
     # Chunk by chunk: read, predict, write; memory does not grow with the file.
     chunks = (_prediction_columns(model, table, args, start)
-              for start, table in read_chunks(args.data))
+              for start, table in read_chunks(args.data, sep=args.sep,
+                                                 na_values=args.na_values))
     rows = write_chunks(chunks, args.output, stdout=out)
     if args.output and args.output != "-":
         print(f"{rows} prediction(s) written to {args.output}", file=err)
@@ -265,7 +289,7 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     truth: list[Any] = []
     outputs: list[Any] = []
     source = str(args.data)
-    for start, table in read_chunks(args.data):
+    for start, table in read_chunks(args.data, sep=args.sep, na_values=args.na_values):
         source = table.source
         if name is None or name not in table.columns:
             raise DataError(f"{table.source} has no target column {name!r}; pass --target COL "

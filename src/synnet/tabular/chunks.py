@@ -9,15 +9,10 @@ gives; :func:`write_chunks` writes chunks of columns as one file, atomically
 
 from __future__ import annotations
 
-import bz2
-import contextlib
-import gzip
 import io
-import lzma
 import os
-import stat
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,10 +24,14 @@ from synnet.tabular.files import (
     PARQUET_SUFFIXES,
     Table,
     _check_names,
-    _check_structure,
+    _Opener,
     _pandas,
+    check_reading,
+    check_structure,
+    csv_chunks,
+    data_format,
     frame_to_table,
-    is_parquet,
+    open_data,
 )
 
 #: Rows per chunk: with 40 columns, a few tens of MB.
@@ -40,104 +39,66 @@ CHUNK_ROWS = 1 << 16
 
 
 def read_chunks(path: str | os.PathLike[str], rows: int | None = None,
-                sep: str | None = None, stdin: IO[bytes] | None = None,
-                ) -> Iterator[tuple[int, Table]]:
+                sep: str | None = None, stdin: IO[bytes] | None = None, *,
+                na_values: Sequence[str] = ()) -> Iterator[tuple[int, Table]]:
     """(index of the chunk's first row, chunk) for the rows of a table file, in order.
 
-    ``"-"`` is standard input. Standard input and pipes can be read only once,
+    Opened, decompressed, sniffed and parsed as :func:`~synnet.tabular.files.read_table`
+    does (the same code: ``sep``, ``na_values``, only empty cells missing).
+    ``"-"`` is standard input; standard input and pipes can be read only once,
     so they are read whole first; files are read a chunk at a time.
     Raises DataError for a file with no data rows (before yielding anything) or
     one that cannot be parsed; OSError when it cannot be opened.
+
+    One difference from a whole-file read remains: a column of numbers in one
+    chunk and text in another is typed per chunk (a whole-file read makes it all
+    text); numeric columns give the same values either way.
     """
+    check_reading(sep, list(na_values) if isinstance(na_values, (list, tuple)) else na_values)
     pd = _pandas()
     rows = rows or CHUNK_ROWS
-    source = "<stdin>" if str(path) == "-" else str(path)
-    data: Any = path
-    if str(path) == "-":
-        data = io.BytesIO((stdin or sys.stdin.buffer).read())
-    else:
-        with open(path, "rb") as f:  # OSError for missing files, folders, permissions
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                data = io.BytesIO(f.read())  # a pipe (<(zcat ...)) can be read only once
-    if isinstance(data, io.BytesIO):
-        head = data.getvalue()[:4096]
-    else:
-        with open(path, "rb") as f:
-            head = f.read(4096)
-    if not head.strip():
-        raise DataError(f"{source} is empty; it needs a header row and at least one data row")
-    name = "" if source == "<stdin>" else source
-    chunks = (_parquet_chunks(data, source, rows) if is_parquet(name, head)
-              else _csv_chunks(pd, data, source, rows, sep))
+    opener = open_data(path, stdin)
+    source = opener.source
+    sep = data_format(opener, sep)
+    chunks = (_parquet_chunks(opener, rows) if sep is None
+              else _csv_chunks(pd, opener, sep, tuple(na_values), rows))
     start = 0
-    for frame in chunks:
-        if not len(frame):
+    for table in chunks:
+        if not table.n_rows:
             continue
-        table = frame_to_table(frame, source)
         yield start, table
         start += table.n_rows
     if start == 0:
         raise DataError(f"{source} has a header but no data rows")
 
 
-def _csv_chunks(pd: Any, data: Any, path: str, rows: int, sep: str | None) -> Iterator[Any]:
-    if sep is None:
-        sep = "\t" if path.lower().endswith((".tsv", ".tsv.gz")) else ","
+def _csv_chunks(pd: Any, opener: _Opener, sep: str, na_values: tuple[str, ...],
+                rows: int) -> Iterator[Table]:
     # The whole-file reader's structure check (ragged rows, names), line by line first:
     # pandas alone would fill short rows with missing values.
-    with _text(data, path) as text:
-        _check_structure(text, path, sep)
-    if isinstance(data, io.BytesIO):
-        data.seek(0)
-    try:
-        reader = pd.read_csv(data, sep=sep, skipinitialspace=True, skip_blank_lines=True,
-                             chunksize=rows, compression="infer", encoding="utf-8-sig")
-        for frame in reader:
-            frame.columns = [str(c).strip() for c in frame.columns]
-            _check_names(list(frame.columns), path)
-            yield frame
-    except (DataError, MemoryError):
-        raise
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8") from None
-    except Exception as exc:  # pandas' parser errors have many types
-        raise DataError(f"cannot parse {path} as CSV ({exc})") from None
+    check_structure(opener, opener.source, sep)
+    for columns, _ in csv_chunks(pd, opener, sep, na_values, rows=rows):
+        yield Table(columns, opener.source)
 
 
-@contextlib.contextmanager
-def _text(data: Any, path: str) -> Iterator[IO[str]]:
-    """The file (or in-memory bytes) as text, decompressed as pandas' 'infer' would."""
-    suffix = Path(path).suffix.lower()
-    opener: Any = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(suffix, open)
-    if suffix == ".zst":  # pandas reads these through zstandard too
-        try:
-            import zstandard
-        except ImportError:
-            raise ImportError("reading .zst files needs zstandard: pip install zstandard") \
-                from None
-        opener = zstandard.open
-    raw = data if isinstance(data, io.BytesIO) else opener(data, "rb")
-    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-    try:
-        yield text
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8") from None
-    finally:
-        text.detach()
-        if raw is not data:
-            raw.close()
-
-
-def _parquet_chunks(data: Any, path: str, rows: int) -> Iterator[Any]:
+def _parquet_chunks(opener: _Opener, rows: int) -> Iterator[Table]:
+    path = opener.source
     try:
         import pyarrow.parquet as pq
     except ImportError:
         raise ImportError("reading Parquet files needs pyarrow; install it with "
                           "pip install pyarrow (or save the data as CSV)") from None
     try:
-        reader = pq.ParquetFile(data, pre_buffer=False)  # one row group at a time
-        for batch in reader.iter_batches(batch_size=rows):
-            yield batch.to_pandas()
+        with opener.errors(), opener.open() as f:
+            # Parquet needs a seekable file: a compressed one is decompressed into memory
+            data = f if opener.compression is None else io.BytesIO(f.read())
+            reader = pq.ParquetFile(data, pre_buffer=False)  # one row group at a time
+            names = [str(c) for c in reader.schema_arrow.names]
+            _check_names(names, path)
+            for batch in reader.iter_batches(batch_size=rows):
+                frame = batch.to_pandas()
+                frame.columns = names
+                yield frame_to_table(frame, path)
     except (DataError, MemoryError):
         raise
     except Exception as exc:  # pyarrow raises its own error types for corrupt files

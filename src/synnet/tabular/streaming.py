@@ -10,8 +10,16 @@ figures to about 1e-12 relative). Memory holds one chunk and, per column,
 counts of its distinct values (at most :data:`MAX_DISTINCT` for text, declared
 categories and most-frequent fills, else :data:`NUMBER_DISTINCT`).
 
-Not streamable: ``impute='median'`` (it needs every value); the function
-says so before reading anything.
+The column rules of the in-memory job apply: ID-like and high-cardinality
+columns are left out (counted over every row, as
+:func:`~synnet.tabular.preprocessing.ignored_columns` does), rare categories
+are grouped (``max_categories``, ``min_frequency``: from the counts), and the
+category cap holds.
+
+Not streamable, refused with a ConfigError naming what to do: ``impute='median'``
+(it needs every value; said before reading anything); a column of dates (split
+into parts only in memory); a column still all different when its distinct
+values stop being counted (it may be an ID: name it in keep_columns or drop it).
 """
 
 from __future__ import annotations
@@ -31,12 +39,22 @@ from synnet.tabular.columns import (
     missing_error,
     missing_mask,
     most_frequent_text,
+    parse_datetime,
     parse_float,
     rows_text,
     text_values,
 )
 from synnet.tabular.files import Table
-from synnet.tabular.preprocessing import CATEGORICAL, NUMERIC, Preprocessor
+from synnet.tabular.preprocessing import (
+    CATEGORICAL,
+    HIGH_CARDINALITY,
+    MAX_CATEGORIES,
+    MIN_ROWS_FOR_IDS,
+    NUMERIC,
+    Preprocessor,
+    _n_listed,
+    infrequent_categories,
+)
 from synnet.tabular.target import TargetEncoder, _class_labels, check_classes
 
 #: Distinct values counted per column; a text column with more is refused.
@@ -89,6 +107,10 @@ class _Column:
     #: whether numbers are counted up to MAX_DISTINCT (declared categorical, or filled
     #: with the most frequent value), not NUMBER_DISTINCT
     count_numbers: bool = False
+    dates: int = 0  # text values that are ISO 8601 dates (not numbers)
+    whole: bool = True  # every number parsed is a whole number
+    #: when counting stopped: whether every value so far was different (an ID?)
+    distinct_when_capped: bool = False
 
     def add(self, column: np.ndarray, ids: np.ndarray) -> None:
         """Count a chunk of the column; ``ids``: its rows' numbers in the file (0-based)."""
@@ -106,6 +128,7 @@ class _Column:
             for i in np.flatnonzero(present):
                 f = parse_float(column[i])
                 if f is None:
+                    self.dates += parse_datetime(column[i]) is not None
                     self.n_bad += 1
                     if len(self.bad) < MAX_LISTED:
                         self.bad.append((int(ids[i]), column[i]))
@@ -113,51 +136,101 @@ class _Column:
                     values[i] = f
             ok = present & ~np.isnan(values)
             self.parsed += int(ok.sum())
-            self.numbers.add(values[ok])
+            x = values[ok]
         else:
             self.parsed += int(present.sum())
-            self.numbers.add(column[present].astype(np.float64))
+            x = column[present].astype(np.float64)
+        self.numbers.add(x)
+        with np.errstate(invalid="ignore"):
+            self.whole = self.whole and bool(np.all(x == np.round(x)))
         if self.texts is not None:
             self.texts.update(text_values(column[present]).tolist())
             limit = MAX_DISTINCT if self.object_dtype or self.count_numbers else NUMBER_DISTINCT
             if len(self.texts) > limit:
+                self.distinct_when_capped = len(self.texts) == self.present
                 self.texts = None  # too many to be categories: numbers, or refused below
+
+    def looks_numeric(self) -> bool:
+        """columns.looks_numeric's rule, counted over every chunk."""
+        return not self.object_dtype or self.parsed == self.present or \
+            self.parsed > self.present / 2
+
+    def id_like(self, name: str) -> str | None:
+        """Why the column looks like an ID or high-cardinality text (ignored_columns' rule),
+        or None; ConfigError when the counts kept cannot tell."""
+        n = self.present
+        if n < MIN_ROWS_FOR_IDS:
+            return None
+        numeric = self.looks_numeric()
+        if not numeric and self.dates > n / 2:
+            return None  # dates
+        if numeric and (self.n_bad or not self.whole):
+            return None  # text among numbers (reported by the fit), or fractions
+        if self.texts is None:
+            if not numeric and MAX_DISTINCT > HIGH_CARDINALITY * n:
+                return f"more than {MAX_DISTINCT} distinct texts in {n} rows"
+            if numeric and not self.distinct_when_capped:
+                return None  # a value repeated before counting stopped
+            raise ConfigError(
+                f"column {name!r} may be a row ID or high-cardinality text: its values were "
+                f"still all different when a streamed file's distinct values "
+                "stopped being counted, so one pass cannot tell; name it in --keep-columns to "
+                "train on it, or --drop it (or train without --stream)",
+                params=["keep_columns"])
+        distinct = len(self.texts)
+        if distinct == n:
+            return ("a different whole number in every row, like an ID" if numeric
+                    else "a different text in every row, like an ID")
+        if not numeric and distinct > HIGH_CARDINALITY * n:
+            return f"{distinct} distinct texts in {n} rows"
+        return None
 
 
 def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, task: str,
                   impute: str | None = None, categorical: Sequence[str] = (),
                   feature_rows: Callable[[np.ndarray], np.ndarray] | None = None,
-                  ) -> tuple[Preprocessor, TargetEncoder, int]:
-    """(preprocessor, target encoder, feature rows) from one pass over ``chunks``.
+                  max_categories: int | None = None, min_frequency: int | float | None = None,
+                  keep: Sequence[str] | None = None,
+                  ) -> tuple[Preprocessor, TargetEncoder, int, dict[str, str]]:
+    """(preprocessor, target encoder, feature rows, {left-out column: why}) from one
+    pass over ``chunks``.
 
-    The same results as ``Preprocessor(impute, categorical).fit(table, names)``
-    and ``TargetEncoder(task, target).fit(table[target])`` on the whole table.
-    ``feature_rows(row numbers)``: a mask of the rows the preprocessing learns
-    from (the training rows; the target's classes or scale come from every
-    row, as the in-memory job's do).
+    The same results as ``Preprocessor(impute, categorical, max_categories,
+    min_frequency).fit(table, kept)`` and ``TargetEncoder(task, target).fit(table[target])``
+    on the whole table, where ``kept`` is ``names`` less
+    ``ignored_columns(table, names, keep)`` (ID-like columns, counted over every
+    row; ``keep=None``: none left out). ``feature_rows(row numbers)``: a mask
+    of the rows the preprocessing learns from (the training rows; the target's
+    classes or scale come from every row, as the in-memory job's do).
     """
     if impute == "median":
         raise ConfigError("impute='median' needs every value of a column at once, which a "
                           "streamed file does not give; use 'mean' or 'most_frequent', or "
                           "read the file into memory", params=["impute"])
-    pre = Preprocessor(impute, categorical)
+    pre = Preprocessor(impute, categorical, max_categories, min_frequency)
     encoder = TargetEncoder(task, target)
     pre.check_names(names)
     columns = {name: _Column(count_numbers=impute == "most_frequent" or name in categorical)
                for name in names}
+    # ID detection counts every row (as in memory): its own counts when some rows are held out
+    exempt = set(keep or ())
+    watched = [] if keep is None else [n for n in names if n not in exempt]
+    every = ({name: _Column() for name in watched} if feature_rows is not None
+             else {name: columns[name] for name in watched})
     y_moments = Moments()
     labels: set[Any] = set()
     start = 0
     n_features = 0
     for table in chunks:
         ids = np.arange(start, start + table.n_rows)
-        keep = None if feature_rows is None else np.flatnonzero(feature_rows(ids))
-        if keep is not None:
-            ids = ids[keep]
-        n_features += len(ids)
+        rows = None if feature_rows is None else np.flatnonzero(feature_rows(ids))
+        n_features += len(ids) if rows is None else len(rows)
         for name in names:
             col = as_column(table.columns[name], name)
-            columns[name].add(col if keep is None else col[keep], ids)
+            columns[name].add(col if rows is None else col[rows],
+                              ids if rows is None else ids[rows])
+            if rows is not None and name in every:
+                every[name].add(col, ids)
         y = encoder._check(table.columns[target], start + 1)
         if task == "classification":
             labels.update(np.unique(_class_labels(y)).tolist())
@@ -171,31 +244,53 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
         raise DataError("the data has no rows" if start == 0 else
                         "no rows are left for training; lower valid_fraction",
                         params=[] if start == 0 else ["valid_fraction"])
+    ignored = {name: why for name in watched if (why := every[name].id_like(name))}
+    kept = [name for name in names if name not in ignored]
+    if not kept:
+        raise DataError(f"no feature columns are left after leaving out {list(ignored)} "
+                        "(they look like IDs or high-cardinality text); keep some with "
+                        "keep_columns=[...]", params=["keep_columns"])
     if impute is None:
-        missing = {name: _rows(c.missing, c.n_missing) for name, c in columns.items()
-                   if c.n_missing}
+        missing = {name: _rows(columns[name].missing, columns[name].n_missing)
+                   for name in kept if columns[name].n_missing}
         if missing:
             raise missing_error(missing)
-    pre.columns = [_spec(name, c, pre) for name, c in columns.items()]
+    pre.columns = [_spec(name, columns[name], pre) for name in kept]
+    listed = {c["name"]: _n_listed(c) for c in pre.columns}
+    if sum(listed.values()) > MAX_CATEGORIES:  # Preprocessor.fit's cap
+        worst = max(listed, key=lambda k: listed[k])
+        raise DataError(f"the categorical columns hold {sum(listed.values()):,} distinct "
+                        f"values ({listed[worst]:,} in {worst!r}); a model file holds at "
+                        f"most {MAX_CATEGORIES:,}: leave out such columns", params=["drop"])
     _fit_target(encoder, labels, y_moments)
-    return pre, encoder, n_features
+    return pre, encoder, n_features, ignored
 
 
 def _spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
     """The column's spec, as Preprocessor._fit_column makes it from the whole column."""
     if c.present == 0:
         raise DataError(f"column {name!r} has no values; drop it or fill it in")
-    looks_numeric = c.parsed == c.present or c.parsed > c.present / 2
-    if name in pre.categorical or (c.object_dtype and not looks_numeric):
+    if name not in pre.categorical and not c.looks_numeric() and c.dates > c.present / 2:
+        raise ConfigError(f"column {name!r} holds dates, which become parts (year, month, "
+                          "...) only when the data is read into memory; train without "
+                          "--stream, declare it categorical, or drop it", params=["stream"])
+    if name in pre.categorical or not c.looks_numeric():
         if c.texts is None:
             raise DataError(f"column {name!r} has more than {MAX_DISTINCT} distinct values "
                             f"(or more than {NUMBER_DISTINCT} numbers in chunks before its "
                             "text); as categories that is too many: drop the column, or declare "
                             "it categorical", params=["categorical"])
-        spec: dict[str, Any] = {"name": name, "kind": CATEGORICAL,
-                                "categories": sorted(c.texts)}
+        counts = Counter(c.texts)
+        spec: dict[str, Any] = {"name": name, "kind": CATEGORICAL}
         if pre.impute is not None:
             spec["fill"] = most_frequent_text(list(c.texts.elements()))
+            counts[spec["fill"]] += c.n_missing  # the encoder sees the filled column
+        categories = sorted(counts)
+        rare = set(infrequent_categories(categories, [counts[k] for k in categories], c.rows,
+                                         pre.max_categories, pre.min_frequency))
+        spec["categories"] = [k for k in categories if k not in rare]
+        if rare:
+            spec["infrequent"] = [k for k in categories if k in rare]
         return spec
     if c.n_bad:
         rows = _rows([r for r, _ in c.bad], c.n_bad)

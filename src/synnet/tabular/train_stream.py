@@ -38,6 +38,7 @@ from synnet.tabular.train import (
     feature_names,
     job_callbacks,
     resolve_task,
+    warn_ignored,
 )
 
 #: Files larger than this stream by default (the in-memory job peaks at several times
@@ -69,9 +70,10 @@ def valid_rows(rows: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53 < fraction
 
 
-def _part(path: str, fraction: float, seed: int, valid: bool) -> Iterator[Table]:
+def _part(read: Callable[[str], Iterator[tuple[int, Table]]], path: str, fraction: float,
+          seed: int, valid: bool) -> Iterator[Table]:
     """The training (or validation) rows of ``path``, chunk by chunk."""
-    for start, table in read_chunks(path, TRAIN_CHUNK_ROWS):
+    for start, table in read(path):
         if not fraction:
             if not valid:
                 yield table
@@ -83,13 +85,20 @@ def _part(path: str, fraction: float, seed: int, valid: bool) -> Iterator[Table]
 
 
 def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = (),
-                 valid_path: str | None = None, shuffle_buffer: int = 65536) -> Result:
-    """Train on ``path`` read in chunks; the same Result as :func:`train`."""
+                 valid_path: str | None = None, shuffle_buffer: int = 65536, *,
+                 sep: str | None = None, na_values: Sequence[str] = ()) -> Result:
+    """Train on ``path`` read in chunks; the same Result as :func:`train`.
+
+    ``sep``, ``na_values``: as :func:`~synnet.tabular.files.read_table` reads.
+    """
     settings.check()
+
+    def read(file: str) -> Iterator[tuple[int, Table]]:
+        return read_chunks(file, TRAIN_CHUNK_ROWS, sep, na_values=na_values)
     if settings.class_weight is not None:
         raise ConfigError("class_weight needs every label before training; it does not "
                           "stream yet (train without --stream)", params=["class_weight"])
-    first = next(read_chunks(path, TRAIN_CHUNK_ROWS))[1]
+    first = next(read(path))[1]
     features = feature_names(first, settings)
     task, reason = resolve_task(first, settings)
     if settings.task == "auto":
@@ -103,21 +112,25 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
 
     def tables() -> Iterator[Table]:
         n = 0
-        for _, table in read_chunks(path, TRAIN_CHUNK_ROWS):
+        for _, table in read(path):
             n += table.n_rows
             yield table
         rows_of_data.append(n)
         if valid_path:
-            yield from (t for _, t in read_chunks(valid_path, TRAIN_CHUNK_ROWS))
+            yield from (t for _, t in read(valid_path))
 
     def feature_rows(ids: np.ndarray) -> np.ndarray:
         if rows_of_data:  # the validation file
             return np.zeros(len(ids), dtype=bool)
         return ~valid_rows(ids, fraction, seed) if fraction else np.ones(len(ids), dtype=bool)
 
-    preprocessor, target, n_train = fit_streaming(
+    keep = [*settings.keep_columns, *settings.features, *settings.categorical]
+    preprocessor, target, n_train, ignored = fit_streaming(
         tables(), features, settings.target, task, settings.impute, settings.categorical,
-        feature_rows=feature_rows)
+        feature_rows=feature_rows, max_categories=settings.max_categories,
+        min_frequency=settings.min_frequency, keep=keep)
+    warn_ignored(ignored)
+    features = preprocessor.input_names
     dtype = np.dtype(settings.dtype)
     binary = task == "classification" and target.n_outputs == 1
 
@@ -134,16 +147,16 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
                 yield X, (y.astype(dtype) if binary else y)
         return blocks
 
-    train_source = IterableSource(prepared(lambda: _part(path, fraction, seed, valid=False)),
+    train_source = IterableSource(prepared(lambda: _part(read, path, fraction, seed, valid=False)),
                                   shuffle_buffer=shuffle_buffer, read_ahead=1,
                                   identity=identity(path, "train"))
     train_source.n_rows = n_train  # counted by the statistics pass: progress shows time left
     valid_tables: Callable[[], Iterator[Table]] | None = None
     if valid_path:
         valid_tables = lambda: (t for _, t in  # noqa: E731
-                                read_chunks(valid_path, TRAIN_CHUNK_ROWS))
+                                read(valid_path))
     elif fraction:
-        valid_tables = lambda: _part(path, fraction, seed, valid=True)  # noqa: E731
+        valid_tables = lambda: _part(read, path, fraction, seed, valid=True)  # noqa: E731
     validation = None if valid_tables is None else IterableSource(
         prepared(valid_tables), read_ahead=1,
         identity=identity(valid_path or path, "valid"))
@@ -164,13 +177,13 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
         raise Diverged(str(exc), model) from exc
     seconds = time.perf_counter() - started
     found = {"train": _scores(model, preprocessor, settings.target,
-                              lambda: _part(path, fraction, seed, valid=False))}
+                              lambda: _part(read, path, fraction, seed, valid=False))}
     if valid_tables is not None:
         found["valid"] = _scores(model, preprocessor, settings.target, valid_tables)
     best = None if early is None or early.best_epoch is None else early.best_epoch + 1
     return Result(model, settings, reason, found, seconds, len(history.epoch), best, n_train,
                   found.get("valid", {}).get("rows", 0),
-                  None if checkpoint is None else checkpoint.resumed_from)
+                  None if checkpoint is None else checkpoint.resumed_from, ignored)
 
 
 def _targets(target: TargetEncoder, raw: np.ndarray, task: str) -> np.ndarray:
