@@ -29,7 +29,7 @@ def _table(n: int, seed: int = 0, missing: bool = False) -> dict[str, np.ndarray
 
 
 def _chunks(columns: dict[str, np.ndarray], size: int) -> list[Table]:
-    n = len(columns["big"])
+    n = len(next(iter(columns.values())))
     return [Table({k: v[s:s + size] for k, v in columns.items()})
             for s in range(0, n, size)]
 
@@ -140,3 +140,84 @@ def test_a_numeric_column_counts_few_distinct_values(monkeypatch: pytest.MonkeyP
         fit_streaming(chunked, NAMES, "label", "classification")
     pre, _, _, _ = fit_streaming(chunked, NAMES, "label", "classification", categorical=["big"])
     _close(Preprocessor(categorical=["big"]).fit(columns, NAMES).to_config(), pre.to_config())
+
+
+def _rules_table(n: int, seed: int = 3) -> dict[str, np.ndarray]:
+    """Columns the in-memory rules act on: a row number, a code per row, rare categories."""
+    rng = np.random.default_rng(seed)
+    rare = rng.choice(np.array(["a", "b", "c", "d", "e", "f"], dtype=object), n,
+                      p=[0.4, 0.3, 0.15, 0.1, 0.03, 0.02])
+    return {"row": np.arange(n) * 2 + 7, "code": np.array([f"K{i:05d}" for i in
+                                                           rng.permutation(n)], dtype=object),
+            "many": np.array([f"t{i % (n // 2 + 3)}" for i in range(n)], dtype=object),
+            "rare": rare, "x": rng.normal(size=n), "label": rng.choice(np.array(["p", "q"]), n)}
+
+
+@pytest.mark.parametrize("max_categories,min_frequency", [(None, None), (3, None), (None, 10),
+                                                          (4, 0.05), (1, None)])
+@pytest.mark.parametrize("impute", [None, "most_frequent"])
+@pytest.mark.parametrize("held_out", [False, True])
+def test_streaming_follows_the_column_rules_of_the_in_memory_fit(
+        max_categories: int | None, min_frequency: float | None, impute: str | None,
+        held_out: bool) -> None:
+    from synnet.tabular.preprocessing import ignored_columns
+
+    columns = _rules_table(600)
+    if impute:
+        columns["rare"][::17] = None
+    names = ["row", "code", "many", "rare", "x"]
+    train = np.arange(600) % 4 != 0 if held_out else np.ones(600, dtype=bool)
+    feature_rows = (lambda ids: ids % 4 != 0) if held_out else None  # noqa: E731
+    pre, _, rows, ignored = fit_streaming(
+        _chunks(columns, 64), names, "label", "classification", impute,
+        feature_rows=feature_rows, max_categories=max_categories, min_frequency=min_frequency,
+        keep=[])
+    # The in-memory job: IDs over every row, the preprocessing from the training rows.
+    expected_ignored = ignored_columns(columns, names, [])
+    assert ignored == expected_ignored and set(ignored) == {"row", "code", "many"}
+    kept = [n for n in names if n not in expected_ignored]
+    expected = Preprocessor(impute, (), max_categories, min_frequency).fit(
+        {k: v[train] for k, v in columns.items()}, kept)
+    assert rows == int(train.sum())
+    _close(expected.to_config(), pre.to_config())
+    if max_categories == 3:
+        assert pre.columns[0]["infrequent"]  # the grouping did act
+
+
+def test_streaming_keeps_named_columns_and_refuses_what_one_pass_cannot_tell(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from synnet.tabular import streaming
+
+    columns = _rules_table(300)
+    names = ["row", "code", "rare", "x"]
+    pre, _, _, ignored = fit_streaming(_chunks(columns, 50), names, "label", "classification",
+                                       keep=["row", "code"])
+    assert ignored == {} and pre.input_names == names
+    # Unordered whole numbers still all different when counting stops: may be an ID.
+    monkeypatch.setattr(streaming, "NUMBER_DISTINCT", 100)
+    shuffled = dict(columns, row=np.random.default_rng(0).permutation(300))
+    with pytest.raises(ConfigError, match="'row' may be a row ID") as info:
+        fit_streaming(_chunks(shuffled, 50), names, "label", "classification", keep=["code"])
+    assert info.value.params == ("keep_columns",)
+    # A row number in order is known to be all different without counting.
+    _, _, _, ignored = fit_streaming(_chunks(columns, 50), names, "label", "classification",
+                                     keep=["code"])
+    assert list(ignored) == ["row"]
+    # Dates become parts only in memory.
+    dated = dict(columns, when=np.array([f"2024-01-{1 + i % 28:02d}" for i in range(300)],
+                                        dtype=object))
+    with pytest.raises(ConfigError, match="'when' holds dates") as info:
+        fit_streaming(_chunks(dated, 50), ["x", "when"], "label", "classification")
+    assert info.value.params == ("stream",)
+    pre, _, _, _ = fit_streaming(_chunks(dated, 50), ["x", "when"], "label", "classification",
+                                 categorical=["when"])
+    assert pre.columns[1]["kind"] == "categorical"
+
+
+def test_streaming_applies_the_category_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from synnet.tabular import streaming
+
+    monkeypatch.setattr(streaming, "MAX_CATEGORIES", 5)
+    columns = _rules_table(300)
+    with pytest.raises(DataError, match="a model file holds at most 5"):
+        fit_streaming(_chunks(columns, 50), ["rare", "x"], "label", "classification")

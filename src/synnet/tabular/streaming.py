@@ -109,6 +109,10 @@ class _Column:
     count_numbers: bool = False
     dates: int = 0  # text values that are ISO 8601 dates (not numbers)
     whole: bool = True  # every number parsed is a whole number
+    #: numbers strictly increasing in file order (a row number: all different, known
+    #: without counting them)
+    increasing: bool = True
+    last: float = -math.inf
     #: when counting stopped: whether every value so far was different (an ID?)
     distinct_when_capped: bool = False
 
@@ -143,6 +147,9 @@ class _Column:
         self.numbers.add(x)
         with np.errstate(invalid="ignore"):
             self.whole = self.whole and bool(np.all(x == np.round(x)))
+            if self.increasing and len(x):
+                self.increasing = bool(x[0] > self.last and np.all(np.diff(x) > 0))
+                self.last = float(x[-1])
         if self.texts is not None:
             self.texts.update(text_values(column[present]).tolist())
             limit = MAX_DISTINCT if self.object_dtype or self.count_numbers else NUMBER_DISTINCT
@@ -169,6 +176,8 @@ class _Column:
         if self.texts is None:
             if not numeric and MAX_DISTINCT > HIGH_CARDINALITY * n:
                 return f"more than {MAX_DISTINCT} distinct texts in {n} rows"
+            if numeric and self.increasing:
+                return "a different whole number in every row, like an ID"
             if numeric and not self.distinct_when_capped:
                 return None  # a value repeated before counting stopped
             raise ConfigError(
