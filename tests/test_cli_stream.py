@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -277,3 +278,88 @@ def test_predict_streams_compressed_csv(tmp_path: Path, model: Path, ext: str,
         assert code == 0, err
         outs.append(out)
     assert outs[0] == outs[1] and len(outs[0].splitlines()) == 301
+
+
+def _awkward_rows(n: int, seed: int) -> list[str]:
+    """';'-separated lines: 'NA' as text, thousands separators in some chunks only."""
+    rng = np.random.default_rng(seed)
+    lines = ["amount;city;x;label"]
+    for i in range(n):
+        amount = int(rng.integers(0, 5000))
+        text = f"{amount:,}" if i >= n // 2 and i % 3 == 0 else str(amount)  # "1,234"
+        city = ["NA", "Paris", "Oslo", "Rome"][int(rng.integers(0, 4))]
+        if i % 11 == 5:
+            city = ""  # the only missing value by default
+        lines.append(f"{text};{city};{rng.normal():.4f};{['no', 'yes'][amount > 2500]}")
+    return lines
+
+
+@pytest.mark.parametrize("na_values", [[], ["NA"]])
+@pytest.mark.parametrize("gz", [False, True])
+def test_streamed_predict_reads_values_as_the_in_memory_reader(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        na_values: list[str], gz: bool) -> None:
+    import gzip
+
+    na = ["--na-values", ",".join(na_values)] if na_values else []
+    train_csv = tmp_path / "train.csv"
+    train_csv.write_text("\n".join(_awkward_rows(300, 0)) + "\n")
+    model = tmp_path / "m.synnet"
+    code, _, err = run(capsys, "train", train_csv, "--target", "label", "-o", model,
+                       "--impute", "most_frequent", *na, "--epochs", "5", "--seed", "1", "-q")
+    assert code == 0, err
+    text = "\n".join(_awkward_rows(500, 1)) + "\n"
+    data = tmp_path / ("new.csv.gz" if gz else "new.csv")
+    data.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
+    monkeypatch.setattr(chunks, "CHUNK_ROWS", 64)  # "1,234" only from row 250 on
+    assert [t.columns["amount"].dtype.kind for _, t in
+            chunks.read_chunks(data, na_values=na_values)][:3] == ["i"] * 3
+    code, out, err = run(capsys, "predict", model, data, "--proba", "--keep", "city", *na)
+    assert code == 0, err
+    got = pd.read_csv(io.StringIO(out), keep_default_na=False)
+    # The in-memory reader and the library on the whole table.
+    table = read_table(data, na_values=na_values)
+    assert table.columns["amount"].dtype.kind == "O"  # text: "1,234" among the numbers
+    expected, proba = load(model).predict_with_proba(
+        {k: v for k, v in table.columns.items() if k != "label"})
+    assert proba is not None and len(got) == 500
+    assert got["prediction"].tolist() == [str(v) for v in expected]
+    np.testing.assert_array_equal(got[["proba_no", "proba_yes"]].to_numpy(), proba)
+    cities = [c if c is not None else "" for c in table.columns["city"]]
+    assert got["city"].tolist() == cities
+    assert ("NA" in cities) == (not na_values)  # 'NA' is text unless named missing
+
+
+def test_train_stream_fits_the_preprocessing_of_the_in_memory_job(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from synnet.tabular import train_stream
+
+    lines = _awkward_rows(400, 2)
+    data = tmp_path / "d.csv"  # a row number to leave out, 'NA' text, "1,234", ';'
+    data.write_text("\n".join([f"id;{lines[0]}"] + [f"{i};{line}" for i, line in
+                                                   enumerate(lines[1:])]) + "\n")
+    monkeypatch.setattr(train_stream, "TRAIN_CHUNK_ROWS", 64)
+    configs = []
+    for mode in ("--stream", "--no-stream"):
+        model = tmp_path / f"m{mode}.synnet"
+        code, _, err = run(capsys, "train", data, "--target", "label", "-o", model, mode,
+                           "--impute", "most_frequent", "--max-categories", "3",
+                           "--valid-fraction", "0", "--epochs", "2", "--seed", "1", "-q")
+        assert code == 0, err
+        assert "synnet: warning: leaving out column 'id' (a different whole number" in err
+        assert load(model).header["training"]["ignored_columns"].keys() == {"id"}
+        pre = load(model).preprocessor
+        assert pre is not None and pre.input_names == ["amount", "city", "x"]
+        configs.append(pre.to_config())
+    streamed, in_memory = configs
+    assert in_memory["columns"][1]["infrequent"]  # grouping acted
+    assert streamed.keys() == in_memory.keys()
+    for a, b in zip(in_memory["columns"], streamed["columns"]):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert b[key] == (pytest.approx(a[key], rel=1e-12) if isinstance(a[key], float)
+                              else a[key])
+    code, _, err = run(capsys, "train", data, "--target", "label", "-o", tmp_path / "w.synnet",
+                       "--stream", "--workers", "2")
+    assert code == 2 and "--stream" in err
