@@ -167,7 +167,7 @@ def test_streaming_follows_the_column_rules_of_the_in_memory_fit(
         columns["rare"][::17] = None
     names = ["row", "code", "many", "rare", "x"]
     train = np.arange(600) % 4 != 0 if held_out else np.ones(600, dtype=bool)
-    feature_rows = (lambda ids: ids % 4 != 0) if held_out else None  # noqa: E731
+    feature_rows = (lambda ids: ids % 4 != 0) if held_out else None
     pre, _, rows, ignored = fit_streaming(
         _chunks(columns, 64), names, "label", "classification", impute,
         feature_rows=feature_rows, max_categories=max_categories, min_frequency=min_frequency,
