@@ -32,6 +32,7 @@ from synnet.tabular.files import (
     data_format,
     frame_to_table,
     open_data,
+    parquet_file,
 )
 
 #: Rows per chunk: with 40 columns, a few tens of MB.
@@ -83,26 +84,16 @@ def _csv_chunks(pd: Any, opener: _Opener, sep: str, na_values: tuple[str, ...],
 
 def _parquet_chunks(opener: _Opener, rows: int) -> Iterator[Table]:
     path = opener.source
-    try:
+    with parquet_file(opener) as f:  # checks that pyarrow is installed
         import pyarrow.parquet as pq
-    except ImportError:
-        raise ImportError("reading Parquet files needs pyarrow; install it with "
-                          "pip install pyarrow (or save the data as CSV)") from None
-    try:
-        with opener.errors(), opener.open() as f:
-            # Parquet needs a seekable file: a compressed one is decompressed into memory
-            data = f if opener.compression is None else io.BytesIO(f.read())
-            reader = pq.ParquetFile(data, pre_buffer=False)  # one row group at a time
-            names = [str(c) for c in reader.schema_arrow.names]
-            _check_names(names, path)
-            for batch in reader.iter_batches(batch_size=rows):
-                frame = batch.to_pandas()
-                frame.columns = names
-                yield frame_to_table(frame, path)
-    except (DataError, MemoryError):
-        raise
-    except Exception as exc:  # pyarrow raises its own error types for corrupt files
-        raise DataError(f"cannot read {path} as Parquet ({exc})") from None
+
+        reader = pq.ParquetFile(f, pre_buffer=False)  # one row group at a time
+        names = [str(c) for c in reader.schema_arrow.names]
+        _check_names(names, path)
+        for batch in reader.iter_batches(batch_size=rows):
+            frame = batch.to_pandas()
+            frame.columns = names
+            yield frame_to_table(frame, path)
 
 
 def write_chunks(chunks: Iterable[dict[str, np.ndarray]], path: str | os.PathLike[str] | None,

@@ -272,6 +272,27 @@ def data_format(opener: _Opener, sep: str | None) -> str | None:
     return sep
 
 
+@contextmanager
+def parquet_file(opener: _Opener) -> Iterator[IO[bytes]]:
+    """The Parquet data as a seekable file (a plain file read in place, a compressed one
+    decompressed into memory); errors while it is read as DataError naming the file.
+
+    Raises ImportError when pyarrow is not installed.
+    """
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ImportError("reading Parquet files needs pyarrow; install it with "
+                          "pip install pyarrow (or save the data as CSV)") from None
+    try:
+        with opener.errors(), opener.open() as f:
+            yield f if opener.compression is None else io.BytesIO(f.read())
+    except (DataError, MemoryError):
+        raise
+    except Exception as exc:  # pyarrow raises its own error types for corrupt files
+        raise DataError(f"cannot read {opener.source} as Parquet ({exc})") from None
+
+
 def frame_to_table(frame: Any, source: str = "<DataFrame>") -> Table:
     """A pandas DataFrame as a :class:`Table` of plain NumPy columns (names become str)."""
     return _frame_to_table(frame, source, consume=False)
@@ -289,19 +310,8 @@ def _frame_to_table(frame: Any, source: str, consume: bool) -> Table:
 
 
 def _read_parquet(pd: Any, opener: _Opener, source: str) -> Any:
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        raise ImportError("reading Parquet files needs pyarrow; install it with "
-                          "pip install pyarrow (or save the data as CSV)") from None
-    try:
-        with opener.errors(), opener.open() as f:
-            # Parquet needs a seekable file: a plain file is read in place
-            frame = pd.read_parquet(f if opener.compression is None else io.BytesIO(f.read()))
-    except (DataError, MemoryError):
-        raise
-    except Exception as exc:  # pyarrow raises its own error types for corrupt files
-        raise DataError(f"cannot read {source} as Parquet ({exc})") from None
+    with parquet_file(opener) as f:
+        frame = pd.read_parquet(f)
     names = [str(c) for c in frame.columns]
     _check_names(names, source)
     frame.columns = names
