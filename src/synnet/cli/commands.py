@@ -142,7 +142,9 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise ConfigError("checkpoints are not supported on a Dask cluster yet; drop "
                           "--checkpoint-dir or train without --workers/--scheduler",
                           params=["checkpoint_dir"])
-    streaming = should_stream(args.data, args.stream)
+    # On a cluster the data is read in memory unless --stream asks otherwise (refused)
+    streaming = should_stream(args.data, False if on_cluster and args.stream is None
+                              else args.stream)
     if on_cluster and streaming:
         raise ConfigError("--stream and a Dask cluster (--workers/--scheduler) do not go "
                           "together; the cluster reads the data in memory: pass --no-stream, "
