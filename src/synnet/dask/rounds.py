@@ -61,6 +61,9 @@ class Placement:
     template: Future | None = None
     state: Future | None = None  # the last round's RoundResult, where the next one starts
     abort: str = ""  # the name of the Event that tells this placement's ranks to give up
+    #: The parts each rank trains on, in rank order. They decide the batches, so they
+    #: outlive a placement (and a checkpoint restores them) while enough workers are left.
+    groups: list[list[int]] = field(default_factory=list)
 
     def reset(self) -> None:
         self.plan, self.reducer, self.template, self.state = {}, None, None, None
@@ -96,7 +99,11 @@ def _place(client: Client, spec: RoundSpec, state: tuple[Network, Optimizer],
     if not workers:
         raise ClusterError("the cluster has no workers left; start workers and refit (the "
                            "weights of the last finished round are in the network)")
-    placement.plan = plan = shards.assign(client, parts, rows, workers)
+    if placement.groups and len(placement.groups) <= len(workers):
+        plan = shards.place_groups(client, parts, rows, placement.groups, workers)
+    else:
+        plan = shards.assign(client, parts, rows, workers)
+    placement.plan, placement.groups = plan, [list(p) for p in plan.values()]
     placement.template = client.scatter(state, workers=list(plan), broadcast=True, hash=False)
     placement.state = None
     placement.abort = f"synnet-abort-{uuid.uuid4().hex}"
