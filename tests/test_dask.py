@@ -332,3 +332,15 @@ def test_checkpoint_resume_equals_uninterrupted_run(client: distributed.Client,
                callbacks=[synnet.Checkpoint(ckpt, resume=True)])
     with pytest.raises(synnet.errors.ResumeError, match="training data differ"):
         sd.fit(_net(1), Xd, (yd + 1) % 3, **kw, callbacks=[synnet.Checkpoint(ckpt, resume=True)])
+
+
+@pytest.mark.parametrize("rows", [[5], [0, 3, 0, 4], [10, 10, 10, 10, 1], [1, 100, 1], [7] * 9])
+@pytest.mark.parametrize("n_ranks", [1, 2, 3, 8])
+def test_rank_groups_are_consecutive_non_empty_parts(rows: list[int], n_ranks: int) -> None:
+    from synnet.dask.plan import rank_groups
+    groups = rank_groups(rows, n_ranks)
+    assert [i for g in groups for i in g] == [i for i, r in enumerate(rows) if r]
+    assert all(groups) and len(groups) <= n_ranks
+    assert groups == rank_groups(list(rows), n_ranks)  # decided by the rows alone
+    if n_ranks == 2 and rows == [10, 10, 10, 10, 1]:
+        assert groups == [[0, 1], [2, 3, 4]]

@@ -118,7 +118,7 @@ def fit(network: Network, X: Any, y: Any, *, client: Client | None = None,
                 "optimizer_config": opt.get_config(), "batch_size": batch,
                 "shuffle": bool(shuffle), "l2": l2, "epochs": epochs, "metrics": [],
                 "validation": False, "network": network.get_config(), "mode": mode,
-                "steps_per_round": round_steps}
+                "steps_per_round": round_steps, "partitions": len(parts)}
     # Checkpoints recognise the data by a digest of its parts, computed where they live.
     data = (_digest_parts(client, parts) if any(isinstance(cb, Checkpoint) for cb in every)
             else None, None)

@@ -26,6 +26,7 @@ from distributed import Client, Event, Future, wait
 from synnet.core.network import Network
 from synnet.core.optimizers import Optimizer
 from synnet.dask import shards
+from synnet.dask.plan import rank_groups
 from synnet.dask.reducer import Reducer, ReducerAborted
 from synnet.dask.worker import PeerLost, RoundResult, RoundSpec, run_round
 from synnet.errors import SynnetError
@@ -99,9 +100,11 @@ def _place(client: Client, spec: RoundSpec, state: tuple[Network, Optimizer],
     if not workers:
         raise ClusterError("the cluster has no workers left; start workers and refit (the "
                            "weights of the last finished round are in the network)")
-    if placement.groups and len(placement.groups) <= len(workers):
+    if not placement.groups:
+        placement.groups = rank_groups(rows, len(workers))
+    if len(placement.groups) <= len(workers):
         plan = shards.place_groups(client, parts, rows, placement.groups, workers)
-    else:
+    else:  # a worker was lost: the batches change anyway, so keep the data where it is
         plan = shards.assign(client, parts, rows, workers)
     placement.plan, placement.groups = plan, [list(p) for p in plan.values()]
     placement.template = client.scatter(state, workers=list(plan), broadcast=True, hash=False)
