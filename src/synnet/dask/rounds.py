@@ -107,7 +107,14 @@ def _place(client: Client, spec: RoundSpec, state: tuple[Network, Optimizer],
     else:  # a worker was lost: the batches change anyway, so keep the data where it is
         plan = shards.assign(client, parts, rows, workers)
     placement.plan, placement.groups = plan, [list(p) for p in plan.values()]
-    placement.template = client.scatter(state, workers=list(plan), broadcast=True, hash=False)
+    # Not the history: fit's callbacks (in its params) hold this placement, locks, files.
+    network, history = state[0], state[0].history
+    network.history = None
+    try:
+        placement.template = client.scatter(state, workers=list(plan), broadcast=True,
+                                            hash=False)
+    finally:
+        network.history = history
     placement.state = None
     placement.abort = f"synnet-abort-{uuid.uuid4().hex}"
     if spec.mode == "gradient":
