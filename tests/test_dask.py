@@ -344,3 +344,20 @@ def test_rank_groups_are_consecutive_non_empty_parts(rows: list[int], n_ranks: i
     assert groups == rank_groups(list(rows), n_ranks)  # decided by the rows alone
     if n_ranks == 2 and rows == [10, 10, 10, 10, 1]:
         assert groups == [[0, 1], [2, 3, 4]]
+
+
+def test_estimator_with_checkpoint_resumes(client: distributed.Client, tmp_path: Any) -> None:
+    X, y = (np.random.default_rng(5).normal(size=(120, 4)),
+            np.random.default_rng(6).integers(0, 2, 120))
+    Xd, yd = da.from_array(X, chunks=60), da.from_array(y, chunks=60)
+    kw: dict[str, Any] = dict(client=client, hidden_layer_sizes=(8,), max_iter=3,
+                              random_state=0, batch_size=30)
+    whole = sd.DaskMLPClassifier(**kw).fit(Xd, yd)
+    ckpt = tmp_path / "est"
+    with pytest.raises(KeyboardInterrupt):
+        sd.DaskMLPClassifier(**kw, callbacks=[synnet.Checkpoint(ckpt), _StopAfter(1)]).fit(Xd, yd)
+    resume = synnet.Checkpoint(ckpt, resume=True)
+    resumed = sd.DaskMLPClassifier(**kw, callbacks=[resume]).fit(Xd, yd)
+    assert resume.resumed_from == 1
+    for a, b in zip(resumed.coefs_ + resumed.intercepts_, whole.coefs_ + whole.intercepts_):
+        np.testing.assert_array_equal(a, b)
