@@ -111,7 +111,7 @@ def test_a_second_run_is_refused_while_the_first_lives(tmp_path: Path, start: An
         np.testing.assert_array_equal(net.params[name], value)
     # The command line says so in one line, and exits 2.
     data = tmp_path / "d.csv"
-    data.write_text("a,b\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))
+    data.write_text("a,b\n" + "".join(f"{i % 7},{i % 2}\n" for i in range(20)))  # a: no ID
     code = main(["train", str(data), "-t", "b", "-o", str(tmp_path / "m.synnet"), "-q",
                  "--checkpoint-dir", str(folder)])
     err = capsys.readouterr().err
@@ -184,7 +184,7 @@ def test_the_command_line_cleans_the_output_folder(tmp_path: Path) -> None:
     stale = tmp_path / f".m.synnet.synnet-tmp-{_dead_pid()}-{'a' * 12}"
     stale.write_bytes(b"x" * 1000)
     data = tmp_path / "d.csv"
-    data.write_text("a,b\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))
+    data.write_text("a,b\n" + "".join(f"{i % 7},{i % 2}\n" for i in range(20)))  # a: no ID
     assert main(["train", str(data), "-t", "b", "-o", str(tmp_path / "m.synnet"), "-q",
                  "--epochs", "2"]) == 0
     assert not stale.exists() and (tmp_path / "m.synnet").exists()

@@ -201,7 +201,8 @@ def test_csv_dialect_bom_crlf_quotes_and_stdin(tmp_path, capsys, monkeypatch):
                      lineterminator="\r\n")
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw and b'"dark, blue"' in raw
-    code, _, err = run(capsys, "train", path, "-t", "label", "-o", tmp_path / "m", *FAST)
+    code, _, err = run(capsys, "train", path, "-t", "label", "-o", tmp_path / "m",
+                       "--keep-columns", "id", *FAST)  # id is an ID, left out by default
     assert code == 0, err
     model = load(tmp_path / "m")
     assert model.feature_names[0] == "id"  # the BOM is not part of the first name
@@ -499,7 +500,7 @@ def test_failed_train_keeps_the_previous_model(tmp_path, model, capsys):
 def test_divergence_exits_nonzero_without_writing(tmp_path, data, capsys):
     path = tmp_path / "m.synnet"
     code, out, err = run(capsys, "train", data, "-t", "label", "-o", path, "--optimizer", "sgd",
-                         "--lr", "1e12", *FAST)
+                         "--lr", "1e12", "--drop", "id", *FAST)
     assert code == 1
     assert err.startswith("synnet: error: training diverged") and "Traceback" not in err
     assert not path.exists() and "model written" not in out

@@ -345,6 +345,34 @@ def test_cli_model_with_text_columns_and_unseen_categories(tmp_path, capsys, tar
         assert_close(got[0], want)
 
 
+def test_cli_model_with_grouped_categories_and_imputation(tmp_path, capsys):
+    """Infrequent categories share one input (and the fill may be one of them)."""
+    cities = [f"city{k:02d}" for k in range(12)]
+    header, rows = table(300, 0, cities)
+    for i in range(0, 300, 17):
+        rows[i][2] = ""  # missing: imputed with the most frequent city
+    train = write_csv(tmp_path / "train.csv", header, rows)
+    new = write_csv(tmp_path / "new.csv", *table(60, 1, [*cities, "Brest"]))
+    model_path, onnx_path = tmp_path / "m.synnet", tmp_path / "m.onnx"
+    for grouping in (["--max-categories", "4"], ["--max-categories", "1"]):
+        assert main(["train", str(train), "-t", "label", "--drop", "score", "-o",
+                     str(model_path), "--epochs", "3", "--seed", "1", "-q", "--impute",
+                     "most_frequent", *grouping]) == 0
+        assert main(["export", str(model_path), "-o", str(onnx_path)]) == 0
+        capsys.readouterr()
+        model = synnet.load(model_path)
+        city = model.preprocessor.columns[2]
+        assert city["infrequent"] and len(city["categories"]) == int(grouping[1]) - 1
+        data = read_table(new).columns
+        data["city"][[3, 9]] = None
+        with pytest.warns(UserWarning, match="Brest"):
+            want, want_proba = model.predict_with_proba(data)
+        proto = onnx.load(onnx_path)
+        got = session(proto).run(None, feed(proto, data))
+        np.testing.assert_array_equal(got[0], want.astype(object))
+        assert_close(got[1], want_proba)
+
+
 def test_cli_export_errors(tmp_path, capsys):
     train = write_csv(tmp_path / "train.csv", *table(40, 0, ["Paris", "Lyon"]))
     model_path = tmp_path / "m.synnet"

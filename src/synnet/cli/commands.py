@@ -135,7 +135,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # The split and the preprocessing depend on the seed: reuse the checkpoint's.
         settings.seed = checkpoint_seed(settings.checkpoint_dir)
     on_cluster = args.workers is not None or args.scheduler is not None
-    table = read_table(args.data)
+    table = read_table(args.data, sep=args.sep, na_values=args.na_values)
     progress = [] if args.quiet else [progress_callback(settings.epochs, err)]
     if progress and resolve_task(table, settings)[0] == "regression":
         progress.insert(0, Note(
@@ -206,7 +206,7 @@ def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.proba and model.task != "classification":
         raise ConfigError("--proba needs a classification model; this one does "
                           f"{model.task or 'not know its task'}")
-    table = read_table(args.data)
+    table = read_table(args.data, sep=args.sep, na_values=args.na_values)
     absent = [c for c in args.keep if c not in table.columns]
     if absent:
         raise DataError(f"--keep: {table.source} has no column {', '.join(map(repr, absent))}")
@@ -239,7 +239,7 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise ConfigError("synnet evaluate does not score multilabel models yet; use "
                           "synnet predict and score the label columns yourself")
     name = args.target or model.target.name
-    table = read_table(args.data)
+    table = read_table(args.data, sep=args.sep, na_values=args.na_values)
     if name is None or name not in table.columns:
         raise DataError(f"{table.source} has no target column {name!r}; pass --target COL to "
                         "name the column with the true values")

@@ -49,9 +49,16 @@ def _error_text(exc: BaseException, flags: dict[str, str]) -> tuple[str, str | N
     return str(exc), None
 
 
-def _show_warning(message: Any, category: Any, filename: str, lineno: int,
-                  file: TextIO | None = None, line: str | None = None) -> None:
-    print(f"synnet: warning: {message}", file=sys.stderr)
+def _warning_printer(flags: dict[str, str]) -> Any:
+    """A ``warnings.showwarning`` that prints one line, plus the flags a warning's
+    ``params`` name (as errors get them)."""
+    def show(message: Any, category: Any, filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        print(f"synnet: warning: {message}", file=sys.stderr)
+        named = [flags[p] for p in getattr(message, "params", ()) if p in flags]
+        if named:
+            print(f"  hint: on the command line: {', '.join(named)}", file=sys.stderr)
+    return show
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         threads = getattr(args, "threads", None)  # --threads N, for the commands that compute
         with warnings.catch_warnings(), (nullcontext() if threads is None
                                          else set_threads(threads)):
-            warnings.showwarning = _show_warning
+            warnings.showwarning = _warning_printer(getattr(args, "flags", {}))
             return int(args.func(args, out, err))
     except KeyboardInterrupt:
         if args.debug:
@@ -91,3 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hint:
             print(f"  hint: {hint}", file=err)
         return EXIT_DIVERGED if isinstance(exc, DivergenceError) else EXIT_BAD_INPUT
+    except MemoryError:  # one the library did not name (NotEnoughMemory is a SynnetError)
+        if args.debug:
+            raise
+        print(f"synnet: error: not enough memory to run synnet {args.command}; try a smaller "
+              "data file or smaller settings", file=err)
+        return EXIT_BAD_INPUT

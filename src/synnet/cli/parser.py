@@ -190,6 +190,30 @@ def build_parser() -> argparse.ArgumentParser:
                    "new_flowers.csv, from the built-in Iris data) into DIR and stop")
     p.set_defaults(func=commands.cmd_demo, flags=flags_of(p), command_parser=p)
 
+    # Reading the data (train, predict, evaluate) and choosing columns (train), issue 11.
+    readers = [sub.choices[name] for name in ("train", "predict", "evaluate")]
+    for p in readers:
+        g = p.add_argument_group("reading DATA")
+        g.add_argument("--sep", type=_sep, default=DEFAULTS["sep"], metavar="CHAR",
+                       help="the CSV separator, e.g. ';' or tab (default: tab for .tsv, "
+                       "else sniffed among , ; tab |)")
+        g.add_argument("--na-values", type=_names, action="extend", metavar="TOKENS",
+                       default=list(DEFAULTS["na_values"]),
+                       help="comma-separated text that marks a missing value, e.g. NA,null "
+                       "(repeatable; default: only an empty cell is missing)")
+    g = readers[0].add_argument_group("columns")
+    g.add_argument("--keep-columns", type=_names, default=DEFAULTS["keep_columns"],
+                   metavar="COLS", help="use these columns even though they look like IDs "
+                   "or high-cardinality text (left out by default, with a warning)")
+    g.add_argument("--max-categories", type=_optional(int), default=DEFAULTS["max_categories"],
+                   metavar="N", help="at most N one-hot inputs per text column, the rarer "
+                   f"categories grouped into one (default {DEFAULTS['max_categories']}; "
+                   "'none': no limit)")
+    g.add_argument("--min-frequency", type=_optional(_int_or_float),
+                   default=DEFAULTS["min_frequency"], metavar="N|F",
+                   help="group categories seen fewer than N times (or in less than a "
+                   "fraction F of the rows) into one input (default: none)")
+
     # --threads N for the commands that compute (main applies it: synnet.set_threads).
     for name in ("train", "predict", "evaluate"):
         p = sub.choices[name]
@@ -197,6 +221,23 @@ def build_parser() -> argparse.ArgumentParser:
                        help="BLAS threads (default: one per core; needs threadpoolctl)")
         p.set_defaults(flags=flags_of(p))
     return parser
+
+
+def _sep(text: str) -> str:
+    """'tab' or a typed backslash-t means a tab; anything else is taken as it is."""
+    return "\t" if text in ("tab", "\\t") else text
+
+
+def _int_or_float(text: str) -> int | float:
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def _optional(convert: Any) -> Any:
+    """A flag type that also takes 'none' (no limit)."""
+    def parse(text: str) -> Any:
+        return None if text.strip().lower() == "none" else convert(text)
+    parse.__name__ = getattr(convert, "__name__", "value")  # argparse names it in errors
+    return parse
 
 
 def unrecognized(parser: argparse.ArgumentParser, extras: list[str]) -> str:

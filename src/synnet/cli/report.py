@@ -127,10 +127,14 @@ def inspect_text(path: str, loaded: ModelFile) -> str:
         for c in pre.columns:
             if c["kind"] == "numeric":
                 detail = f"mean {c['mean']:.6g}, scale {c['scale']:.6g}"
+            elif c["kind"] == "datetime":
+                detail = f"parts: {', '.join(c['parts'])}"
             else:
                 cats = ", ".join(c["categories"][:8])
                 more = ", ..." if len(c["categories"]) > 8 else ""
                 detail = f"{len(c['categories'])} categories: {cats}{more}"
+                if c.get("infrequent"):
+                    detail += f"; {len(c['infrequent'])} infrequent, as one input"
             if "fill" in c:
                 detail += f"; fill {c['fill']!r}"
             rows.append([c["name"], c["kind"], detail])

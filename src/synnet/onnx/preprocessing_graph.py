@@ -55,20 +55,26 @@ def _numeric(sink: GraphSink, spec: dict[str, Any]) -> tuple[onnx.ValueInfoProto
 def _categorical(sink: GraphSink, spec: dict[str, Any]) -> tuple[onnx.ValueInfoProto, str]:
     """One-hot over the training categories; unseen ones are all zeros.
 
-    When the model imputes, the empty string gets one more one-hot column,
-    folded into the fill category's by a 0/1 matrix (exact).
+    Infrequent categories (grouped at fit) each get a one-hot column, and when
+    the model imputes the empty string gets one more; a 0/1 matrix folds them
+    into the shared infrequent output and the fill category's (exact).
     """
     name, cats = spec["name"], list(spec["categories"])
-    width = len(cats)
-    fold = "fill" in spec and MISSING_TEXT not in cats
-    encoded = [*cats, MISSING_TEXT] if fold else cats
+    rare = list(spec.get("infrequent", ()))
+    width = len(cats) + (1 if rare else 0)
+    code = {c: k for k, c in enumerate(cats)} | {c: len(cats) for c in rare}
+    fold = "fill" in spec and MISSING_TEXT not in code
+    encoded = [*cats, *rare, *([MISSING_TEXT] if fold else [])]
     onehot = sink.node("OneHotEncoder", [name], domain=ML_DOMAIN, cats_strings=encoded, zeros=1)
     flat = sink.node("Reshape", [onehot, sink.const(np.array([-1, len(encoded)], np.int64),
                                                      "shape")])
     features = sink.node("Cast", [flat], to=TensorProto.DOUBLE)
-    if fold:
-        matrix = np.vstack([np.eye(width), np.eye(width)[cats.index(spec["fill"])]])
-        features = sink.node("MatMul", [features, sink.const(matrix, "fill_missing")])
+    if len(encoded) != width:
+        targets = [code[c] for c in encoded[:len(cats) + len(rare)]]
+        if fold:
+            targets.append(code[spec["fill"]])
+        matrix = np.eye(width)[targets]
+        features = sink.node("MatMul", [features, sink.const(matrix, "fold")])
     return value_info(name, TensorProto.STRING, [None, 1]), features
 
 
@@ -83,10 +89,12 @@ class ColumnKind:
 #: Every column kind the export knows.
 COLUMN_KINDS: dict[str, ColumnKind] = {
     NUMERIC: ColumnKind(_numeric, frozenset({"name", "kind", "mean", "scale", "fill"})),
-    CATEGORICAL: ColumnKind(_categorical, frozenset({"name", "kind", "categories", "fill"})),
+    CATEGORICAL: ColumnKind(_categorical,
+                            frozenset({"name", "kind", "categories", "infrequent", "fill"})),
 }
-#: The preprocessing settings (beside the columns) the export reads.
-SETTINGS = frozenset({"impute", "columns"})
+#: The preprocessing settings (beside the columns) the export reads; the grouping
+#: settings only shaped the fit (their result is each column's "infrequent" list).
+SETTINGS = frozenset({"impute", "columns", "max_categories", "min_frequency"})
 
 
 def check_exportable(preprocessor: Preprocessor) -> None:

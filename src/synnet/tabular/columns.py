@@ -9,8 +9,10 @@ from 1, as data rows (a CSV file's header line is not counted).
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -20,6 +22,13 @@ from synnet.errors import DataError
 IMPUTE_STRATEGIES = ("mean", "median", "most_frequent")
 
 MAX_LISTED = 5  # rows or values named in one message
+
+#: The tokens pandas reads as missing by default. synnet does not (only an
+#: empty cell is missing unless ``na_values`` says otherwise: "NA" is Namibia);
+#: they are named in hints when they turn up where a number was expected.
+NA_TOKENS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
+             "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a",
+             "nan", "null")
 
 
 def rows_text(rows: np.ndarray, first_row: int) -> str:
@@ -55,18 +64,79 @@ def missing_mask(column: np.ndarray) -> np.ndarray:
     return np.zeros(len(column), dtype=bool)
 
 
+# "1,234" and "-12,345,678.9": commas between groups of exactly three digits.
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+# "1,5" and "-0,25": a decimal comma, which synnet does not read (see decimal_comma_error).
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+
+
 def parse_float(v: Any) -> float | None:
-    """The number ``v`` stands for, or None when it is text that is not a number."""
+    """The number ``v`` stands for, or None when it is text that is not a number.
+
+    Text may group thousands with commas ("1,234,567.5"); a decimal comma
+    ("1,5") is not a number.
+    """
     if isinstance(v, (bool, np.bool_)):
         return float(v)
     if isinstance(v, (int, float, np.integer, np.floating)):
         return float(v)
     if isinstance(v, str):
+        text = v.strip()
+        if "," in text:
+            if not _THOUSANDS.fullmatch(text):
+                return None
+            text = text.replace(",", "")
         try:
-            return float(v.strip())
+            f = float(text)
         except ValueError:
             return None
+        return None if math.isnan(f) else f  # "nan" is a token for a missing value, not a number
     return None
+
+
+def decimal_comma_error(column: np.ndarray, name: str, missing: np.ndarray) -> DataError | None:
+    """The error for a text column of numbers written with a decimal comma, else None."""
+    present = [v for v, m in zip(column, missing) if not m]
+    if not present or not all(isinstance(v, str) and _DECIMAL_COMMA.fullmatch(v.strip())
+                              for v in present):
+        return None
+    examples = ", ".join(map(repr, present[:3]))
+    return DataError(f"column {name!r} holds numbers written with a decimal comma ({examples}); "
+                     "synnet reads '.' as the decimal point and ',' only between groups of "
+                     "three digits: convert the column, or list it in categorical=[...] to "
+                     "treat its values as categories", params=["categorical"])
+
+
+#: Parts of a date or datetime column that become numeric features, in order.
+DATE_PARTS = ("year", "month", "dayofweek", "dayofyear")
+TIME_PARTS = ("hour",)
+
+
+def parse_datetime(v: Any) -> datetime | None:
+    """An ISO 8601 date or datetime ("2024-03-31", "2024-03-31 14:05:00+02:00"), else None."""
+    if not isinstance(v, str):
+        return None
+    text = v.strip()
+    if len(text) < 10 or text[4] != "-" or text[7] != "-":
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def has_time(v: str) -> bool:
+    """Whether an ISO date string carries a time of day."""
+    return len(v.strip()) > 10
+
+
+def datetime_part(d: datetime, part: str) -> float:
+    """One numeric part of a date: year, month (1-12), dayofweek (Monday 0), dayofyear, hour."""
+    if part == "dayofweek":
+        return float(d.weekday())
+    if part == "dayofyear":
+        return float(d.timetuple().tm_yday)
+    return float(getattr(d, part))
 
 
 # (why the column must be numeric, what to do, the parameters that can change it)
@@ -81,6 +151,21 @@ _TEXT_HINTS = {
 }
 
 
+def parse_into(out: np.ndarray, column: np.ndarray, missing: np.ndarray,
+               parse: Callable[[Any], Any]) -> list[int]:
+    """``out[i] = parse(column[i])`` for each present value; the rows where parse gave None."""
+    bad: list[int] = []
+    for i, v in enumerate(column):
+        if missing[i]:
+            continue
+        x = parse(v)
+        if x is None:
+            bad.append(i)
+        else:
+            out[i] = x
+    return bad
+
+
 def numeric_values(column: np.ndarray, name: str, first_row: int, missing: np.ndarray,
                     context: str = "fit") -> np.ndarray:
     """The column as float64 with NaN where missing; text that is not a number is an error."""
@@ -88,19 +173,16 @@ def numeric_values(column: np.ndarray, name: str, first_row: int, missing: np.nd
         out = column.astype(np.float64)
     else:
         out = np.full(len(column), np.nan)
-        bad: list[int] = []
-        for i, v in enumerate(column):
-            if missing[i]:
-                continue
-            f = parse_float(v)
-            if f is None:
-                bad.append(i)
-            else:
-                out[i] = f
+        bad = parse_into(out, column, missing, parse_float)
         if bad:
             rows = np.asarray(bad)
             examples = ", ".join(repr(column[i]) for i in bad[:3])
             why, fix, params = _TEXT_HINTS[context]
+            tokens = sorted({str(column[i]).strip() for i in bad} & set(NA_TOKENS))
+            if tokens:  # pandas users expect these to be missing values; say how
+                fix += (f"; if {', '.join(map(repr, tokens))} marks a missing value, pass "
+                        f"na_values={tokens!r}")
+                params = (*params, "na_values")
             raise DataError(f"column {name!r} must be numeric ({why}) but has text in "
                             f"{rows_text(rows, first_row)}: {examples}{fix}", params=params)
     inf = np.isinf(out)

@@ -9,22 +9,35 @@ missing), int64 and bool arrays for numeric columns, and object arrays of
 CSV rules: a header row, fields quoted with ``"`` when they contain the
 separator, UTF-8 with or without a byte-order mark, LF or CRLF line ends;
 ``-`` reads standard input. Every row must have as many fields as the header.
+The separator is sniffed (comma, semicolon, tab, ``|``) unless given; gzip,
+bzip2, xz and zstd files are decompressed on the fly. Only an empty cell is a
+missing value unless ``na_values`` names more tokens. Dates in Parquet
+files become ISO 8601 text.
 """
 
 from __future__ import annotations
 
+import bz2
+import codecs
 import csv
+import gzip
 import io
+import lzma
 import os
+import stat
 import sys
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from synnet.errors import DataError
+from synnet.errors import ConfigError, DataError
 from synnet.io.atomic import atomic_write
+from synnet.tabular.memory import memory_guard
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _PARQUET_MAGIC = b"PAR1"
@@ -72,51 +85,201 @@ def is_parquet(path: str | os.PathLike[str], head: bytes = b"") -> bool:
     return Path(path).suffix.lower() in PARQUET_SUFFIXES or head[:4] == _PARQUET_MAGIC
 
 
-def read_table(path: str | os.PathLike[str], stdin: IO[bytes] | None = None) -> Table:
+def check_reading(sep: Any, na_values: Any) -> None:
+    """ConfigError unless ``sep`` is None or one character (no quote, no line end) and
+    ``na_values`` is a list of strings."""
+    if sep is not None and (not isinstance(sep, str) or len(sep) != 1 or sep in '"\r\n'):
+        raise ConfigError(f"sep must be one character (not a quote or a line end), got {sep!r}",
+                          params=["sep"])
+    if (not isinstance(na_values, (list, tuple))
+            or not all(isinstance(v, str) for v in na_values)):
+        raise ConfigError(f"na_values must be a list of strings, got {na_values!r}",
+                          params=["na_values"])
+
+
+def read_table(path: str | os.PathLike[str], stdin: IO[bytes] | None = None, *,
+               sep: str | None = None, na_values: Sequence[str] = ()) -> Table:
     """Read a CSV/TSV/Parquet file (``"-"``: standard input) into a :class:`Table`.
+
+    Files compressed with gzip, bzip2, xz or zstd are recognised by their first
+    bytes. ``sep``: the CSV separator (default: tab for ``.tsv``, else sniffed
+    among comma, semicolon, tab and ``|``). ``na_values``: text that marks a
+    missing value, besides an empty cell (nothing else is missing by default).
+    Files are read as streams: no copy of the whole file is held beside the table.
 
     Raises:
         DataError: empty file, header only, ragged rows, duplicate or empty
-            column names, text that is not UTF-8, unsupported column types.
+            column names, text that is not UTF-8, damaged compressed data,
+            unsupported column types.
+        NotEnoughMemory: the table does not fit in memory.
         OSError: the file cannot be opened (missing, a folder, no permission).
-        ImportError: pandas (or pyarrow for Parquet) is not installed.
+        ImportError: pandas (or pyarrow for Parquet, zstandard for .zst) is not installed.
     """
+    check_reading(sep, list(na_values) if isinstance(na_values, (list, tuple)) else na_values)
     pd = _pandas()
+    data: bytes | None = None
     if str(path) == "-":
         source = "<stdin>"
         data = (stdin or sys.stdin.buffer).read()
     else:
         source = str(path)
         with open(path, "rb") as f:  # OSError for missing files, folders, permissions
-            data = f.read()
-    if not data.strip():
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                data = f.read()  # a pipe (<(zcat ...)) can be read only once
+
+    def raw() -> IO[bytes]:
+        return open(path, "rb") if data is None else io.BytesIO(data)
+    with memory_guard(f"read {source}", "a smaller file (fewer rows or columns), or the data "
+                      "as Parquet, which stores numbers compactly"):
+        return _read(pd, _Opener(raw, source), sep, tuple(na_values))
+
+
+class _Opener:
+    """Opens the data afresh as a stream of decompressed bytes (the file is read in passes)."""
+
+    def __init__(self, raw: Callable[[], IO[bytes]], source: str) -> None:
+        self.raw, self.source = raw, source
+        with raw() as f:
+            head = f.read(8)
+        self.compression = next((name for magic, name in _COMPRESSED.items()
+                                 if head.startswith(magic)), None)
+        name = Path(source)
+        # "d.tsv.gz" is a .tsv file
+        self.name = name.with_suffix("") if name.suffix.lower() in _SUFFIXES else name
+
+    @contextmanager
+    def open(self) -> Iterator[IO[bytes]]:
+        with self.raw() as f:
+            if self.compression is None:
+                yield f
+            elif self.compression == "zstd":
+                yield io.BufferedReader(_ZstdReader(f))
+            else:
+                module = {"gzip": gzip, "bz2": bz2, "xz": lzma}[self.compression]
+                with module.open(f, "rb") as z:
+                    yield z
+
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        """Damaged compressed data as a DataError naming the file."""
+        try:
+            yield
+        except (EOFError, gzip.BadGzipFile, zlib.error, lzma.LZMAError) as exc:
+            raise self.damaged(exc) from None
+        except Exception as exc:
+            if self.compression == "zstd" and isinstance(exc, _zstandard().ZstdError):
+                raise self.damaged(exc) from None
+            raise
+
+    def damaged(self, exc: BaseException) -> DataError:
+        return DataError(f"cannot decompress {self.source} ({self.compression}: "
+                         f"{str(exc) or type(exc).__name__}); the file is damaged or truncated")
+
+
+#: First bytes of the compressed formats read_table opens, and their names.
+_COMPRESSED = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz",
+               b"\x28\xb5\x2f\xfd": "zstd"}
+_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
+#: Separators tried when none is given, in order of preference on a tie.
+SEPARATORS = (",", ";", "\t", "|")
+_SNIFF_BYTES = 1 << 16
+
+
+class _ZstdReader(io.RawIOBase):
+    """A zstd stream's decompressed bytes, frame after frame; ending inside a frame
+    is an error (zstandard's own stream reader ends silently there)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._zstd = _zstandard()
+        self._raw = raw
+        self._frame = self._zstd.ZstdDecompressor().decompressobj()
+        self._left = b""  # decompressed, not yet returned
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._left:
+            chunk = self._frame.unused_data if self._frame.eof else b""
+            if self._frame.eof:
+                self._frame = self._zstd.ZstdDecompressor().decompressobj()
+            chunk += self._raw.read(1 << 16)
+            if not chunk:
+                if self._frame_started:
+                    raise EOFError("compressed data ended before the end of a frame")
+                return 0
+            self._frame_started = True
+            self._left = self._frame.decompress(chunk)  # with _pos 0
+            if self._frame.eof and not self._frame.unused_data:
+                self._frame_started = False
+        n = min(len(buffer), len(self._left) - self._pos)
+        buffer[:n] = self._left[self._pos:self._pos + n]
+        self._pos += n
+        if self._pos == len(self._left):
+            self._left, self._pos = b"", 0
+        return n
+
+    _pos = 0  # how much of _left was returned
+
+    _frame_started = False
+
+
+def _zstandard() -> Any:
+    try:
+        import zstandard
+    except ImportError:
+        raise ImportError("reading .zst files needs zstandard; install it with "
+                          "pip install 'synnet[cli]'") from None
+    return zstandard
+
+
+def _read(pd: Any, opener: _Opener, sep: str | None, na_values: tuple[str, ...]) -> Table:
+    source = opener.source
+    with opener.errors(), opener.open() as f:
+        head = f.read(_SNIFF_BYTES)
+    if not head.strip():
         raise DataError(f"{source} is empty; it needs a header row and at least one data row")
-    if is_parquet(source if source != "<stdin>" else "", data):
-        frame = _read_parquet(pd, data, source)
+    if is_parquet(opener.name if source != "<stdin>" else "", head):
+        table = _frame_to_table(_read_parquet(pd, opener, source), source, consume=True)
     else:
-        sep = "\t" if Path(source).suffix.lower() == ".tsv" else ","
-        frame = _read_csv(pd, data, source, sep)
-    if frame.shape[1] == 0:
+        if sep is None:
+            sep = "\t" if opener.name.suffix.lower() == ".tsv" else _sniff(head)
+        table = _read_csv(pd, opener, source, sep, na_values)
+    if not table.columns:
         raise DataError(f"{source} has no columns")
-    if frame.shape[0] == 0:
+    if table.n_rows == 0:
         raise DataError(f"{source} has a header but no data rows")
-    return frame_to_table(frame, source)
+    return table
 
 
 def frame_to_table(frame: Any, source: str = "<DataFrame>") -> Table:
     """A pandas DataFrame as a :class:`Table` of plain NumPy columns (names become str)."""
-    return Table({str(name): _column(frame[name], str(name), source)
-                  for name in frame.columns}, source)
+    return _frame_to_table(frame, source, consume=False)
 
 
-def _read_parquet(pd: Any, data: bytes, source: str) -> Any:
+def _frame_to_table(frame: Any, source: str, consume: bool) -> Table:
+    """As frame_to_table; ``consume``: drop each column from ``frame`` once converted, so
+    the frame and the table are never both whole in memory."""
+    columns = {}
+    for name in list(frame.columns):
+        columns[str(name)] = _column(frame[name], str(name), source)
+        if consume:
+            del frame[name]
+    return Table(columns, source)
+
+
+def _read_parquet(pd: Any, opener: _Opener, source: str) -> Any:
     try:
         import pyarrow  # noqa: F401
     except ImportError:
         raise ImportError("reading Parquet files needs pyarrow; install it with "
                           "pip install pyarrow (or save the data as CSV)") from None
     try:
-        frame = pd.read_parquet(io.BytesIO(data))
+        with opener.errors(), opener.open() as f:
+            # Parquet needs a seekable file: a plain file is read in place
+            frame = pd.read_parquet(f if opener.compression is None else io.BytesIO(f.read()))
+    except (DataError, MemoryError):
+        raise
     except Exception as exc:  # pyarrow raises its own error types for corrupt files
         raise DataError(f"cannot read {source} as Parquet ({exc})") from None
     names = [str(c) for c in frame.columns]
@@ -125,42 +288,137 @@ def _read_parquet(pd: Any, data: bytes, source: str) -> Any:
     return frame
 
 
-def _read_csv(pd: Any, data: bytes, source: str, sep: str) -> Any:
+def _sniff(head: bytes) -> str:
+    """The separator that splits the first lines into the same number (> 1) of fields."""
+    lines = head.decode("utf-8-sig", errors="replace").splitlines()
+    if len(lines) > 1 and not head.endswith((b"\n", b"\r")):
+        lines = lines[:-1]  # cut off by the sample's end
+    lines = [line for line in lines if line.strip()][:100]
+    best, width = ",", 1
+    for sep in SEPARATORS:
+        try:
+            widths = {len(row) for row in csv.reader(lines, delimiter=sep)}
+        except csv.Error:
+            continue
+        if len(widths) == 1 and (w := widths.pop()) > width:
+            best, width = sep, w
+    return best
+
+
+def _read_csv(pd: Any, opener: _Opener, source: str, sep: str,
+              na_values: tuple[str, ...]) -> Table:
+    """The CSV file as a Table, parsed by pandas CSV_CHUNK_ROWS rows at a time: each
+    chunk becomes NumPy columns at once, so the parser's memory stays at one chunk."""
+    _check_structure(opener, source, sep)
+    parts, labels = _parse_chunks(pd, opener, source, sep, na_values, {})
+    # A column that is numbers in some chunks and text in others is text, as in a
+    # whole-file read, with every value as written ("007", not 7): read it again as text.
+    mixed = {labels[name]: object for name, chunks in parts.items()
+             if {c.dtype.kind for c in chunks} & set("iuf")
+             and any(c.dtype.kind == "O" for c in chunks)}
+    if mixed:
+        del parts
+        parts, _ = _parse_chunks(pd, opener, source, sep, na_values, mixed)
+    return Table({name: _concatenate(chunks) for name, chunks in parts.items()}, source)
+
+
+#: Rows pandas parses at a time (see _read_csv).
+CSV_CHUNK_ROWS = 1 << 16
+
+
+def _parse_chunks(pd: Any, opener: _Opener, source: str, sep: str, na_values: tuple[str, ...],
+                  dtype: dict[Any, Any]) -> tuple[dict[str, list[np.ndarray]], dict[str, Any]]:
+    """({name: the column's chunks as arrays}, {name: pandas' label for it})."""
+    parts: dict[str, list[np.ndarray]] = {}
+    labels: dict[str, Any] = {}
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{source} is not UTF-8 text (byte 0x{data[exc.start]:02x} at "
-                        f"position {exc.start}); save it as UTF-8") from None
-    _check_structure(text, source, sep)
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True,
-                            skip_blank_lines=True, low_memory=False)
+        with opener.errors(), opener.open() as f:
+            for chunk in pd.read_csv(f, sep=sep, encoding="utf-8-sig", skipinitialspace=True,
+                                     skip_blank_lines=True, keep_default_na=False,
+                                     na_values=["", *na_values], dtype=dtype or None,
+                                     chunksize=CSV_CHUNK_ROWS):
+                for column in chunk.columns:
+                    name = str(column).strip()
+                    labels[name] = column
+                    parts.setdefault(name, []).append(_column(chunk[column], name, source))
+    except (DataError, MemoryError):
+        raise
     except Exception as exc:  # the structure check above catches the usual problems first
         raise DataError(f"cannot parse {source} as CSV ({exc})") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
+    return parts, labels
 
 
-def _check_structure(text: str, source: str, sep: str) -> None:
-    """Header names present and distinct; every row as many fields as the header."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, skipinitialspace=True)
+def _concatenate(chunks: list[np.ndarray]) -> np.ndarray:
+    """One column from its chunks, typed as a whole-file read types it: int and float
+    chunks give float64; True/False beside text or numbers give objects."""
+    if len(chunks) == 1:
+        return chunks[0]
+    kinds = {c.dtype.kind for c in chunks}
+    if "O" in kinds or ("b" in kinds and len(kinds) > 1):
+        return np.concatenate([c.astype(object) for c in chunks])
+    return np.concatenate(chunks)  # int64 and float64 -> float64, as pandas
+
+
+def _check_structure(opener: _Opener, source: str, sep: str) -> None:
+    """Header names present and distinct; every row as many fields as the header.
+
+    Streams the file (line by line through the decoder): no copy of its text.
+    """
     header: list[str] | None = None
+    line = 0
     try:
-        for row in reader:
-            if not row or (len(row) == 1 and not row[0].strip() and header is not None
-                           and len(header) > 1):
-                continue  # blank line
-            if header is None:
-                header = [name.strip() for name in row]
-                _check_names(header, source)
-                continue
-            if len(row) != len(header):
-                raise DataError(
-                    f"{source}, line {reader.line_num}: {len(row)} field(s) but the header "
-                    f"has {len(header)}; give every row one value per column (quote values "
-                    "that contain the separator)")
+        with opener.errors(), opener.open() as f:
+            text = io.TextIOWrapper(f, encoding="utf-8-sig", newline="")
+            reader = csv.reader(text, delimiter=sep, skipinitialspace=True)
+            for row in reader:
+                line = reader.line_num
+                if not row or (len(row) == 1 and not row[0].strip() and header is not None
+                               and len(header) > 1):
+                    continue  # blank line
+                if header is None:
+                    header = [name.strip() for name in row]
+                    _check_names(header, source)
+                    _check_single_column(header, source, sep)
+                    continue
+                if len(row) != len(header):
+                    raise DataError(
+                        f"{source}, line {line}: {len(row)} field(s) but the header "
+                        f"has {len(header)}; give every row one value per column (quote values "
+                        "that contain the separator)")
+            text.detach()
     except csv.Error as exc:
-        raise DataError(f"{source}, line {reader.line_num}: malformed CSV ({exc})") from None
+        raise DataError(f"{source}, line {line + 1}: malformed CSV ({exc})") from None
+    except UnicodeDecodeError:
+        raise _utf8_error(opener) from None
+
+
+def _check_single_column(header: list[str], source: str, sep: str) -> None:
+    if len(header) != 1:
+        return
+    inside = [s for s in SEPARATORS if s != sep and s in header[0]]
+    if inside:
+        raise DataError(f"{source}: the only column name, {header[0]!r}, contains "
+                        f"{inside[0]!r}: the file seems to be separated by {inside[0]!r}, not "
+                        f"{sep!r}; pass sep={inside[0]!r}", params=["sep"])
+
+
+def _utf8_error(opener: _Opener) -> DataError:
+    """The error naming the first byte that is not UTF-8 (found in a second, exact pass)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with opener.errors(), opener.open() as f:
+        while chunk := f.read(1 << 20):
+            pending = decoder.getstate()[0]
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                position = offset - len(pending) + exc.start
+                return DataError(f"{opener.source} is not UTF-8 text (byte "
+                                 f"0x{exc.object[exc.start]:02x} at position {position}); "
+                                 "save it as UTF-8")
+            offset += len(chunk)
+    return DataError(f"{opener.source} is not UTF-8 text (it ends inside a character); "
+                     "save it as UTF-8")
 
 
 def _check_names(names: list[str], source: str) -> None:
@@ -186,22 +444,31 @@ def _column(series: Any, name: str, source: str) -> np.ndarray:
         return series.to_numpy(dtype=np.int64)
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
-    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
-        raise DataError(f"{source}: column {name!r} holds dates or times ({dtype}); "
-                        "convert it to numbers or text first")
-    values = series.astype(object).to_numpy()
-    missing = series.isna().to_numpy()
-    out = np.empty(len(values), dtype=object)
-    for i, (v, m) in enumerate(zip(values, missing)):
-        if m:
-            out[i] = None
-        elif isinstance(v, (str, bool, int, float, np.integer, np.floating, np.bool_)):
-            out[i] = v
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        # As ISO 8601 text, which the preprocessing splits into date parts
+        dates_only = bool((series.dropna() == series.dropna().dt.normalize()).all())
+        return np.array([None if pd.isna(t) else (t.date() if dates_only else t).isoformat()
+                         for t in series], dtype=object)
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        raise DataError(f"{source}: column {name!r} holds durations ({dtype}); "
+                        "convert it to numbers first")
+    if pd.api.types.infer_dtype(series, skipna=True) == "string":
+        # One Python object per distinct text, shared by its rows: a text column
+        # costs a pointer a row, not a string a row (and converts once per value).
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        values = np.asarray(uniques, dtype=object)
+    else:  # mixed objects: 1, 1.0 and True are one key to factorize, so value by value
+        values = series.astype(object).to_numpy()
+        codes = np.where(series.isna().to_numpy(), -1, np.arange(len(values)))
+    distinct = np.empty(len(values) + 1, dtype=object)  # the last: None, for missing
+    for k, v in enumerate(values):
+        if isinstance(v, (str, bool, int, float, np.integer, np.floating, np.bool_)):
+            distinct[k] = v
         elif isinstance(v, bytes):
-            out[i] = v.decode("utf-8", errors="replace")
+            distinct[k] = v.decode("utf-8", errors="replace")
         else:
-            out[i] = str(v)
-    return out
+            distinct[k] = str(v)
+    return distinct[codes]  # code -1 (missing) picks the last: None
 
 
 def write_table(columns: dict[str, np.ndarray], path: str | os.PathLike[str] | None,

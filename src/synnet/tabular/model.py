@@ -22,6 +22,7 @@ from synnet.io.model_file import DEFAULT_MAX_BYTES, ModelFile
 from synnet.io.reader import load_model
 from synnet.io.writer import save_model
 from synnet.tabular.files import frame_to_table
+from synnet.tabular.memory import memory_guard
 from synnet.tabular.preprocessing import Preprocessor
 from synnet.tabular.target import TargetEncoder
 
@@ -139,17 +140,27 @@ class Model:
     # -- prediction -----------------------------------------------------------------
     def transform(self, X: Any, first_row: int = 1) -> np.ndarray:
         """Raw data -> the network's input matrix (n, n_inputs)."""
+        if self.preprocessor is not None:
+            return self.preprocessor.transform(self._named_columns(X), first_row)
+        return self._plain_input(X)
+
+    def _named_columns(self, X: Any) -> Mapping[str, Any]:
+        """X as named columns for the preprocessing (a 2-D array: in training order)."""
+        columns = _columns_of(X)
+        if columns is None:
+            names = self.feature_names or []
+            arr = np.asarray(X, dtype=object)
+            if arr.ndim != 2 or arr.shape[1] != len(names):
+                raise DataError(f"X has shape {arr.shape}; pass named columns or a 2-D "
+                                f"array with the {len(names)} columns "
+                                f"{', '.join(map(repr, names))}")
+            columns = {name: arr[:, j] for j, name in enumerate(names)}
+        return columns
+
+    def _plain_input(self, X: Any) -> np.ndarray:
+        """The input of a model without preprocessing: numeric columns in training order."""
         columns = _columns_of(X)
         names = self.feature_names
-        if self.preprocessor is not None:
-            if columns is None:
-                arr = np.asarray(X, dtype=object)
-                if arr.ndim != 2 or arr.shape[1] != len(names or []):
-                    raise DataError(f"X has shape {arr.shape}; pass named columns or a 2-D "
-                                    f"array with the {len(names or [])} columns "
-                                    f"{', '.join(map(repr, names or []))}")
-                columns = {name: arr[:, j] for j, name in enumerate(names or [])}
-            return self.preprocessor.transform(columns, first_row)
         if columns is not None:
             if names is None:
                 raise DataError("this model does not know its column names; pass a 2-D array "
@@ -166,7 +177,18 @@ class Model:
         return np.asarray(X)
 
     def _output(self, X: Any) -> np.ndarray:
-        return self.network.predict(self.transform(X))
+        """The network's outputs; with preprocessing, computed block by block, so memory
+        never holds the whole input matrix (rows x one-hot inputs)."""
+        with memory_guard("predict", "fewer rows at a time (split the data file)"):
+            if self.preprocessor is None:
+                return self.network.predict(self._plain_input(X))
+            # float64 features, as one whole transform gives them (the network computes
+            # in float64 on them, which the ONNX export reproduces)
+            blocks = [self.network.predict(block) for block in
+                      self.preprocessor.transform_blocks(self._named_columns(X))]
+            if not blocks:
+                return self.network.predict(np.empty((0, self.network.n_inputs)))
+            return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (n, n_classes), columns in the order of :attr:`classes`.

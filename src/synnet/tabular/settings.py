@@ -16,6 +16,8 @@ from synnet.core.activations import get_activation
 from synnet.core.optimizers import SGD, Optimizer, get_optimizer
 from synnet.errors import ConfigError
 from synnet.tabular.columns import IMPUTE_STRATEGIES
+from synnet.tabular.files import check_reading
+from synnet.tabular.preprocessing import check_grouping
 from synnet.tabular.target import TASKS
 
 TASK_CHOICES = ("auto", *TASKS)
@@ -45,6 +47,11 @@ class Settings:
     categorical: list[str] = field(default_factory=list)
     features: list[str] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
+    keep_columns: list[str] = field(default_factory=list)
+    max_categories: int | None = 32
+    min_frequency: int | float | None = None
+    sep: str | None = None
+    na_values: list[str] = field(default_factory=list)
     dtype: str = "float64"
     checkpoint_dir: str | None = None
     checkpoint_every: int = 1
@@ -75,6 +82,8 @@ class Settings:
         if self.impute is not None:
             check_choice("impute", self.impute, IMPUTE_STRATEGIES)
         check_choice("dtype", self.dtype, DTYPES)
+        check_grouping(self.max_categories, self.min_frequency)
+        check_reading(self.sep, self.na_values)
         if self.class_weight is not None:
             check_choice("class_weight", self.class_weight, CLASS_WEIGHTS)
             if self.task == "regression":

@@ -26,9 +26,11 @@ from synnet.core.layers import Dense, Dropout
 from synnet.core.network import Network
 from synnet.errors import ConfigError, DataError, DivergenceError
 from synnet.tabular import scores as metrics
+from synnet.tabular.columns import names_text
 from synnet.tabular.files import Table
+from synnet.tabular.memory import memory_guard
 from synnet.tabular.model import Model
-from synnet.tabular.preprocessing import Preprocessor
+from synnet.tabular.preprocessing import Preprocessor, ignored_columns
 from synnet.tabular.settings import Settings
 from synnet.tabular.target import TargetEncoder, infer_task
 from synnet.training.callbacks import EarlyStopping
@@ -49,14 +51,22 @@ class Result:
     n_train: int
     n_valid: int
     resumed_from: int | None = None
+    ignored: dict[str, str] | None = None
 
     def training_record(self, source: str) -> dict[str, Any]:
         """The JSON stored as the model file's ``training`` section."""
         return {"command": "synnet train", "data": source, "settings": asdict(self.settings),
+                "ignored_columns": self.ignored or {},
                 "task_reason": self.task_reason, "rows": {"train": self.n_train,
                                                           "valid": self.n_valid},
                 "epochs_run": self.epochs_run, "best_epoch": self.best_epoch,
                 "seconds": round(self.seconds, 3), "scores": self.scores}
+
+
+class IgnoredColumnWarning(UserWarning):
+    """Feature columns left out because they look like IDs or high-cardinality text."""
+
+    params = ("keep_columns",)  # how to keep them; the command line names its flag
 
 
 class Interrupted(KeyboardInterrupt):
@@ -113,12 +123,11 @@ def feature_names(table: Table, settings: Settings) -> list[str]:
     if settings.target not in table.columns:
         raise DataError(f"{table.source} has no column {settings.target!r} (the target); "
                         f"its columns are {', '.join(map(repr, names))}", params=["target"])
-    asked = settings.features or settings.drop
-    unknown = [c for c in asked if c not in table.columns]
-    if unknown:
-        raise DataError(f"{table.source} has no column {', '.join(map(repr, unknown))}; "
-                        f"its columns are {', '.join(map(repr, names))}",
-                        params=["features" if settings.features else "drop"])
+    for param in ("features", "drop", "keep_columns"):
+        unknown = [c for c in getattr(settings, param) if c not in table.columns]
+        if unknown:
+            raise DataError(f"{table.source} has no column {', '.join(map(repr, unknown))}; "
+                            f"its columns are {', '.join(map(repr, names))}", params=[param])
     if settings.features:
         if settings.target in settings.features:
             raise ConfigError(f"the target {settings.target!r} cannot also be a feature",
@@ -185,16 +194,50 @@ def score(model: Model, X: np.ndarray, y: np.ndarray, raw_y: np.ndarray) -> dict
     return metrics.regression_report(model.target.values(raw_y), model.target.decode(out))
 
 
+def usable_features(table: Table, features: list[str],
+                    settings: Settings) -> tuple[list[str], dict[str, str]]:
+    """(features to train on, {left-out column: why}): ID-like and high-cardinality text
+    columns are left out with an :class:`IgnoredColumnWarning`, unless named in
+    ``keep_columns``, ``features`` or ``categorical``."""
+    keep = [*settings.keep_columns, *settings.features, *settings.categorical]
+    ignored = ignored_columns(table.columns, features, keep)
+    kept = [c for c in features if c not in ignored]
+    if not kept:
+        raise DataError(f"no feature columns are left after leaving out "
+                        f"{names_text(list(ignored))} (they look like IDs or high-cardinality "
+                        "text); keep some with keep_columns=[...]", params=["keep_columns"])
+    return kept, ignored
+
+
+def warn_ignored(ignored: dict[str, str]) -> None:
+    """The IgnoredColumnWarning naming the left-out columns, why, and how to keep them."""
+    if ignored:
+        listed = "; ".join(f"{name!r} ({why})" for name, why in ignored.items())
+        warnings.warn(f"leaving out column{'s' if len(ignored) > 1 else ''} {listed}: such "
+                      "columns name rows rather than describe them; to use them anyway, pass "
+                      f"keep_columns={list(ignored)!r}", IgnoredColumnWarning, stacklevel=4)
+
+
 def train(table: Table, settings: Settings, callbacks: Sequence[Callback] = (),
           fit: Callable[..., History] | None = None) -> Result:
     """Train a model on ``table``; see the module docstring.
 
     ``callbacks`` (progress display, ...) are passed to ``Network.fit`` after the
     job's own early stopping and checkpoints. ``fit`` replaces ``Network.fit``
-    (same arguments), e.g. to train on a cluster.
+    (same arguments), e.g. to train on a cluster. Running out of memory raises
+    :class:`synnet.tabular.memory.NotEnoughMemory` saying what to try.
     """
     settings.check()
-    features = feature_names(table, settings)
+    with memory_guard(f"train on {table.source} ({table.n_rows:,} rows)",
+                      "fewer rows or columns, a lower max_categories, dtype='float32', or "
+                      "smaller hidden layers and batch_size",
+                      params=["max_categories", "dtype", "hidden", "batch_size"]):
+        return _train(table, settings, callbacks, fit)
+
+
+def _train(table: Table, settings: Settings, callbacks: Sequence[Callback],
+           fit: Callable[..., History] | None) -> Result:
+    features, ignored = usable_features(table, feature_names(table, settings), settings)
     raw_y = table.columns[settings.target]
     task, reason = resolve_task(table, settings)
     if settings.class_weight is not None and task != "classification":
@@ -210,11 +253,15 @@ def train(table: Table, settings: Settings, callbacks: Sequence[Callback] = (),
     if task == "classification" and len(np.unique(y_all[train_rows])) < 2:
         raise DataError("the training rows hold a single class; add data or lower "
                         "valid_fraction", params=["valid_fraction"])
-    preprocessor = Preprocessor(settings.impute, settings.categorical)
+    preprocessor = Preprocessor(settings.impute, settings.categorical,
+                                settings.max_categories, settings.min_frequency)
     preprocessor.fit(table.columns, features)  # checks every row: messages name file rows
-    preprocessor.fit({c: table.columns[c][train_rows] for c in features}, features)
+    warn_ignored(ignored)  # once the data passed its checks
+    train_columns = {c: table.columns[c][train_rows] for c in features}
+    preprocessor.fit(train_columns, features)
     dtype = np.dtype(settings.dtype)
-    X_train = preprocessor.transform(table.take(train_rows).columns).astype(dtype, copy=False)
+    X_train = preprocessor.transform(train_columns, dtype=dtype)  # built block by block
+    del train_columns
     y_train = y_all[train_rows]
     n_outputs = target.n_outputs
     if task == "classification" and n_outputs == 1:
@@ -224,8 +271,8 @@ def train(table: Table, settings: Settings, callbacks: Sequence[Callback] = (),
     validation = None
     early: EarlyStopping | None = None
     if len(valid_rows):
-        X_valid = preprocessor.transform(table.take(valid_rows).columns,
-                                         warn_unknown=False).astype(dtype, copy=False)
+        X_valid = preprocessor.transform({c: table.columns[c][valid_rows] for c in features},
+                                         warn_unknown=False, dtype=dtype)
         y_valid = y_all[valid_rows]
         if task == "classification" and n_outputs == 1:
             y_valid = y_valid.astype(dtype)
@@ -269,6 +316,6 @@ def train(table: Table, settings: Settings, callbacks: Sequence[Callback] = (),
     best = None if early is None or early.best_epoch is None else early.best_epoch + 1
     return Result(model, settings, reason, scores, seconds, len(history.epoch), best,
                   len(train_rows), len(valid_rows),
-                  None if checkpoint is None else checkpoint.resumed_from)
+                  None if checkpoint is None else checkpoint.resumed_from, ignored)
 
 
