@@ -135,10 +135,6 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # The split and the preprocessing depend on the seed: reuse the checkpoint's.
         settings.seed = checkpoint_seed(settings.checkpoint_dir)
     on_cluster = args.workers is not None or args.scheduler is not None
-    if on_cluster and settings.checkpoint_dir:
-        raise ConfigError("checkpoints are not supported on a Dask cluster yet; drop "
-                          "--checkpoint-dir or train without --workers/--scheduler",
-                          params=["checkpoint_dir"])
     table = read_table(args.data, sep=args.sep, na_values=args.na_values)
     progress = [] if args.quiet else [progress_callback(settings.epochs, err)]
     if progress and resolve_task(table, settings)[0] == "regression":
