@@ -286,3 +286,78 @@ def test_bad_settings_fail_before_any_work() -> None:
         assert param in info.value.params
     with pytest.raises(DataError, match="dask array"):
         sd.fit(net, np.ones((8, 6)), y)
+
+
+class _StopAfter(synnet.Callback):
+    """Ctrl-C at the end of epoch ``epoch`` (before the checkpoint of that epoch is written)."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch: int, logs: Any) -> None:
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_checkpoint_resume_equals_uninterrupted_run(client: distributed.Client,
+                                                     tmp_path: Any) -> None:
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(203, 6))
+    y = rng.integers(0, 3, 203)
+    (Xd, yd), _ = _pinned(client, [X, y], 3)
+    kw: dict[str, Any] = dict(client=client, loss="categorical_crossentropy",
+                              optimizer="adam", epochs=4, batch_size=32,
+                              steps_per_round=4)  # several rounds per epoch, shuffled
+    whole = _net(1)
+    expected = sd.fit(whole, Xd, yd, **kw)
+    ckpt = tmp_path / "ckpt"
+    first = _net(1)
+    with pytest.raises(KeyboardInterrupt):
+        sd.fit(first, Xd, yd, **kw, callbacks=[synnet.Checkpoint(ckpt), _StopAfter(2)])
+    assert sorted(p.name for p in ckpt.iterdir()) == ["ckpt-00000001.synnet",
+                                                       "ckpt-00000002.synnet"]
+    # A fresh process would build the network anew: another seed must not matter, since
+    # the weights, optimizer, shuffling seed and the ranks' parts come from the checkpoint.
+    resumed_net = _net(7)
+    resume = synnet.Checkpoint(ckpt, resume=True)
+    history = sd.fit(resumed_net, Xd, yd, **kw, callbacks=[resume])
+    assert resume.resumed_from == 2 and resumed_net.epochs_trained == 4
+    assert history.epoch == expected.epoch == [0, 1, 2, 3]
+    np.testing.assert_array_equal(history.history["loss"], expected.history["loss"])
+    for name, value in whole.get_weights().items():
+        np.testing.assert_array_equal(resumed_net.get_weights()[name], value, err_msg=name)
+    # Other settings or data are refused before any work, naming what differs.
+    with pytest.raises(synnet.errors.ResumeError, match="batch_size was 32, now 16"):
+        sd.fit(_net(1), Xd, yd, **{**kw, "batch_size": 16},
+               callbacks=[synnet.Checkpoint(ckpt, resume=True)])
+    with pytest.raises(synnet.errors.ResumeError, match="training data differ"):
+        sd.fit(_net(1), Xd, (yd + 1) % 3, **kw, callbacks=[synnet.Checkpoint(ckpt, resume=True)])
+
+
+@pytest.mark.parametrize("rows", [[5], [0, 3, 0, 4], [10, 10, 10, 10, 1], [1, 100, 1], [7] * 9])
+@pytest.mark.parametrize("n_ranks", [1, 2, 3, 8])
+def test_rank_groups_are_consecutive_non_empty_parts(rows: list[int], n_ranks: int) -> None:
+    from synnet.dask.plan import rank_groups
+    groups = rank_groups(rows, n_ranks)
+    assert [i for g in groups for i in g] == [i for i, r in enumerate(rows) if r]
+    assert all(groups) and len(groups) <= n_ranks
+    assert groups == rank_groups(list(rows), n_ranks)  # decided by the rows alone
+    if n_ranks == 2 and rows == [10, 10, 10, 10, 1]:
+        assert groups == [[0, 1], [2, 3, 4]]
+
+
+def test_estimator_with_checkpoint_resumes(client: distributed.Client, tmp_path: Any) -> None:
+    X, y = (np.random.default_rng(5).normal(size=(120, 4)),
+            np.random.default_rng(6).integers(0, 2, 120))
+    Xd, yd = da.from_array(X, chunks=60), da.from_array(y, chunks=60)
+    kw: dict[str, Any] = dict(client=client, hidden_layer_sizes=(8,), max_iter=3,
+                              random_state=0, batch_size=30)
+    whole = sd.DaskMLPClassifier(**kw).fit(Xd, yd)
+    ckpt = tmp_path / "est"
+    with pytest.raises(KeyboardInterrupt):
+        sd.DaskMLPClassifier(**kw, callbacks=[synnet.Checkpoint(ckpt), _StopAfter(1)]).fit(Xd, yd)
+    resume = synnet.Checkpoint(ckpt, resume=True)
+    resumed = sd.DaskMLPClassifier(**kw, callbacks=[resume]).fit(Xd, yd)
+    assert resume.resumed_from == 1
+    for a, b in zip(resumed.coefs_ + resumed.intercepts_, whole.coefs_ + whole.intercepts_):
+        np.testing.assert_array_equal(a, b)

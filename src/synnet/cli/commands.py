@@ -138,10 +138,6 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # The split and the preprocessing depend on the seed: reuse the checkpoint's.
         settings.seed = checkpoint_seed(settings.checkpoint_dir)
     on_cluster = args.workers is not None or args.scheduler is not None
-    if on_cluster and settings.checkpoint_dir:
-        raise ConfigError("checkpoints are not supported on a Dask cluster yet; drop "
-                          "--checkpoint-dir or train without --workers/--scheduler",
-                          params=["checkpoint_dir"])
     # On a cluster the data is read in memory unless --stream asks otherwise (refused)
     streaming = should_stream(args.data, False if on_cluster and args.stream is None
                               else args.stream)

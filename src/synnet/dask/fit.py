@@ -11,8 +11,11 @@ callbacks see one loss per epoch, as with ``Network.fit``.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Iterable
 from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -31,7 +34,8 @@ from synnet.dask.rounds import Placement, train_round
 from synnet.dask.targets import data_dtype
 from synnet.dask.worker import RoundSpec
 from synnet.errors import ConfigError, DataError
-from synnet.training.checkpoint import Checkpoint
+from synnet.training.checkpoint import Checkpoint, digest
+from synnet.training.checkpoint_state import check_keys, short_repr
 
 MODES = ("gradient", "local_sgd")
 
@@ -85,9 +89,6 @@ def fit(network: Network, X: Any, y: Any, *, client: Client | None = None,
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be synnet Callback instances, got "
                             f"{type(cb).__name__}")
-        if isinstance(cb, Checkpoint):
-            raise ConfigError("Checkpoint is not supported by synnet.dask.fit yet; save the "
-                              "network after fit instead", params=["callbacks"])
     for name, value in (("X", X), ("y", y), ("sample_weight", sample_weight)):
         if value is not None and not shards.is_collection(value):
             shards.row_blocks(value, name)  # raises the error naming the parameter
@@ -106,39 +107,116 @@ def fit(network: Network, X: Any, y: Any, *, client: Client | None = None,
 
     # -- the rounds -----------------------------------------------------------
     steps = steps_per_epoch(n_total, batch)
+    previous = (network.loss, network.optimizer, network.history, network.epochs_trained)
     network.loss, network.optimizer, network.stop_training = loss_fn, opt, False
     history = History()
     network.history = history
-    every = [history, *callbacks]
+    placement = Placement()
+    schedule = Schedule(seed, placement)
+    every: list[Callback] = sorted([history, schedule, *callbacks], key=lambda cb: cb.order)
+    settings = {"loss": loss_fn.name, "optimizer": opt.name,
+                "optimizer_config": opt.get_config(), "batch_size": batch,
+                "shuffle": bool(shuffle), "l2": l2, "epochs": epochs, "metrics": [],
+                "validation": False, "network": network.get_config(), "mode": mode,
+                "steps_per_round": round_steps, "partitions": len(parts)}
+    # Checkpoints recognise the data by a digest of its parts, computed where they live.
+    data = (_digest_parts(client, parts) if any(isinstance(cb, Checkpoint) for cb in every)
+            else None, None)
+    params = {"epochs": epochs, "steps": steps, "samples": n_total, "settings": settings,
+              "n_parts": len(parts),
+              "data": data, "callbacks": every}
     for cb in every:
         cb.set_network(network)
-        cb.set_params({"epochs": epochs, "steps": steps, "samples": n_total})
-        cb.on_train_begin({})
-    placement = Placement()
-    first = network.epochs_trained
-    network.fit_start_epoch = first
-    for epoch in range(first, first + epochs):
+        cb.set_params(params)
+    # A checkpoint may move the counters, weights, seed and groups on in on_train_begin.
+    network.fit_start_epoch = network.epochs_trained
+    try:
         for cb in every:
-            cb.on_epoch_begin(epoch, {})
-        loss_sum = weight_sum = 0.0
-        for start in range(0, steps, round_steps):
-            spec = RoundSpec(mode, loss_fn, l2, seed, epoch, start,
-                             min(round_steps, steps - start), steps, shuffle, timeout, "")
-            result = train_round(client, spec, network, opt, parts, rows, placement,
-                                 timeout=timeout, max_retries=retries)
-            loss_sum += result.loss_sum
-            weight_sum += result.weight_sum
-            network.set_weights(result.weights)
-            opt.load_state_dict(result.optimizer_state)
-        network.epochs_trained = epoch + 1
-        logs = {"loss": loss_sum / weight_sum if weight_sum else 0.0}
+            cb.on_train_begin({})
+    except BaseException:  # e.g. a refused resume: leave the network as it was
+        network.loss, network.optimizer, network.history, network.epochs_trained = previous
+        raise
+    end = network.fit_start_epoch + epochs
+    logs: dict[str, float] = {}
+    try:
+        while network.epochs_trained < end and not network.stop_training:
+            epoch = network.epochs_trained
+            for cb in every:
+                cb.on_epoch_begin(epoch, {})
+            logs = _epoch(client, network, opt, parts, rows, placement, RoundSpec(
+                mode, loss_fn, l2, schedule.seed, epoch, 0, 0, steps, shuffle, timeout, ""),
+                round_steps, retries)
+            network.epochs_trained = epoch + 1
+            for cb in every:
+                cb.on_epoch_end(epoch, logs)
+    except KeyboardInterrupt:
+        # The round in flight is abandoned; what an epoch completed is consistent.
         for cb in every:
-            cb.on_epoch_end(epoch, logs)
-        if network.stop_training:
-            break
-    for cb in every:
-        cb.on_train_end({})
+            cb.on_interrupt(logs)
+        raise
+    finally:
+        for cb in every:
+            cb.on_train_end(logs)
+        del params["callbacks"]
     return history
+
+
+def _epoch(client: Client, network: Network, opt: Optimizer, parts: list[Any],
+           rows: list[int], placement: Placement, spec: RoundSpec, round_steps: int,
+           retries: int) -> dict[str, float]:
+    """One epoch, round by round; the client adopts each round's state. Returns its logs."""
+    loss_sum = weight_sum = 0.0
+    for start in range(0, spec.steps_per_epoch, round_steps):
+        result = train_round(client, dataclasses.replace(
+            spec, first_step=start, n_steps=min(round_steps, spec.steps_per_epoch - start)),
+            network, opt, parts, rows, placement, timeout=spec.timeout, max_retries=retries)
+        loss_sum += result.loss_sum
+        weight_sum += result.weight_sum
+        network.set_weights(result.weights)
+        opt.load_state_dict(result.optimizer_state)
+    return {"loss": loss_sum / weight_sum if weight_sum else 0.0}
+
+
+class Schedule(Callback):
+    """The Dask fit's part of a checkpoint: what decides its batches besides the epoch.
+
+    That is the shuffling seed and the parts each rank trains on (in rank
+    order); a resumed fit takes both from the checkpoint, so it cuts the same
+    global batches and sums the gradients in the same order as a fit that never
+    stopped.
+    """
+
+    def __init__(self, seed: int, placement: Placement) -> None:
+        self.seed, self.placement = seed, placement
+
+    def get_state(self) -> dict[str, Any]:
+        return {"seed": self.seed, "groups": [list(g) for g in self.placement.groups]}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        state = check_keys(state, {"seed", "groups"}, "Schedule")
+        seed, groups = state["seed"], state["groups"]
+        n_parts = self.params["n_parts"]
+        if type(seed) is not int or not 0 <= seed < 2**63:
+            raise ValueError(f"Schedule seed must be an int >= 0, not {short_repr(seed)}")
+        flat = [i for g in groups for i in g] if isinstance(groups, list) and all(
+            isinstance(g, list) and g for g in groups) else None
+        if flat is None or any(type(i) is not int for i in flat) \
+                or sorted(flat) != sorted(set(flat)) or not set(flat) <= set(range(n_parts)):
+            raise ValueError("Schedule groups must be non-empty lists of distinct part "
+                             f"indices below {n_parts}")
+        self.seed, self.placement.groups = seed, [list(g) for g in groups]
+
+
+def _digest_parts(client: Client, parts: list[Any]) -> str:
+    """One digest of the prepared parts, in order (each part digested on its worker)."""
+    h = hashlib.blake2b(digest_size=16)
+    for part_digest in client.gather(client.map(_part_digest, parts, pure=False)):
+        h.update(part_digest.encode())
+    return h.hexdigest()
+
+
+def _part_digest(part: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> str:
+    return digest(SimpleNamespace(X=part[0], y=part[1], w=part[2]))
 
 
 def _default_client() -> Client:

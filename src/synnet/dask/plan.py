@@ -17,6 +17,24 @@ import math
 import numpy as np
 
 
+def rank_groups(rows: list[int], n_ranks: int) -> list[list[int]]:
+    """The parts each rank trains on: consecutive runs of non-empty parts, about equal in rows.
+
+    Decided by the rows per part and the number of ranks alone (not by where
+    Dask happened to put the parts), so two fits on the same partitions cut the
+    same batches; at most ``n_ranks`` groups, none empty.
+    """
+    idx = [i for i, r in enumerate(rows) if r]
+    total = sum(rows[i] for i in idx)
+    groups: list[list[int]] = [[] for _ in range(max(1, min(n_ranks, len(idx))))]
+    seen = 0
+    for i in idx:
+        # A part joins the group its middle row falls in.
+        groups[min(len(groups) - 1, (2 * seen + rows[i]) * len(groups) // (2 * total))].append(i)
+        seen += rows[i]
+    return [g for g in groups if g]
+
+
 def steps_per_epoch(n_total: int, batch_size: int) -> int:
     """Global steps per epoch: ceil(n_total / batch_size)."""
     return max(1, math.ceil(n_total / batch_size))

@@ -26,6 +26,7 @@ from distributed import Client, Event, Future, wait
 from synnet.core.network import Network
 from synnet.core.optimizers import Optimizer
 from synnet.dask import shards
+from synnet.dask.plan import rank_groups
 from synnet.dask.reducer import Reducer, ReducerAborted
 from synnet.dask.worker import PeerLost, RoundResult, RoundSpec, run_round
 from synnet.errors import SynnetError
@@ -61,6 +62,9 @@ class Placement:
     template: Future | None = None
     state: Future | None = None  # the last round's RoundResult, where the next one starts
     abort: str = ""  # the name of the Event that tells this placement's ranks to give up
+    #: The parts each rank trains on, in rank order. They decide the batches, so they
+    #: outlive a placement (and a checkpoint restores them) while enough workers are left.
+    groups: list[list[int]] = field(default_factory=list)
 
     def reset(self) -> None:
         self.plan, self.reducer, self.template, self.state = {}, None, None, None
@@ -96,8 +100,21 @@ def _place(client: Client, spec: RoundSpec, state: tuple[Network, Optimizer],
     if not workers:
         raise ClusterError("the cluster has no workers left; start workers and refit (the "
                            "weights of the last finished round are in the network)")
-    placement.plan = plan = shards.assign(client, parts, rows, workers)
-    placement.template = client.scatter(state, workers=list(plan), broadcast=True, hash=False)
+    if not placement.groups:
+        placement.groups = rank_groups(rows, len(workers))
+    if len(placement.groups) <= len(workers):
+        plan = shards.place_groups(client, parts, rows, placement.groups, workers)
+    else:  # a worker was lost: the batches change anyway, so keep the data where it is
+        plan = shards.assign(client, parts, rows, workers)
+    placement.plan, placement.groups = plan, [list(p) for p in plan.values()]
+    # Not the history: fit's callbacks (in its params) hold this placement, locks, files.
+    network, history = state[0], state[0].history
+    network.history = None
+    try:
+        placement.template = client.scatter(state, workers=list(plan), broadcast=True,
+                                            hash=False)
+    finally:
+        network.history = history
     placement.state = None
     placement.abort = f"synnet-abort-{uuid.uuid4().hex}"
     if spec.mode == "gradient":

@@ -121,3 +121,25 @@ def assign(client: Client, parts: list[Future], rows: list[int], workers: list[s
         plan[owner].append(i)
         load[owner] += rows[i]
     return {w: idx for w, idx in plan.items() if idx}
+
+
+def place_groups(client: Client, parts: list[Future], rows: list[int],
+                 groups: list[list[int]], workers: list[str]) -> dict[str, list[int]]:
+    """worker -> parts, one given group per worker, in the groups' (rank) order.
+
+    Each group goes to the free worker already holding most of its rows (Dask
+    moves the rest); ``len(groups) <= len(workers)``.
+    """
+    holders = client.who_has(parts)
+    free = list(workers)
+    plan: dict[str, list[int]] = {}
+    for group in groups:
+        held = dict.fromkeys(free, 0)
+        for i in group:
+            for w in holders.get(parts[i].key, ()):
+                if w in held:
+                    held[w] += rows[i]
+        owner = max(free, key=held.__getitem__)
+        free.remove(owner)
+        plan[owner] = list(group)
+    return plan

@@ -59,7 +59,7 @@ from synnet.training.checkpoint_state import (
 )
 from synnet.training.lock import FolderLock
 
-__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "Checkpoint", "fingerprint",
+__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "Checkpoint", "digest", "fingerprint",
            "latest_checkpoint"]
 #: What ``save_kwargs`` may pass on to save_model (the rest a checkpoint sets itself).
 SAVE_KWARGS = frozenset({"preprocessor", "target", "metadata", "training"})
@@ -314,17 +314,21 @@ def latest_checkpoint(
 
 
 def fingerprint(params: dict[str, Any]) -> dict[str, Any]:
-    """Digests of the training and validation data, and the settings, of a fit."""
-    train, val = params["data"]
+    """Digests of the training and validation data, and the settings, of a fit.
+
+    ``params["data"]`` is (train, validation): prepared data (with X, y, w), or a
+    digest already computed elsewhere (a Dask fit digests its parts on the workers).
+    """
+    train, val = (d if d is None or isinstance(d, str) else digest(d) for d in params["data"])
     # The epoch count is left out: a resumed fit may be asked to train for longer.
     settings = {k: v for k, v in params["settings"].items() if k != "epochs"}
-    out: dict[str, Any] = {"settings": settings, "train": _digest(train)}
-    out["validation"] = None if val is None else _digest(val)
-    return out
+    return {"settings": settings, "train": train, "validation": val}
 
 
-def _digest(data: Any) -> str:
-    if isinstance(data, Source):  # a file is not read for this: its paths, sizes, times
+def digest(data: Any) -> str:
+    """A 32-hex-digit digest of prepared data: its X, y and w (each None, dense or sparse),
+    or a Source's own digest (a file is not read for this: its paths, sizes, times)."""
+    if isinstance(data, Source):
         return data.digest()
     h = hashlib.blake2b(digest_size=16)
     for part in (data.X, data.y, data.w):
