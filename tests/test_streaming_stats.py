@@ -203,15 +203,33 @@ def test_streaming_keeps_named_columns_and_refuses_what_one_pass_cannot_tell(
     _, _, _, ignored = fit_streaming(_chunks(columns, 50), names, "label", "classification",
                                      keep=["code"])
     assert list(ignored) == ["row"]
-    # Dates become parts only in memory.
-    dated = dict(columns, when=np.array([f"2024-01-{1 + i % 28:02d}" for i in range(300)],
-                                        dtype=object))
-    with pytest.raises(ConfigError, match="'when' holds dates") as info:
-        fit_streaming(_chunks(dated, 50), ["x", "when"], "label", "classification")
-    assert info.value.params == ("stream",)
-    pre, _, _, _ = fit_streaming(_chunks(dated, 50), ["x", "when"], "label", "classification",
-                                 categorical=["when"])
-    assert pre.columns[1]["kind"] == "categorical"
+
+
+@pytest.mark.parametrize("impute", [None, "mean", "most_frequent"])
+@pytest.mark.parametrize("timed", [False, True])
+def test_streaming_splits_dates_into_the_parts_of_the_in_memory_fit(impute: str | None,
+                                                                    timed: bool) -> None:
+    rng = np.random.default_rng(5)
+    n = 400
+    days = rng.integers(0, 3000, n)
+    when = np.array([str(np.datetime64("2015-01-01") + int(d)) for d in days], dtype=object)
+    if timed:  # a time of day in a later chunk only: the hour part is known at the end
+        when[350:] = [f"{w} {int(h):02d}:30" for w, h in zip(when[350:], days[350:] % 24)]
+    if impute:
+        when[::13] = None
+    columns = {"when": when, "x": rng.normal(size=n), "label": rng.choice(["p", "q"], n)}
+    pre, _, _, _ = fit_streaming(_chunks(columns, 64), ["when", "x"], "label",
+                                 "classification", impute, keep=[])
+    expected = Preprocessor(impute).fit(columns, ["when", "x"])
+    assert expected.columns[0]["kind"] == "datetime"
+    assert ("hour" in expected.columns[0]["parts"]) == timed
+    _close(expected.to_config(), pre.to_config())
+    # A value that is no date is named, as in memory.
+    columns["when"][200] = "soon"
+    with pytest.raises(DataError, match=r"'soon' in row 201"):
+        Preprocessor("mean").fit(columns, ["when", "x"])
+    with pytest.raises(DataError, match=r"'soon' in row 201"):
+        fit_streaming(_chunks(columns, 64), ["when", "x"], "label", "classification", "mean")
 
 
 def test_streaming_applies_the_category_cap(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,13 +13,13 @@ categories and most-frequent fills, else :data:`NUMBER_DISTINCT`).
 The column rules of the in-memory job apply: ID-like and high-cardinality
 columns are left out (counted over every row, as
 :func:`~synnet.tabular.preprocessing.ignored_columns` does), rare categories
-are grouped (``max_categories``, ``min_frequency``: from the counts), and the
-category cap holds.
+are grouped (``max_categories``, ``min_frequency``: from the counts), dates
+become parts (their moments merged as numbers' are), and the category cap holds.
 
 Not streamable, refused with a ConfigError naming what to do: ``impute='median'``
-(it needs every value; said before reading anything); a column of dates (split
-into parts only in memory); a column still all different when its distinct
-values stop being counted (it may be an ID: name it in keep_columns or drop it).
+(it needs every value; said before reading anything); a column still all
+different when its distinct values stop being counted (it may be an ID: name it
+in keep_columns or drop it).
 """
 
 from __future__ import annotations
@@ -34,8 +34,12 @@ import numpy as np
 
 from synnet.errors import ConfigError, DataError
 from synnet.tabular.columns import (
+    DATE_PARTS,
     MAX_LISTED,
+    TIME_PARTS,
     as_column,
+    datetime_part,
+    has_time,
     missing_error,
     missing_mask,
     most_frequent_text,
@@ -47,6 +51,7 @@ from synnet.tabular.columns import (
 from synnet.tabular.files import Table
 from synnet.tabular.preprocessing import (
     CATEGORICAL,
+    DATETIME,
     HIGH_CARDINALITY,
     MAX_CATEGORIES,
     MIN_ROWS_FOR_IDS,
@@ -57,6 +62,7 @@ from synnet.tabular.preprocessing import (
 )
 from synnet.tabular.target import TargetEncoder, _class_labels, check_classes
 
+ALL_PARTS = (*DATE_PARTS, *TIME_PARTS)
 #: Distinct values counted per column; a text column with more is refused.
 MAX_DISTINCT = 100_000
 #: Distinct values counted per numeric column, in case later chunks make it text (and
@@ -115,6 +121,12 @@ class _Column:
     last: float = -math.inf
     #: when counting stopped: whether every value so far was different (an ID?)
     distinct_when_capped: bool = False
+    #: the date parts (DATE_PARTS, then TIME_PARTS) of the values that are dates
+    parts: list[Moments] = field(default_factory=lambda: [Moments() for _ in ALL_PARTS])
+    part_counts: list[Counter[float]] = field(
+        default_factory=lambda: [Counter() for _ in ALL_PARTS])  # with count_numbers
+    timed: bool = False  # some value carries a time of day
+    not_dates: list[tuple[int, Any]] = field(default_factory=list)  # the first: row, value
 
     def add(self, column: np.ndarray, ids: np.ndarray) -> None:
         """Count a chunk of the column; ``ids``: its rows' numbers in the file (0-based)."""
@@ -129,15 +141,24 @@ class _Column:
         if column.dtype.kind == "O":
             self.object_dtype = True
             values = np.full(len(column), np.nan)
+            dated: list[list[float]] = []
             for i in np.flatnonzero(present):
                 f = parse_float(column[i])
                 if f is None:
-                    self.dates += parse_datetime(column[i]) is not None
+                    d = parse_datetime(column[i])
+                    if d is not None:
+                        dated.append([datetime_part(d, part) for part in ALL_PARTS])
+                        self.timed = self.timed or has_time(column[i])
+                    elif len(self.not_dates) < MAX_LISTED:
+                        self.not_dates.append((int(ids[i]), column[i]))
                     self.n_bad += 1
                     if len(self.bad) < MAX_LISTED:
                         self.bad.append((int(ids[i]), column[i]))
                 else:
                     values[i] = f
+                    if len(self.not_dates) < MAX_LISTED:
+                        self.not_dates.append((int(ids[i]), column[i]))
+            self._add_dates(np.asarray(dated).reshape(-1, len(ALL_PARTS)))
             ok = present & ~np.isnan(values)
             self.parsed += int(ok.sum())
             x = values[ok]
@@ -156,6 +177,14 @@ class _Column:
             if len(self.texts) > limit:
                 self.distinct_when_capped = len(self.texts) == self.present
                 self.texts = None  # too many to be categories: numbers, or refused below
+
+    def _add_dates(self, x: np.ndarray) -> None:
+        """(k, len(ALL_PARTS)) parts of a chunk's dates."""
+        self.dates += len(x)
+        for k, part in enumerate(x.T):
+            self.parts[k].add(part)
+            if self.count_numbers:
+                self.part_counts[k].update(part.tolist())
 
     def looks_numeric(self) -> bool:
         """columns.looks_numeric's rule, counted over every chunk."""
@@ -280,9 +309,7 @@ def _spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
     if c.present == 0:
         raise DataError(f"column {name!r} has no values; drop it or fill it in")
     if name not in pre.categorical and not c.looks_numeric() and c.dates > c.present / 2:
-        raise ConfigError(f"column {name!r} holds dates, which become parts (year, month, "
-                          "...) only when the data is read into memory; train without "
-                          "--stream, declare it categorical, or drop it", params=["stream"])
+        return _date_spec(name, c, pre)
     if name in pre.categorical or not c.looks_numeric():
         if c.texts is None:
             raise DataError(f"column {name!r} has more than {MAX_DISTINCT} distinct values "
@@ -322,14 +349,52 @@ def _spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
                             params=["impute"])
         best = max(c.texts.values())
         fill = min(float(v) for v, k in c.texts.items() if k == best)
+    mean, scale = _filled(m, c, fill, pre.impute)
+    spec.update(mean=mean, scale=scale)
+    if fill is not None:
+        spec["fill"] = fill
+    return spec
+
+
+def _filled(m: Moments, c: _Column, fill: float | None, impute: str | None,
+            ) -> tuple[float, float]:
+    """(mean, scale) of the present values ``m`` with the missing ones set to ``fill``."""
     mean, scale = m.mean, m.std(c.rows)  # filled rows add nothing to the deviations...
-    if fill is not None and pre.impute != "mean" and c.n_missing:
+    if fill is not None and impute != "mean" and c.n_missing:
         both = Moments(c.rows - c.n_missing, m.mean, m.m2)  # ...unless the fill is not the mean
         both.add(np.full(c.n_missing, fill))
         mean, scale = both.mean, both.std()
-    spec.update(mean=mean, scale=scale if scale > 0.0 else 1.0)
-    if fill is not None:
-        spec["fill"] = fill
+    return mean, scale if scale > 0.0 else 1.0
+
+
+def _date_spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
+    """Preprocessor._fit_datetime's spec from the merged date parts."""
+    if c.dates < c.present:
+        rows = _rows([r for r, _ in c.not_dates], c.present - c.dates)
+        examples = ", ".join(repr(v) for _, v in c.not_dates[:3])
+        raise DataError(f"column {name!r} must hold ISO 8601 dates (like 2024-03-31 or "
+                        f"2024-03-31 14:05) but has {examples} in {rows_text(rows, 1)}; fix "
+                        "those values")
+    parts = list(DATE_PARTS) + (list(TIME_PARTS) if c.timed else [])
+    spec: dict[str, Any] = {"name": name, "kind": DATETIME, "parts": parts}
+    fills: list[float | None] = []
+    for k in range(len(parts)):
+        if pre.impute == "mean":
+            fills.append(c.parts[k].mean)
+        elif pre.impute == "most_frequent":
+            counts = c.part_counts[k]
+            best = max(counts.values())
+            fills.append(min(v for v, n in counts.items() if n == best))
+        else:
+            fills.append(None)
+    if pre.impute is not None:
+        spec["fill"] = fills
+    stats = [_filled(c.parts[k], c, fills[k], pre.impute) for k in range(len(parts))]
+    if not all(math.isfinite(v) for stat in stats for v in stat):
+        raise DataError(f"column {name!r} has values too large to standardize "
+                        "(beyond about 1e150); rescale the column")
+    spec["mean"] = [m for m, _ in stats]
+    spec["scale"] = [s for _, s in stats]
     return spec
 
 
