@@ -337,8 +337,9 @@ def test_train_stream_fits_the_preprocessing_of_the_in_memory_job(
 
     lines = _awkward_rows(400, 2)
     data = tmp_path / "d.csv"  # a row number to leave out, 'NA' text, "1,234", ';'
-    data.write_text("\n".join([f"id;{lines[0]}"] + [f"{i};{line}" for i, line in
-                                                   enumerate(lines[1:])]) + "\n")
+    data.write_text("\n".join([f"id;{lines[0]};when"] + [
+        f"{i};{line};2020-{1 + i % 12:02d}-{1 + i * 7 % 28:02d}"  # dates become parts
+        for i, line in enumerate(lines[1:])]) + "\n")
     monkeypatch.setattr(train_stream, "TRAIN_CHUNK_ROWS", 64)
     configs = []
     for mode in ("--stream", "--no-stream"):
@@ -350,16 +351,18 @@ def test_train_stream_fits_the_preprocessing_of_the_in_memory_job(
         assert "synnet: warning: leaving out column 'id' (a different whole number" in err
         assert load(model).header["training"]["ignored_columns"].keys() == {"id"}
         pre = load(model).preprocessor
-        assert pre is not None and pre.input_names == ["amount", "city", "x"]
+        assert pre is not None and pre.input_names == ["amount", "city", "x", "when"]
         configs.append(pre.to_config())
     streamed, in_memory = configs
     assert in_memory["columns"][1]["infrequent"]  # grouping acted
+    assert in_memory["columns"][3]["kind"] == "datetime"
     assert streamed.keys() == in_memory.keys()
     for a, b in zip(in_memory["columns"], streamed["columns"]):
         assert a.keys() == b.keys()
         for key in a:
-            assert b[key] == (pytest.approx(a[key], rel=1e-12) if isinstance(a[key], float)
-                              else a[key])
+            numbers = isinstance(a[key], float) or (isinstance(a[key], list) and all(
+                isinstance(v, float) for v in a[key]))  # a date's parts
+            assert b[key] == (pytest.approx(a[key], rel=1e-12) if numbers else a[key])
     code, _, err = run(capsys, "train", data, "--target", "label", "-o", tmp_path / "w.synnet",
                        "--stream", "--workers", "2")
     assert code == 2 and "--stream" in err
