@@ -239,3 +239,22 @@ def test_streaming_applies_the_category_cap(monkeypatch: pytest.MonkeyPatch) -> 
     columns = _rules_table(300)
     with pytest.raises(DataError, match="a model file holds at most 5"):
         fit_streaming(_chunks(columns, 50), ["rare", "x"], "label", "classification")
+
+
+def test_streaming_refuses_decimal_commas_as_the_in_memory_fit() -> None:
+    rng = np.random.default_rng(2)
+    comma = np.array([f"{v:.2f}".replace(".", ",") for v in rng.normal(size=200)],
+                     dtype=object)
+    comma[::9] = None
+    columns = {"comma": comma, "x": rng.normal(size=200), "label": rng.choice(["p", "q"], 200)}
+    with pytest.raises(DataError) as whole:
+        Preprocessor("mean").fit(columns, ["comma", "x"])
+    with pytest.raises(DataError) as streamed:
+        fit_streaming(_chunks(columns, 32), ["comma", "x"], "label", "classification", "mean",
+                      keep=[])
+    assert str(streamed.value) == str(whole.value) and "decimal comma" in str(whole.value)
+    assert streamed.value.params == whole.value.params
+    pre, _, _, _ = fit_streaming(_chunks(columns, 32), ["comma", "x"], "label",
+                                 "classification", "mean", categorical=["comma"], keep=[])
+    _close(Preprocessor("mean", ["comma"]).fit(columns, ["comma", "x"]).to_config(),
+           pre.to_config())

@@ -39,6 +39,7 @@ from synnet.tabular.columns import (
     TIME_PARTS,
     as_column,
     datetime_part,
+    decimal_comma_error,
     has_time,
     missing_error,
     missing_mask,
@@ -127,6 +128,8 @@ class _Column:
         default_factory=lambda: [Counter() for _ in ALL_PARTS])  # with count_numbers
     timed: bool = False  # some value carries a time of day
     not_dates: list[tuple[int, Any]] = field(default_factory=list)  # the first: row, value
+    decimal_commas: bool = True  # every value so far is a number with a decimal comma
+    first: list[Any] = field(default_factory=list)  # the first present values, for messages
 
     def add(self, column: np.ndarray, ids: np.ndarray) -> None:
         """Count a chunk of the column; ``ids``: its rows' numbers in the file (0-based)."""
@@ -138,6 +141,11 @@ class _Column:
         if len(self.missing) < MAX_LISTED:
             self.missing.extend(ids[where[:MAX_LISTED - len(self.missing)]].tolist())
         self.present += int(present.sum())
+        if self.decimal_commas and present.any():
+            values = column[present]
+            self.first.extend(values[:3 - len(self.first)].tolist())
+            self.decimal_commas = decimal_comma_error(
+                values, "", np.zeros(len(values), dtype=bool)) is not None
         if column.dtype.kind == "O":
             self.object_dtype = True
             values = np.full(len(column), np.nan)
@@ -198,8 +206,8 @@ class _Column:
         if n < MIN_ROWS_FOR_IDS:
             return None
         numeric = self.looks_numeric()
-        if not numeric and self.dates > n / 2:
-            return None  # dates
+        if not numeric and (self.dates > n / 2 or self.decimal_commas):
+            return None  # dates, or numbers with a decimal comma (an error in the fit)
         if numeric and (self.n_bad or not self.whole):
             return None  # text among numbers (reported by the fit), or fractions
         if self.texts is None:
@@ -310,6 +318,11 @@ def _spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
         raise DataError(f"column {name!r} has no values; drop it or fill it in")
     if name not in pre.categorical and not c.looks_numeric() and c.dates > c.present / 2:
         return _date_spec(name, c, pre)
+    if name not in pre.categorical and not c.looks_numeric() and c.decimal_commas:
+        error = decimal_comma_error(np.array(c.first, dtype=object), name,
+                                    np.zeros(len(c.first), dtype=bool))
+        assert error is not None
+        raise error
     if name in pre.categorical or not c.looks_numeric():
         if c.texts is None:
             raise DataError(f"column {name!r} has more than {MAX_DISTINCT} distinct values "
