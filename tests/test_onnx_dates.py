@@ -41,7 +41,7 @@ FORMATS = [
 #: Text synnet refuses as dates (predict raises); the graph gives NaN features.
 NOT_DATES = ["2023-02-29", "1900-02-29", "2024-13-01", "2024-00-10", "2024-04-31",
              "0000-01-01", "2024-03-31T24", "2024-03-31T", "x", "  ", "2024-3-31",
-             "２０２４-03-31", "2024/03/31"]
+             "\uff12\uff10\uff12\uff14-03-31", "2024/03/31"]
 
 
 def features(pre: Preprocessor, text: list[str]) -> np.ndarray:
