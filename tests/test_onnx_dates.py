@@ -36,7 +36,7 @@ FORMATS = [
     "2024-03-31T14:05:00,123456789", "2024-03-31T14:05:00Z", "2024-03-31T14Z",
     "2024-03-31T14+02", "2024-03-31T14:05+0200", "2024-03-31T23:59:59-02:00:30.5",
     "2024-03-31T14.5", "2024-03-31T14:05:00 +02:00", "2023-12-31T23:59:59.999999+23:59",
-    "1999-12-31 00:00", " 2016-02-29T09:30:00Z ",
+    "1999-12-31 00:00", " 2016-02-29T09:30:00Z ", "2024-03-31\n14", "2024-03-31\x0014",
 ]
 #: Text synnet refuses as dates (predict raises); the graph gives NaN features.
 NOT_DATES = ["2023-02-29", "1900-02-29", "2024-13-01", "2024-00-10", "2024-04-31",
@@ -71,6 +71,11 @@ def test_every_accepted_format_gives_the_parts_predict_computes(impute):
     assert np.isnan(features(pre, NOT_DATES)).all()
     for text_value in NOT_DATES:
         assert parse_datetime(text_value) is None
+
+
+def test_the_whitespace_list_is_what_str_strip_removes():
+    assert preprocessing_graph.WHITESPACE == "".join(
+        chr(c) for c in range(0x110000) if chr(c).isspace())
 
 
 def table(n: int, seed: int) -> tuple[list[str], list[list[Any]]]:

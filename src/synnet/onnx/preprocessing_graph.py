@@ -4,7 +4,9 @@ One graph input per column, named as the column, shaped (n, 1): numbers as
 ``double`` (standardized in double precision, as ``transform`` does), text
 as ``string`` (one-hot encoded with ``ai.onnx.ml`` ``OneHotEncoder``; a
 category training never saw becomes all zeros, as in ``predict``). The
-features are concatenated in the preprocessor's order.
+features are concatenated in the preprocessor's order. Dates and datetimes
+are ``string`` too: the ISO 8601 text the CSV holds, read into the parts
+``predict`` computes (see :func:`_datetime`; RegexFullMatch, so opset 20).
 
 Each column kind has one exporter in :data:`COLUMN_KINDS`, with the settings
 it reads; a new kind is one more function there. A kind without an exporter,
@@ -78,8 +80,11 @@ def _categorical(sink: GraphSink, spec: dict[str, Any]) -> tuple[onnx.ValueInfoP
     return value_info(name, TensorProto.STRING, [None, 1]), features
 
 
-#: Python's ``str.strip`` whitespace as an RE2 class (``\\s`` is only ASCII there).
-_SPACE = "[" + "".join(f"\\x{{{c:x}}}" for c in range(0x110000) if chr(c).isspace()) + "]"
+#: The characters Python's ``str.strip`` removes (``str.isspace``; a test checks the
+#: list), as an RE2 class, since RE2's ``\s`` is only ASCII space.
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+              + "".join(map(chr, range(0x2000, 0x200b))) + "\u2028\u2029\u202f\u205f\u3000")
+_SPACE = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE) + "]"
 #: The text ``parse_datetime`` reads has ``YYYY-MM-DD`` after the leading space, then
 #: optionally a separator (any character) and the hour's two digits: so the parts sit at
 #: fixed places. Later text (minutes, fractions, offsets) changes no part.
