@@ -7,12 +7,14 @@ day of year, hour), imputation and standardization as ``predict``.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
@@ -145,3 +147,36 @@ def test_a_lower_opset_is_refused_naming_the_one_needed(tmp_path, capsys):
         model.to_onnx(opset=19)
     assert info.value.params == ("opset",)
     assert {(o.domain, o.version) for o in model.to_onnx(opset=21).opset_import} >= {("", 21)}
+
+
+TIMES = ["", "%H", "%H:%M", "%H%M", "%H:%M:%S", "%H%M%S", "%H:%M:%S.%f", "%H:%M:%S,%f",
+         "%H:%M:%SZ", "%H%z", "%H:%M%z", "%H:%M:%S.%f%z", "%H.%f", "%H:%M.%f"]
+
+
+@pytest.fixture(scope="module")
+def datetime_graph() -> tuple[Preprocessor, Any]:
+    pre = Preprocessor(impute="mean").fit(
+        {"d": np.array(["1999-12-31 07", "2024-02-29T23:00", None, "2010-06-15"], dtype=object)})
+    builder = Builder(preprocessing_graph.min_opset(pre))
+    inputs, out = preprocessing_graph.add_preprocessing(builder, pre)
+    proto = builder.model(inputs, [value_info(out, onnx.TensorProto.DOUBLE, [None, None])], "t")
+    return pre, session(proto)
+
+
+@settings(max_examples=150, deadline=None)
+@given(day=st.dates(min_value=date(1, 1, 1)), hour=st.integers(0, 23),
+       minute=st.integers(0, 59), fmt=st.sampled_from(TIMES),
+       sep=st.characters(exclude_categories=["Cs"]),
+       lead=st.text(preprocessing_graph.WHITESPACE, max_size=2),
+       trail=st.text(preprocessing_graph.WHITESPACE, max_size=2))
+def test_generated_iso_text_matches_predict(datetime_graph, day, hour, minute, fmt, sep, lead,
+                                            trail):
+    """Any text parse_datetime accepts (any separator, time form, offset, spaces around)
+    gives exactly predict's features."""
+    pre, sess = datetime_graph
+    when = datetime(day.year, day.month, day.day, hour, minute, 7, 120000,
+                    timezone(timedelta(hours=2)))
+    text = lead + str(day) + (sep + when.strftime(fmt) if fmt else "") + trail
+    got = sess.run(None, {"d": np.array([[text]], dtype=object)})[0]
+    if parse_datetime(text) is not None:
+        np.testing.assert_array_equal(got, pre.transform({"d": np.array([text], dtype=object)}))
