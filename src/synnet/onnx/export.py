@@ -81,7 +81,7 @@ def model_to_onnx(model: Model, path: Path | None = None, *,
     """A CLI model (preprocessing + network + target) as one ONNX model.
 
     Inputs: one per column, named as the column, (N, 1): ``double`` for numbers,
-    ``string`` for text; a model without preprocessing takes ``X`` (N, n_inputs)
+    ``string`` for text and dates; a model without preprocessing takes ``X`` (N, n_inputs)
     in the network's dtype. Outputs: ``label`` (original class labels; an
     (N, k) int64 0/1 matrix for multilabel models) and ``probabilities``
     (N, n_classes) for classifiers; ``prediction`` in the target's units
