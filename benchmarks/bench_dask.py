@@ -147,7 +147,7 @@ def main() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # distributed's start-up chatter
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=":0")
     try:
         with Client(cluster) as client:
             chunk = -(-n // 4)

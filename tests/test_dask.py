@@ -38,7 +38,7 @@ def client() -> Iterator[distributed.Client]:
     with dask.config.set({"distributed.scheduler.work-stealing": False,
                           "distributed.comm.timeouts.connect": "20s"}):
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, death_timeout=30)
+                                           dashboard_address=":0", death_timeout=30)
         try:
             with distributed.Client(cluster, timeout=30) as c:
                 c.wait_for_workers(2, timeout=60)

@@ -35,7 +35,7 @@ def cluster_fit(workers: int | None, scheduler: str | None) -> Iterator[Fit]:
     cluster = None
     if workers is not None:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=":0")
     try:
         with Client(cluster if cluster is not None else scheduler, timeout=30) as client:
             n = workers or max(1, len(client.scheduler_info(n_workers=-1)["workers"]))

@@ -77,11 +77,11 @@ def _elem_type(values: np.ndarray) -> int:
 
 
 def model_to_onnx(model: Model, path: Path | None = None, *,
-                  opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
+                  opset: int | None = None) -> onnx.ModelProto:
     """A CLI model (preprocessing + network + target) as one ONNX model.
 
     Inputs: one per column, named as the column, (N, 1): ``double`` for numbers,
-    ``string`` for text; a model without preprocessing takes ``X`` (N, n_inputs)
+    ``string`` for text and dates; a model without preprocessing takes ``X`` (N, n_inputs)
     in the network's dtype. Outputs: ``label`` (original class labels; an
     (N, k) int64 0/1 matrix for multilabel models) and ``probabilities``
     (N, n_classes) for classifiers; ``prediction`` in the target's units
@@ -90,15 +90,31 @@ def model_to_onnx(model: Model, path: Path | None = None, *,
 
     Raises ConfigError, before any work, for what the export cannot write as
     ``predict`` computes it: an unknown layer, activation, column kind or
-    setting, a column named like an output, an unsupported opset.
+    setting, a column named like an output, an unsupported opset, or one
+    below what a column needs (date columns need 20). ``opset`` None: 17, or
+    the lowest opset the columns need.
     """
-    builder = Builder(check_opset(opset))
     _check_model(model)
+    builder = Builder(_model_opset(model, opset))
     inputs, x, dtype = _add_inputs(builder, model)
     out = network_graph.add_network(builder, model.network, x, dtype)
     outputs = _add_outputs(builder, model, out, dtype)
     return _finish(builder, inputs, outputs, path,
                    "a synnet Model: preprocessing, network, target")
+
+
+def _model_opset(model: Model, opset: int | None) -> int:
+    """The opset asked for (checked), or the default raised to what the columns need."""
+    needed = (DEFAULT_OPSET if model.preprocessor is None
+              else preprocessing_graph.min_opset(model.preprocessor))
+    if opset is None:
+        return max(DEFAULT_OPSET, needed)
+    value = check_opset(opset)
+    if value < needed:
+        raise ConfigError(f"cannot export to ONNX at opset {value}: the model's date columns "
+                          f"need opset {needed} or later (RegexFullMatch); leave the opset "
+                          f"out or give --opset {needed}", params=["opset"])
+    return value
 
 
 def _check_model(model: Model) -> None:
