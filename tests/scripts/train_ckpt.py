@@ -4,7 +4,9 @@ Trains a small dropout network with Adam, shuffling and early stopping (every
 source of state that a resume must restore), checkpointing into CKPT_DIR, and
 saves the final weights to OUT (.npz). --resume continues from the newest
 checkpoint; --lr and --flip change the settings/data (for the refusal tests);
---every sets the checkpoint interval.
+--every sets the checkpoint interval. --stream DIR trains on the same data
+written as Parquet files in DIR (written if missing), read as data sources
+with a shuffle buffer.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ parser.add_argument("--epochs", type=int, default=60)
 parser.add_argument("--every", type=int, default=1)
 parser.add_argument("--lr", type=float, default=0.01)
 parser.add_argument("--flip", action="store_true")
+parser.add_argument("--stream", default=None)
 args = parser.parse_args()
 
 rng = np.random.default_rng(0)
@@ -35,9 +38,27 @@ net = synnet.Network([synnet.Dense(20, 64, "relu"), synnet.Dropout(0.2),
                       synnet.Dense(64, 64, "tanh"), synnet.Dense(64, 2, "softmax")], seed=7)
 ckpt = synnet.Checkpoint(args.ckpt_dir, every=args.every, keep=3, resume=args.resume)
 stop = synnet.EarlyStopping("val_loss", patience=1000, restore_best_weights=True)
+data: dict[str, object] = {"X": X, "y": y, "validation_split": 0.2}
+if args.stream:
+    from pathlib import Path
+
+    import pandas as pd
+
+    from synnet.data import ParquetSource
+
+    names = [f"x{i}" for i in range(20)]
+    folder = Path(args.stream)
+    if not (folder / "valid.parquet").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        frame = pd.DataFrame(X, columns=names).assign(y=y)
+        frame[:2400].to_parquet(folder / "train.parquet", row_group_size=300)
+        frame[2400:].to_parquet(folder / "valid.parquet")
+    data = {"X": ParquetSource(folder / "train.parquet", names, "y", shuffle_buffer=500),
+            "validation_data": ParquetSource(folder / "valid.parquet", names, "y")}
 try:
-    net.fit(X, y, loss="categorical_crossentropy", optimizer=synnet.Adam(lr=args.lr),
-            epochs=args.epochs, batch_size=32, validation_split=0.2, callbacks=[stop, ckpt])
+    net.fit(**data, loss="categorical_crossentropy",  # type: ignore[arg-type]
+            optimizer=synnet.Adam(lr=args.lr), epochs=args.epochs, batch_size=32,
+            callbacks=[stop, ckpt])
 except KeyboardInterrupt:
     print(f"interrupted; checkpoint {ckpt.last_path}", flush=True)
     sys.exit(130)

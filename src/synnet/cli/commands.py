@@ -21,14 +21,16 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from synnet._validation import check_int
 from synnet.cli import report as reporting
 from synnet.cli.plot import check_plot_path, plot_history
-from synnet.cli.progress import Note, progress_callback
+from synnet.cli.progress import Note, RowRate, progress_callback
 from synnet.errors import ConfigError, DataError
 from synnet.io.atomic import atomic_write, output_target, remove_stale_temp_files
 from synnet.io.reader import load_model
 from synnet.tabular import scores
-from synnet.tabular.files import PARQUET_SUFFIXES, Table, read_table, write_table
+from synnet.tabular.chunks import read_chunks, write_chunks
+from synnet.tabular.files import PARQUET_SUFFIXES, Table, read_table
 from synnet.tabular.model import load
 from synnet.tabular.settings import Settings
 from synnet.tabular.train import (
@@ -39,6 +41,7 @@ from synnet.tabular.train import (
     split_rows,
     train,
 )
+from synnet.tabular.train_stream import should_stream, train_stream
 
 EXIT_OK, EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -135,28 +138,38 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # The split and the preprocessing depend on the seed: reuse the checkpoint's.
         settings.seed = checkpoint_seed(settings.checkpoint_dir)
     on_cluster = args.workers is not None or args.scheduler is not None
-    table = read_table(args.data, sep=args.sep, na_values=args.na_values)
+    # On a cluster the data is read in memory unless --stream asks otherwise (refused)
+    streaming = should_stream(args.data, False if on_cluster and args.stream is None
+                              else args.stream)
+    if on_cluster and streaming:
+        raise ConfigError("--stream and a Dask cluster (--workers/--scheduler) do not go "
+                          "together; the cluster reads the data in memory: pass --no-stream, "
+                          "or train here without --workers/--scheduler",
+                          params=["stream"])
+    if args.valid and not streaming:
+        raise ConfigError("--valid FILE goes with --stream (in memory, --valid-fraction "
+                          "holds rows out)")
+    check_int("shuffle_buffer", args.shuffle_buffer, 1)
     progress = [] if args.quiet else [progress_callback(settings.epochs, err)]
-    if progress and resolve_task(table, settings)[0] == "regression":
-        progress.insert(0, Note(
-            f"(the loss shown is the mean squared error of the standardized target "
-            f"{settings.target!r}, in units of its variance; the scores at the end are in its "
-            "own units)", err))
     try:
-        with (_cluster_fit(args.workers, args.scheduler) if on_cluster
-              else nullcontext()) as fit:
-            result = train(table, settings, progress, fit=fit)
-    except Interrupted as exc:
-        if exc.checkpoint is not None:
-            print(f"\nsynnet: interrupted; progress saved in {exc.checkpoint}; resume with "
-                  "the same command plus --resume", file=err)
-        elif settings.checkpoint_dir:
-            print("\nsynnet: interrupted before the first checkpoint; nothing was saved",
-                  file=err)
+        if streaming:
+            source = args.data
+            progress += [] if args.quiet else [RowRate(err)]
+            result = train_stream(args.data, settings, progress, args.valid,
+                                  args.shuffle_buffer, sep=args.sep, na_values=args.na_values)
         else:
-            print("\nsynnet: interrupted; progress was not saved (train with "
-                  "--checkpoint-dir DIR to make runs resumable)", file=err)
-        return EXIT_INTERRUPTED
+            table = read_table(args.data, sep=args.sep, na_values=args.na_values)
+            source = table.source
+            if progress and resolve_task(table, settings)[0] == "regression":
+                progress.insert(0, Note(
+                    f"(the loss shown is the mean squared error of the standardized target "
+                    f"{settings.target!r}, in units of its variance; the scores at the end are "
+                    "in its own units)", err))
+            with (_cluster_fit(args.workers, args.scheduler) if on_cluster
+                  else nullcontext()) as fit:
+                result = train(table, settings, progress, fit=fit)
+    except Interrupted as exc:
+        return _interrupted(exc, settings, err)
     except Diverged as exc:
         if not args.keep_last_good:
             raise
@@ -166,11 +179,31 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"  the model with the last finite weights was written to {args.output} "
               "(--keep-last-good)", file=err)
         return EXIT_DIVERGED
+    return _trained(args, result, source, stdout, out, err)
+
+
+def _interrupted(exc: Interrupted, settings: Settings, err: TextIO) -> int:
+    if exc.checkpoint is not None:
+        print(f"\nsynnet: interrupted; progress saved in {exc.checkpoint}; resume with "
+              "the same command plus --resume", file=err)
+    elif settings.checkpoint_dir:
+        print("\nsynnet: interrupted before the first checkpoint; nothing was saved",
+              file=err)
+    else:
+        print("\nsynnet: interrupted; progress was not saved (train with "
+              "--checkpoint-dir DIR to make runs resumable)", file=err)
+    return EXIT_INTERRUPTED
+
+
+def _trained(args: argparse.Namespace, result: Any, source: str, stdout: TextIO,
+             out: TextIO, err: TextIO) -> int:
+    """Write the model (and plot) of a finished run and print its summary."""
+    settings = result.settings
     if result.resumed_from is not None:
         print(f"resumed from the checkpoint after epoch {result.resumed_from} in "
               f"{settings.checkpoint_dir}", file=err)
     model = result.model
-    _write_model_to(model, args.output, stdout, training=result.training_record(table.source))
+    _write_model_to(model, args.output, stdout, training=result.training_record(source))
     if args.plot:
         assert model.network.history is not None
         plot_history(model.network.history.history, args.plot,
@@ -206,11 +239,26 @@ def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.proba and model.task != "classification":
         raise ConfigError("--proba needs a classification model; this one does "
                           f"{model.task or 'not know its task'}")
-    table = read_table(args.data, sep=args.sep, na_values=args.na_values)
+    clash = [c for c in args.keep if c.startswith(("prediction", "proba_"))]
+    if clash:
+        raise ConfigError(f"--keep {clash[0]!r} clashes with an output column name")
+    # Chunk by chunk: read, predict, write; memory does not grow with the file.
+    chunks = (_prediction_columns(model, table, args, start)
+              for start, table in read_chunks(args.data, sep=args.sep,
+                                                 na_values=args.na_values))
+    rows = write_chunks(chunks, args.output, stdout=out)
+    if args.output and args.output != "-":
+        print(f"{rows} prediction(s) written to {args.output}", file=err)
+    return EXIT_OK
+
+
+def _prediction_columns(model: Any, table: Any, args: argparse.Namespace,
+                        start: int) -> dict[str, np.ndarray]:
+    """The columns ``synnet predict`` writes for ``table``, rows ``start``... of the file."""
     absent = [c for c in args.keep if c not in table.columns]
     if absent:
         raise DataError(f"--keep: {table.source} has no column {', '.join(map(repr, absent))}")
-    pred, proba = model.predict_with_proba(_model_input(model, table))
+    pred, proba = model.predict_with_proba(_model_input(model, table), first_row=start + 1)
     columns: dict[str, np.ndarray] = {c: table.columns[c] for c in args.keep}
     if pred.ndim == 1:
         columns["prediction"] = pred
@@ -221,13 +269,7 @@ def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.proba:
         assert proba is not None and model.classes is not None
         columns.update({f"proba_{label}": proba[:, j] for j, label in enumerate(model.classes)})
-    clash = [c for c in args.keep if c.startswith(("prediction", "proba_"))]
-    if clash:
-        raise ConfigError(f"--keep {clash[0]!r} clashes with an output column name")
-    write_table(columns, args.output, stdout=out)
-    if args.output and args.output != "-":
-        print(f"{table.n_rows} prediction(s) written to {args.output}", file=err)
-    return EXIT_OK
+    return columns
 
 
 def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -239,24 +281,37 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise ConfigError("synnet evaluate does not score multilabel models yet; use "
                           "synnet predict and score the label columns yourself")
     name = args.target or model.target.name
-    table = read_table(args.data, sep=args.sep, na_values=args.na_values)
-    if name is None or name not in table.columns:
-        raise DataError(f"{table.source} has no target column {name!r}; pass --target COL to "
-                        "name the column with the true values")
-    raw = table.columns[name]
     target = copy.copy(model.target)
     target.name = name  # messages name the column read, which --target may have changed
-    X = _model_input(model, table)
+    # Chunk by chunk: only the true values and the predictions are kept, not the table.
+    truth: list[Any] = []
+    outputs: list[Any] = []
+    source = str(args.data)
+    for start, table in read_chunks(args.data, sep=args.sep, na_values=args.na_values):
+        source = table.source
+        if name is None or name not in table.columns:
+            raise DataError(f"{table.source} has no target column {name!r}; pass --target COL "
+                            "to name the column with the true values")
+        raw = table.columns[name]
+        X = _model_input(model, table)
+        if model.task == "classification":
+            truth.append(target.encode(raw, first_row=start + 1))
+            outputs.append(model.predict_with_proba(X, first_row=start + 1)[1])
+        else:
+            truth.append(target.values(raw, start + 1, context="evaluate"))
+            outputs.append(np.asarray(model.predict_with_proba(X, first_row=start + 1)[0],
+                                      dtype=np.float64))
     if model.task == "classification":
         assert model.classes is not None
-        codes, known = target.encode(raw)
+        codes = np.concatenate([c for c, _ in truth])
+        known = np.concatenate([k for _, k in truth])
         if not known.any():
             shown = ", ".join(repr(str(c)) for c in model.classes[:10])
-            raise DataError(f"no label in column {name!r} of {table.source} is one of the "
+            raise DataError(f"no label in column {name!r} of {source} is one of the "
                             f"model's classes ({shown}{', ...' if len(model.classes) > 10 else ''}"
                             "): the labels do not match; check that --target names the column "
                             "of true labels", params=["target"])
-        proba = model.predict_proba(X)
+        proba = np.concatenate(outputs)
         report = scores.classification_report(codes[known], proba[known])
         if not known.all():
             correct = int(np.sum(np.argmax(proba[known], axis=1) == codes[known]))
@@ -267,13 +322,12 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         report["classes"] = [str(c) for c in model.classes]
         text = reporting.classification_text(report, model.classes)
     else:
-        report = scores.regression_report(target.values(raw, context="evaluate"),
-                                          np.asarray(model.predict(X), dtype=np.float64))
+        report = scores.regression_report(np.concatenate(truth), np.concatenate(outputs))
         text = reporting.regression_text(report)
     if args.json:
         print(json.dumps(report, indent=1, allow_nan=True), file=out)
     else:
-        print(f"{reporting.describe_target(model)} on {table.source}", file=out)
+        print(f"{reporting.describe_target(model)} on {source}", file=out)
         print(text, file=out)
     return EXIT_OK
 

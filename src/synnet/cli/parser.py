@@ -126,6 +126,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep the newest N checkpoints (default 3)")
     g.add_argument("--resume", action="store_true",
                    help="continue from the newest valid checkpoint in --checkpoint-dir")
+    g.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
+                   help="read DATA in chunks while training, so memory does not grow with it "
+                   "(default: only for files over 256 MiB)")
+    g.add_argument("--valid", metavar="FILE", default=None,
+                   help="validation rows from FILE instead of --valid-fraction of DATA "
+                   "(with --stream)")
+    g.add_argument("--shuffle-buffer", type=int, default=65536, metavar="ROWS",
+                   help="with --stream: rows mixed at a time (default 65536; more mixes "
+                   "better, holds more in memory)")
     g.add_argument("--keep-last-good", action="store_true",
                    help="if training diverges, still write the model with its last finite "
                    "weights (the exit status stays 1)")

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from synnet.core.callback import Callback
     from synnet.core.history import History
     from synnet.core.optimizers import Optimizer
+    from synnet.data.source import Source
 
 # Rows per chunk when predicting, so prediction never holds more than one
 # chunk's activations at a time whatever the data size.
@@ -393,14 +394,14 @@ class Network:
     def fit(
         self,
         X: Any,
-        y: Any,
+        y: Any = None,
         loss: str | Loss | None = None,
         optimizer: str | Optimizer | None = None,
         *,
         epochs: int = 1,
         batch_size: int | None = 32,
         shuffle: bool = True,
-        validation_data: tuple[Any, Any] | tuple[Any, Any, Any] | None = None,
+        validation_data: tuple[Any, Any] | tuple[Any, Any, Any] | Source | None = None,
         validation_split: float = 0.0,
         metrics: Iterable[str] = (),
         callbacks: Iterable[Callback] = (),
@@ -413,6 +414,8 @@ class Network:
 
         Args:
             X: (n, n_inputs) features; float32 stays float32, integers become float64.
+                Or a data source (:mod:`synnet.data`: Parquet, CSV, an iterable of
+                blocks), read batch by batch; y and sample_weight are then left out.
             y: (n, n_outputs) targets, or (n,) labels / values.
             loss: loss name or instance; None reuses the last fit's loss.
             optimizer: name or instance; None reuses the last fit's optimizer
@@ -420,8 +423,8 @@ class Network:
             epochs: passes over the data.
             batch_size: rows per update; None means the whole data (full batch).
             shuffle: reshuffle rows every epoch, drawing from the network's generator.
-            validation_data: (X_val, y_val) or (X_val, y_val, sample_weight_val),
-                evaluated after every epoch.
+            validation_data: (X_val, y_val) or (X_val, y_val, sample_weight_val), or
+                a data source, evaluated after every epoch.
             validation_split: fraction of the *last* rows held out for
                 validation instead (as in Keras), taken before any shuffling.
             metrics: names from ``synnet.core.metrics`` ("accuracy", "mae", "mse"),

@@ -117,6 +117,18 @@ def read_table(path: str | os.PathLike[str], stdin: IO[bytes] | None = None, *,
     """
     check_reading(sep, list(na_values) if isinstance(na_values, (list, tuple)) else na_values)
     pd = _pandas()
+    opener = open_data(path, stdin)
+    with memory_guard(f"read {opener.source}", "a smaller file (fewer rows or columns), or the "
+                      "data as Parquet, which stores numbers compactly"):
+        return _read(pd, opener, sep, tuple(na_values))
+
+
+def open_data(path: str | os.PathLike[str], stdin: IO[bytes] | None = None) -> _Opener:
+    """The data at ``path`` (``"-"``: standard input) as an opener that reads it in passes;
+    standard input and pipes can be read only once, so they are read whole first.
+
+    Raises OSError when the file cannot be opened (missing, a folder, no permission).
+    """
     data: bytes | None = None
     if str(path) == "-":
         source = "<stdin>"
@@ -129,9 +141,7 @@ def read_table(path: str | os.PathLike[str], stdin: IO[bytes] | None = None, *,
 
     def raw() -> IO[bytes]:
         return open(path, "rb") if data is None else io.BytesIO(data)
-    with memory_guard(f"read {source}", "a smaller file (fewer rows or columns), or the data "
-                      "as Parquet, which stores numbers compactly"):
-        return _read(pd, _Opener(raw, source), sep, tuple(na_values))
+    return _Opener(raw, source)
 
 
 class _Opener:
@@ -235,21 +245,52 @@ def _zstandard() -> Any:
 
 def _read(pd: Any, opener: _Opener, sep: str | None, na_values: tuple[str, ...]) -> Table:
     source = opener.source
-    with opener.errors(), opener.open() as f:
-        head = f.read(_SNIFF_BYTES)
-    if not head.strip():
-        raise DataError(f"{source} is empty; it needs a header row and at least one data row")
-    if is_parquet(opener.name if source != "<stdin>" else "", head):
+    sep = data_format(opener, sep)
+    if sep is None:
         table = _frame_to_table(_read_parquet(pd, opener, source), source, consume=True)
     else:
-        if sep is None:
-            sep = "\t" if opener.name.suffix.lower() == ".tsv" else _sniff(head)
         table = _read_csv(pd, opener, source, sep, na_values)
     if not table.columns:
         raise DataError(f"{source} has no columns")
     if table.n_rows == 0:
         raise DataError(f"{source} has a header but no data rows")
     return table
+
+
+def data_format(opener: _Opener, sep: str | None) -> str | None:
+    """None for a Parquet file; else the CSV separator: ``sep`` if given, tab for
+    ``.tsv``, else sniffed from the first lines. DataError for an empty file."""
+    with opener.errors(), opener.open() as f:
+        head = f.read(_SNIFF_BYTES)
+    if not head.strip():
+        raise DataError(f"{opener.source} is empty; it needs a header row and at least one "
+                        "data row")
+    if is_parquet(opener.name if opener.source != "<stdin>" else "", head):
+        return None
+    if sep is None:
+        sep = "\t" if opener.name.suffix.lower() == ".tsv" else _sniff(head)
+    return sep
+
+
+@contextmanager
+def parquet_file(opener: _Opener) -> Iterator[IO[bytes]]:
+    """The Parquet data as a seekable file (a plain file read in place, a compressed one
+    decompressed into memory); errors while it is read as DataError naming the file.
+
+    Raises ImportError when pyarrow is not installed.
+    """
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ImportError("reading Parquet files needs pyarrow; install it with "
+                          "pip install pyarrow (or save the data as CSV)") from None
+    try:
+        with opener.errors(), opener.open() as f:
+            yield f if opener.compression is None else io.BytesIO(f.read())
+    except (DataError, MemoryError):
+        raise
+    except Exception as exc:  # pyarrow raises its own error types for corrupt files
+        raise DataError(f"cannot read {opener.source} as Parquet ({exc})") from None
 
 
 def frame_to_table(frame: Any, source: str = "<DataFrame>") -> Table:
@@ -269,19 +310,8 @@ def _frame_to_table(frame: Any, source: str, consume: bool) -> Table:
 
 
 def _read_parquet(pd: Any, opener: _Opener, source: str) -> Any:
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        raise ImportError("reading Parquet files needs pyarrow; install it with "
-                          "pip install pyarrow (or save the data as CSV)") from None
-    try:
-        with opener.errors(), opener.open() as f:
-            # Parquet needs a seekable file: a plain file is read in place
-            frame = pd.read_parquet(f if opener.compression is None else io.BytesIO(f.read()))
-    except (DataError, MemoryError):
-        raise
-    except Exception as exc:  # pyarrow raises its own error types for corrupt files
-        raise DataError(f"cannot read {source} as Parquet ({exc})") from None
+    with parquet_file(opener) as f:
+        frame = pd.read_parquet(f)
     names = [str(c) for c in frame.columns]
     _check_names(names, source)
     frame.columns = names
@@ -309,7 +339,7 @@ def _read_csv(pd: Any, opener: _Opener, source: str, sep: str,
               na_values: tuple[str, ...]) -> Table:
     """The CSV file as a Table, parsed by pandas CSV_CHUNK_ROWS rows at a time: each
     chunk becomes NumPy columns at once, so the parser's memory stays at one chunk."""
-    _check_structure(opener, source, sep)
+    check_structure(opener, source, sep)
     parts, labels = _parse_chunks(pd, opener, source, sep, na_values, {})
     # A column that is numbers in some chunks and text in others is text, as in a
     # whole-file read, with every value as written ("007", not 7): read it again as text.
@@ -331,21 +361,40 @@ def _parse_chunks(pd: Any, opener: _Opener, source: str, sep: str, na_values: tu
     """({name: the column's chunks as arrays}, {name: pandas' label for it})."""
     parts: dict[str, list[np.ndarray]] = {}
     labels: dict[str, Any] = {}
+    for columns, chunk_labels in csv_chunks(pd, opener, sep, na_values, dtype):
+        labels.update(chunk_labels)
+        for name, column in columns.items():
+            parts.setdefault(name, []).append(column)
+    return parts, labels
+
+
+def csv_chunks(pd: Any, opener: _Opener, sep: str, na_values: tuple[str, ...],
+               dtype: dict[Any, Any] | None = None, rows: int = CSV_CHUNK_ROWS,
+               ) -> Iterator[tuple[dict[str, np.ndarray], dict[str, Any]]]:
+    """The CSV data ``rows`` rows at a time: ({name: column}, {name: pandas' label}).
+
+    The one CSV parse of read_table and the chunked readers: only empty cells
+    (and ``na_values``) are missing; numbers with thousands separators stay text
+    for the preprocessing to read. The caller runs the structure check first.
+    """
+    source = opener.source
     try:
         with opener.errors(), opener.open() as f:
             for chunk in pd.read_csv(f, sep=sep, encoding="utf-8-sig", skipinitialspace=True,
                                      skip_blank_lines=True, keep_default_na=False,
                                      na_values=["", *na_values], dtype=dtype or None,
-                                     chunksize=CSV_CHUNK_ROWS):
+                                     chunksize=rows):
+                columns: dict[str, np.ndarray] = {}
+                labels: dict[str, Any] = {}
                 for column in chunk.columns:
                     name = str(column).strip()
                     labels[name] = column
-                    parts.setdefault(name, []).append(_column(chunk[column], name, source))
+                    columns[name] = _column(chunk[column], name, source)
+                yield columns, labels
     except (DataError, MemoryError):
         raise
-    except Exception as exc:  # the structure check above catches the usual problems first
+    except Exception as exc:  # the structure check catches the usual problems first
         raise DataError(f"cannot parse {source} as CSV ({exc})") from None
-    return parts, labels
 
 
 def _concatenate(chunks: list[np.ndarray]) -> np.ndarray:
@@ -359,7 +408,7 @@ def _concatenate(chunks: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(chunks)  # int64 and float64 -> float64, as pandas
 
 
-def _check_structure(opener: _Opener, source: str, sep: str) -> None:
+def check_structure(opener: _Opener, source: str, sep: str) -> None:
     """Header names present and distinct; every row as many fields as the header.
 
     Streams the file (line by line through the decoder): no copy of its text.

@@ -176,7 +176,7 @@ class Model:
                                 "preprocessing") from None
         return np.asarray(X)
 
-    def _output(self, X: Any) -> np.ndarray:
+    def _output(self, X: Any, first_row: int = 1) -> np.ndarray:
         """The network's outputs; with preprocessing, computed block by block, so memory
         never holds the whole input matrix (rows x one-hot inputs)."""
         with memory_guard("predict", "fewer rows at a time (split the data file)"):
@@ -185,7 +185,7 @@ class Model:
             # float64 features, as one whole transform gives them (the network computes
             # in float64 on them, which the ONNX export reproduces)
             blocks = [self.network.predict(block) for block in
-                      self.preprocessor.transform_blocks(self._named_columns(X))]
+                      self.preprocessor.transform_blocks(self._named_columns(X), first_row)]
             if not blocks:
                 return self.network.predict(np.empty((0, self.network.n_inputs)))
             return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
@@ -222,13 +222,15 @@ class Model:
         models; values (n,) or (n, k) for regression."""
         return self.predict_with_proba(X)[0]
 
-    def predict_with_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    def predict_with_proba(self, X: Any, first_row: int = 1,
+                           ) -> tuple[np.ndarray, np.ndarray | None]:
         """(predictions, probabilities) from one pass over X.
 
         Predictions are as :meth:`predict` gives them; probabilities as
         :meth:`predict_proba` gives them for classification models, else None.
+        ``first_row``: the number messages give X's first row (for chunks of a file).
         """
-        out = self._output(X)
+        out = self._output(X, first_row)
         if self.task != "classification":
             return (out if self.target is None else self.target.decode(out)), None
         proba = self.proba_from_output(out)

@@ -211,14 +211,7 @@ class Preprocessor:
             first_row: int = 1) -> Preprocessor:
         """Learn column kinds, statistics and categories from ``data[name]`` for each name."""
         names = list(data) if names is None else list(names)
-        if not names:
-            raise DataError("no feature columns: the data must have at least one column "
-                            "besides the target")
-        unknown = [c for c in self.categorical if c not in names]
-        if unknown:
-            raise ConfigError(f"categorical names {', '.join(map(repr, unknown))}, which "
-                              f"{'is' if len(unknown) == 1 else 'are'} not a feature column",
-                              params=["categorical"])
+        self.check_names(names)
         cols = {name: as_column(data[name], name) for name in names}
         n = common_length(cols)
         if n == 0:
@@ -238,6 +231,17 @@ class Preprocessor:
                             f"values ({listed[worst]:,} in {worst!r}); a model file holds at "
                             f"most {MAX_CATEGORIES:,}: leave out such columns", params=["drop"])
         return self
+
+    def check_names(self, names: Sequence[str]) -> None:
+        """At least one feature column, and every ``categorical`` name among them."""
+        if not names:
+            raise DataError("no feature columns: the data must have at least one column "
+                            "besides the target")
+        unknown = [c for c in self.categorical if c not in names]
+        if unknown:
+            raise ConfigError(f"categorical names {', '.join(map(repr, unknown))}, which "
+                              f"{'is' if len(unknown) == 1 else 'are'} not a feature column",
+                              params=["categorical"])
 
     def _fit_column(self, name: str, column: np.ndarray, missing: np.ndarray,
                     first_row: int) -> dict[str, Any]:

@@ -194,6 +194,26 @@ def score(model: Model, X: np.ndarray, y: np.ndarray, raw_y: np.ndarray) -> dict
     return metrics.regression_report(model.target.values(raw_y), model.target.decode(out))
 
 
+def job_callbacks(settings: Settings, model: Model, validation: bool,
+                  ) -> tuple[list[Callback], EarlyStopping | None, Checkpoint | None]:
+    """The job's own callbacks: early stopping (with validation data) and checkpoints."""
+    out: list[Callback] = []
+    early = checkpoint = None
+    if validation and settings.patience:
+        early = EarlyStopping("val_loss", patience=settings.patience, restore_best_weights=True)
+        out.append(early)
+    if settings.checkpoint_dir:
+        checkpoint = Checkpoint(
+            settings.checkpoint_dir, every=settings.checkpoint_every,
+            keep=settings.keep_checkpoints, resume=settings.resume,
+            save_kwargs={"preprocessor": model.preprocessor, "target": model.target,
+                         "metadata": model.metadata,
+                         "training": {"command": "synnet train (checkpoint)",
+                                      "settings": asdict(settings)}})
+        out.append(checkpoint)
+    return out, early, checkpoint
+
+
 def usable_features(table: Table, features: list[str],
                     settings: Settings) -> tuple[list[str], dict[str, str]]:
     """(features to train on, {left-out column: why}): ID-like and high-cardinality text
@@ -267,9 +287,7 @@ def _train(table: Table, settings: Settings, callbacks: Sequence[Callback],
     if task == "classification" and n_outputs == 1:
         y_train = y_train.astype(dtype)
     network, loss = build_network(X_train.shape[1], n_outputs, task, settings, net_seed)
-    job_callbacks: list[Callback] = []
     validation = None
-    early: EarlyStopping | None = None
     if len(valid_rows):
         X_valid = preprocessor.transform({c: table.columns[c][valid_rows] for c in features},
                                          warn_unknown=False, dtype=dtype)
@@ -277,22 +295,9 @@ def _train(table: Table, settings: Settings, callbacks: Sequence[Callback],
         if task == "classification" and n_outputs == 1:
             y_valid = y_valid.astype(dtype)
         validation = (X_valid, y_valid)
-        if settings.patience:
-            early = EarlyStopping("val_loss", patience=settings.patience,
-                                  restore_best_weights=True)
-            job_callbacks.append(early)
     model = Model(network, preprocessor, target,
                   metadata={"feature_names": features, "target_name": settings.target})
-    checkpoint = None
-    if settings.checkpoint_dir:
-        checkpoint = Checkpoint(
-            settings.checkpoint_dir, every=settings.checkpoint_every,
-            keep=settings.keep_checkpoints, resume=settings.resume,
-            save_kwargs={"preprocessor": preprocessor, "target": target,
-                         "metadata": model.metadata,
-                         "training": {"command": "synnet train (checkpoint)",
-                                      "settings": asdict(settings)}})
-        job_callbacks.append(checkpoint)
+    own, early, checkpoint = job_callbacks(settings, model, validation is not None)
     weights = None
     if settings.class_weight == "balanced":
         assert target.classes is not None
@@ -302,7 +307,7 @@ def _train(table: Table, settings: Settings, callbacks: Sequence[Callback],
         history = (fit or Network.fit)(
             network, X_train, y_train, loss, settings.make_optimizer(), epochs=settings.epochs,
             batch_size=settings.batch_size, validation_data=validation,
-            callbacks=[*job_callbacks, *callbacks],
+            callbacks=[*own, *callbacks],
             metrics=["accuracy"] if task == "classification" else [],
             sample_weight=weights, l2=settings.l2)
     except KeyboardInterrupt:

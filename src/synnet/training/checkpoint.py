@@ -39,6 +39,7 @@ from synnet._validation import check_int, is_sparse
 from synnet.core.callback import Callback, Logs
 from synnet.core.history import History
 from synnet.core.optimizers import get_optimizer
+from synnet.data.source import Source
 from synnet.errors import ConfigError, ModelFileError, ResumeError
 from synnet.io.atomic import remove_stale_temp_files
 from synnet.io.json_codec import encode
@@ -325,7 +326,10 @@ def fingerprint(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def digest(data: Any) -> str:
-    """A 32-hex-digit digest of prepared data: its X, y and w (each None, dense or sparse)."""
+    """A 32-hex-digit digest of prepared data: its X, y and w (each None, dense or sparse),
+    or a Source's own digest (a file is not read for this: its paths, sizes, times)."""
+    if isinstance(data, Source):
+        return data.digest()
     h = hashlib.blake2b(digest_size=16)
     for part in (data.X, data.y, data.w):
         if part is None:

@@ -26,6 +26,7 @@ from synnet.core.optimizers import Adam, Optimizer, get_optimizer
 from synnet.errors import ConfigError, DataError, DivergenceError
 from synnet.training.callbacks import ProgressBar
 from synnet.training.plan import FullBatchPlan, plan_full_batch
+from synnet.training.streaming import SourceBatches, arrays_of, evaluate_source, source_of
 
 
 def _training_dtype(network: Network, X: Any) -> np.dtype[Any]:
@@ -77,17 +78,24 @@ class _Batches:
         return out
 
 
+def _prepare_validation(network: Network, loss: Loss, validation_data: Any,
+                        dtype: np.dtype[Any]) -> Batch | None:
+    if validation_data is None:
+        return None
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ConfigError("validation_data must be a tuple (X_val, y_val[, sample_weight])"
+                          " or a data source")
+    sw = validation_data[2] if len(validation_data) == 3 else None
+    return prepare(validation_data[0], validation_data[1], loss, sw, n_inputs=network.n_inputs,
+                   n_outputs=network.n_outputs, dtype=dtype, what="X_val")
+
+
 def _resolve_validation(network: Network, data: Batch, loss: Loss, validation_data: Any,
                         validation_split: float) -> tuple[Batch, Batch | None]:
     if validation_data is not None:
         if validation_split:
             raise ConfigError("pass validation_data or validation_split, not both")
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ConfigError("validation_data must be a tuple (X_val, y_val[, sample_weight])")
-        sw = validation_data[2] if len(validation_data) == 3 else None
-        return data, prepare(validation_data[0], validation_data[1], loss, sw,
-                             n_inputs=network.n_inputs, n_outputs=network.n_outputs,
-                             dtype=data.X.dtype, what="X_val")
+        return data, _prepare_validation(network, loss, validation_data, data.X.dtype)
     if not validation_split:
         return data, None
     n_val = math.ceil(len(data) * validation_split)
@@ -96,6 +104,16 @@ def _resolve_validation(network: Network, data: Batch, loss: Loss, validation_da
         raise DataError(f"validation_split={validation_split} leaves {n_train} training and "
                         f"{n_val} validation rows; use more data or another fraction")
     return data.rows(0, n_train), data.rows(n_train, len(data))
+
+
+def _stream_validation(network: Network, loss: Loss, validation_data: Any,
+                       dtype: np.dtype[Any]) -> Any:
+    """Validation data beside a source: a source, prepared arrays, or None."""
+    if validation_data is None or isinstance(validation_data, (tuple, list)):
+        return _prepare_validation(network, loss, validation_data, dtype)
+    val = source_of(validation_data, None, None)
+    arrays = None if val is None else arrays_of(val)
+    return _prepare_validation(network, loss, arrays, dtype) if arrays else val
 
 
 def fit(
@@ -126,10 +144,32 @@ def fit(
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be synnet Callback instances, got {type(cb).__name__}")
-    dtype = _training_dtype(network, X)
-    data = prepare(X, y, loss_fn, sample_weight, n_inputs=network.n_inputs,
-                   n_outputs=network.n_outputs, dtype=dtype)
-    train, val = _resolve_validation(network, data, loss_fn, validation_data, validation_split)
+    source = source_of(X, y, sample_weight)
+    if source is not None and arrays_of(source) is not None:
+        X, y, sample_weight = arrays_of(source)  # type: ignore[misc]
+        source = None
+    dtype = source.dtype if source is not None and network.dtype is None else \
+        _training_dtype(network, X)
+    train: Any
+    val: Any
+    if source is None:
+        data = prepare(X, y, loss_fn, sample_weight, n_inputs=network.n_inputs,
+                       n_outputs=network.n_outputs, dtype=dtype)
+        train, val = _resolve_validation(network, data, loss_fn, validation_data,
+                                         validation_split)
+    else:
+        if batch is None:
+            raise ConfigError("a data source trains in minibatches: give batch_size",
+                              params=["batch_size"])
+        if epochs > 1 and not source.reiterable:
+            raise ConfigError(f"epochs={epochs} but the source wraps an iterator, which can "
+                              "be read only once; pass a list, a re-iterable object or a "
+                              "function returning a fresh iterator", params=["epochs"])
+        if validation_split:
+            raise ConfigError("validation_split needs arrays; with a data source, pass "
+                              "validation_data (another source or arrays)",
+                              params=["validation_split"])
+        train, val = source, _stream_validation(network, loss_fn, validation_data, dtype)
     if network.dtype != dtype:  # first fit: parameters adopt the data's precision
         network.astype(dtype)
 
@@ -143,16 +183,20 @@ def fit(
         all_callbacks.append(ProgressBar())
     all_callbacks.sort(key=lambda cb: cb.order)
     bs = batch or len(train)
+    n_rows = train.n_rows if source is not None else len(train)
     # What determines the run, for callbacks that must recognise it (checkpoints).
     settings: dict[str, Any] = {
         "loss": loss_fn.name, "optimizer": opt.name, "optimizer_config": opt.get_config(),
         "batch_size": bs, "shuffle": bool(shuffle), "l2": l2, "epochs": epochs,
         "metrics": sorted(metric_fns), "validation": val is not None,
         "network": network.get_config()}
+    if source is not None:  # only then: in-memory runs' checkpoints keep their settings
+        settings["source"] = source.settings()
     if loss_fn.custom_reduction:  # only then: 0.1.0's checkpoints have no such key
         settings["loss_reduction"] = loss_fn.custom_reduction
     fit_params: dict[str, Any] = {
-        "epochs": epochs, "steps": -(-len(train) // bs), "samples": len(train),
+        "epochs": epochs, "steps": None if n_rows is None else -(-n_rows // bs),
+        "samples": n_rows,
         "settings": settings,
         "data": (train, val),
         "callbacks": all_callbacks,
@@ -162,7 +206,8 @@ def fit(
         cb.set_params(fit_params)
     batch_hooks = [cb for cb in all_callbacks if overrides(cb, "on_batch_end")]
     epoch_hooks = [cb for cb in all_callbacks if overrides(cb, "on_epoch_begin")]
-    batches = _Batches(train, bs, shuffle, network)
+    batches: Any = (_Batches(train, bs, shuffle, network) if source is None
+                    else SourceBatches(source, bs, shuffle, network, loss_fn, dtype))
 
     # A callback may move both counters forward in on_train_begin (resuming from a
     # checkpoint); the fit ends `epochs` epochs after the epoch it started from.
@@ -174,7 +219,7 @@ def fit(
         network.loss, network.optimizer, network.history, network.epochs_trained = previous
         del fit_params["data"], fit_params["callbacks"]
         raise
-    loop = _Loop(network, loss_fn, opt, metric_fns, l2, batch_hooks, strict)
+    loop = _Loop(network, loss_fn, opt, metric_fns, l2, batch_hooks, strict, bs)
     end = network.fit_start_epoch + epochs
     logs: dict[str, float] = {}
     try:
@@ -214,8 +259,9 @@ class _Loop:
 
     def __init__(self, network: Network, loss: Loss, optimizer: Optimizer,
                  metrics: dict[str, Metric], l2: float, batch_hooks: list[Callback],
-                 strict: bool) -> None:
+                 strict: bool, batch_size: int) -> None:
         self.network, self.loss, self.optimizer = network, loss, optimizer
+        self.batch_size = batch_size
         self.metrics, self.l2, self.batch_hooks = metrics, l2, batch_hooks
         self.strict = strict  # False: a non-finite loss is recorded, not an error
         self.fused = loss.fuses(network.output_layer.activation)
@@ -227,7 +273,7 @@ class _Loop:
         # Built at the first full-batch epoch; False where no plan applies.
         self._plan: FullBatchPlan | Literal[False] | None = None
 
-    def run_epoch(self, batches: _Batches, epoch: int) -> dict[str, float]:
+    def run_epoch(self, batches: _Batches | SourceBatches, epoch: int) -> dict[str, float]:
         if batches.single is not None and not self.metrics and not self.batch_hooks:
             return self._full_batch_epoch(batches.single, epoch)
         network, params, grads = self.network, self.network.params, self.network.grads
@@ -294,10 +340,13 @@ class _Loop:
             self._diverged(epoch, 0, exc, in_update=True)
         return {"loss": value}
 
-    def validate(self, val: Batch, epoch: int) -> dict[str, float]:
-        """Validation loss and metrics; overflow here is divergence too."""
+    def validate(self, val: Any, epoch: int) -> dict[str, float]:
+        """Validation loss and metrics (of a Batch or a source); overflow is divergence too."""
         try:
-            logs = evaluate_batch(self.network, val, self.loss, self.metrics, prefix="val_")
+            logs = (evaluate_batch(self.network, val, self.loss, self.metrics, prefix="val_")
+                    if isinstance(val, Batch) else
+                    evaluate_source(self.network, val, self.loss, self.metrics,
+                                    self.batch_size, prefix="val_"))
             if self.strict and not math.isfinite(logs["val_loss"]):
                 raise FloatingPointError("non-finite validation loss")
         except FloatingPointError as exc:

@@ -1,0 +1,309 @@
+"""Data sources: datasets read block by block, as minibatches (X, y[, w]).
+
+A :class:`Source` yields *blocks* (consecutive rows of the dataset: a Parquet
+row group, a stretch of a CSV file, one item of an iterable) with the index of
+their first row. :func:`minibatches` turns blocks into minibatches of exactly
+``batch_size`` rows (the last one of an epoch may be smaller), in order, or
+shuffled:
+
+- the order of the blocks is shuffled each epoch where the source can read
+  blocks in any order (Parquet); a CSV file or an iterable is read in order;
+- rows are shuffled inside a buffer of ``shuffle_buffer`` rows: it is filled,
+  shuffled, and its first half is handed out while the rest stays to mix with
+  the next blocks. A bigger buffer mixes better (a row can move up to about
+  ``shuffle_buffer`` rows away from where the file has it) but holds that many
+  rows in memory; with a buffer as large as the dataset it is a full shuffle.
+
+Everything random is drawn from the generator passed in (the network's), so a
+run, and a run resumed from a checkpoint, see the same batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from synnet._rng import Rng
+from synnet._validation import check_int
+from synnet.errors import ConfigError, DataError
+
+#: A block or a minibatch: X (n, d), y (n, ...), w (n,) or None.
+Chunk = tuple[Any, Any, "np.ndarray | None"]
+DEFAULT_SHUFFLE_BUFFER = 65536
+
+
+class Source(ABC):
+    """A dataset read in blocks; see the module's docstring.
+
+    Subclasses give :meth:`read` and :meth:`describe`; ``n_blocks`` is the
+    number of blocks when they can be read in any order (else None), and
+    ``n_rows`` the number of rows when it is known without reading (else None).
+    """
+
+    n_blocks: int | None = None
+    n_rows: int | None = None
+    dtype: np.dtype[Any] = np.dtype(np.float64)
+    #: whether the data can be read more than once (a one-shot iterator cannot)
+    reiterable = True
+
+    def __init__(self, shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
+                 read_ahead: int = 2) -> None:
+        self.shuffle_buffer = int(check_int("shuffle_buffer", shuffle_buffer, 1) or 1)
+        self.read_ahead = int(check_int("read_ahead", read_ahead, 0) or 0)
+
+    @abstractmethod
+    def read(self, order: Sequence[int] | None = None) -> Iterator[tuple[int, Chunk]]:
+        """(first row index, block) for every block, in ``order`` (block numbers) if given."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """What identifies the data (JSON): kind, files and their sizes, columns."""
+
+    def digest(self) -> str:
+        """32 hex digits identifying the data, for checkpoints' fingerprints."""
+        from synnet.io.json_codec import encode  # the one JSON codec
+
+        return hashlib.blake2b(repr(encode(self.describe(), "source")).encode(),
+                               digest_size=16).hexdigest()
+
+    def settings(self) -> dict[str, Any]:
+        """The settings that change the batches (kept in a checkpoint's fingerprint)."""
+        return {"kind": type(self).__name__, "shuffle_buffer": self.shuffle_buffer}
+
+
+class ArraySource(Source):
+    """In-memory arrays: ``Network.fit`` trains on them exactly as on the arrays themselves."""
+
+    def __init__(self, X: Any, y: Any, sample_weight: Any = None, *,
+                 block_rows: int = 65536, shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER) -> None:
+        super().__init__(shuffle_buffer, read_ahead=0)
+        self.X, self.y, self.w = X, y, sample_weight
+        self.block_rows = int(check_int("block_rows", block_rows, 1) or 1)
+        self.n_rows = int(np.shape(X)[0])
+        self.n_blocks = -(-self.n_rows // self.block_rows)
+        dtype = getattr(X, "dtype", None)
+        self.dtype = np.dtype(dtype) if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+    def read(self, order: Sequence[int] | None = None) -> Iterator[tuple[int, Chunk]]:
+        for b in (range(self.n_blocks or 0) if order is None else order):
+            start = b * self.block_rows
+            stop = start + self.block_rows
+            w = None if self.w is None else self.w[start:stop]
+            yield start, (self.X[start:stop], self.y[start:stop], w)
+
+    def describe(self) -> dict[str, Any]:
+        h = hashlib.blake2b(digest_size=16)
+        for part in (self.X, self.y, self.w):
+            a = np.ascontiguousarray(part) if part is not None else np.zeros(0)
+            h.update(repr((a.shape, a.dtype.str)).encode())
+            h.update(a.tobytes())
+        return {"kind": "arrays", "digest": h.hexdigest()}
+
+
+class IterableSource(Source):
+    """Any iterable of blocks ``(X, y)`` or ``(X, y, w)``.
+
+    For more than one epoch it must be re-iterable (a list, or an object whose
+    ``__iter__`` starts again), or ``factory`` a function returning a fresh
+    iterator per epoch. The blocks are read in order; the shuffle buffer mixes
+    their rows. ``identity``: JSON that identifies the data (a file's path, size
+    and time) for checkpoints; without it the blocks are read once more to
+    digest them.
+    """
+
+    def __init__(self, blocks: Iterable[Any] | Callable[[], Iterable[Any]], *,
+                 shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER, read_ahead: int = 0,
+                 identity: dict[str, Any] | None = None) -> None:
+        super().__init__(shuffle_buffer, read_ahead)
+        self.identity = identity
+        if not callable(blocks) and not isinstance(blocks, Iterable):
+            raise TypeError(f"blocks must be an iterable or a function returning one, not "
+                            f"{type(blocks).__name__}")
+        self._blocks = blocks
+        self._used_once = False
+        self.reiterable = callable(blocks) or iter(blocks) is not blocks
+
+    def _iterator(self) -> Iterator[Any]:
+        if callable(self._blocks) and not isinstance(self._blocks, Iterable):
+            return iter(self._blocks())
+        it = iter(self._blocks)
+        if it is self._blocks:  # a one-shot iterator (a generator)
+            if self._used_once:
+                raise ConfigError("this IterableSource wraps an iterator, which can be read "
+                                  "only once; pass a list, a re-iterable object or a function "
+                                  "returning a fresh iterator", params=["X"])
+            self._used_once = True
+        return it
+
+    def read(self, order: Sequence[int] | None = None) -> Iterator[tuple[int, Chunk]]:
+        start = 0
+        for i, item in enumerate(self._iterator()):
+            if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+                raise DataError(f"block {i} of the iterable is a {type(item).__name__}; each "
+                                "block must be a tuple (X, y) or (X, y, sample_weight)")
+            X, y = item[0], item[1]
+            w = item[2] if len(item) == 3 else None
+            yield start, (X, y, w)
+            start += int(np.shape(X)[0])
+
+    def describe(self) -> dict[str, Any]:
+        """``identity``, or the data's digest: reads the blocks once (not a one-shot iterator)."""
+        if self.identity is not None:
+            return {"kind": "iterable", "identity": self.identity}
+        if not self.reiterable:  # reading it would use it up
+            return {"kind": "iterator", "id": id(self._blocks)}
+        h = hashlib.blake2b(digest_size=16)
+        for _, block in self.read():
+            for part in block:
+                a = np.ascontiguousarray(part) if part is not None else np.zeros(0)
+                h.update(repr((a.shape, a.dtype.str)).encode())
+                h.update(a.tobytes())
+        return {"kind": "iterable", "digest": h.hexdigest()}
+
+
+def as_source(data: Any) -> Source:
+    """``data`` as a Source: a Source itself, or an iterable of blocks."""
+    if isinstance(data, Source):
+        return data
+    return IterableSource(data)
+
+
+# -- from blocks to minibatches --------------------------------------------------------
+
+
+def minibatches(source: Source, batch_size: int, rng: Rng | None) -> Iterator[Chunk]:
+    """One epoch of minibatches of ``batch_size`` rows; shuffled when ``rng`` is given.
+
+    With ``rng`` None the rows come in the source's order, so the batches are
+    those of the whole dataset cut every ``batch_size`` rows.
+    """
+    order = None
+    if rng is not None and source.n_blocks is not None:
+        order = [int(i) for i in rng.permutation(source.n_blocks)]  # drawn before reading
+    blocks: Iterator[Chunk] = (block for _, block in
+                               read_ahead(source.read(order), source.read_ahead))
+    if rng is not None:
+        blocks = _shuffle_buffer(blocks, source.shuffle_buffer, rng)
+    return _rebatch(blocks, batch_size)
+
+
+def _rebatch(blocks: Iterable[Chunk], batch_size: int) -> Iterator[Chunk]:
+    """Blocks of any size to batches of ``batch_size`` rows (the last may be smaller)."""
+    pending: list[Chunk] = []
+    held = 0
+    for block in blocks:
+        n = int(np.shape(block[0])[0])
+        start = 0
+        if held:  # complete the batch begun with the previous blocks
+            take = min(batch_size - held, n)
+            pending.append(_rows(block, 0, take))
+            held += take
+            start = take
+            if held < batch_size:
+                continue
+            yield _concat(pending)
+            pending, held = [], 0
+        while n - start >= batch_size:
+            yield _rows(block, start, start + batch_size)
+            start += batch_size
+        if start < n:
+            pending, held = [_rows(block, start, n)], n - start
+    if held:
+        yield _concat(pending)
+
+
+def _shuffle_buffer(blocks: Iterable[Chunk], size: int, rng: Rng) -> Iterator[Chunk]:
+    """Rows mixed in a buffer of ``size`` rows: fill, shuffle, hand out half, refill."""
+    buffer: list[Chunk] = []
+    held = 0
+    for block in blocks:
+        buffer.append(block)
+        held += int(np.shape(block[0])[0])
+        if held >= size:
+            mixed = _take(_concat(buffer), rng.permutation(held))
+            out = held - size // 2
+            yield _rows(mixed, 0, out)
+            buffer, held = [_rows(mixed, out, held)], held - out
+    if held:
+        yield _take(_concat(buffer), rng.permutation(held))
+
+
+def _rows(chunk: Chunk, start: int, stop: int) -> Chunk:
+    X, y, w = chunk
+    return X[start:stop], y[start:stop], None if w is None else w[start:stop]
+
+
+def _take(chunk: Chunk, idx: np.ndarray) -> Chunk:
+    X, y, w = chunk
+    return np.asarray(X)[idx], np.asarray(y)[idx], None if w is None else np.asarray(w)[idx]
+
+
+def _concat(chunks: list[Chunk]) -> Chunk:
+    if len(chunks) == 1:
+        return chunks[0]
+    if any((c[2] is None) != (chunks[0][2] is None) for c in chunks):
+        raise DataError("some blocks have sample weights and some do not; give weights for "
+                        "every block or for none")
+    X = np.concatenate([np.asarray(c[0]) for c in chunks])
+    y = np.concatenate([np.asarray(c[1]) for c in chunks])
+    w = None if chunks[0][2] is None else np.concatenate([np.asarray(c[2]) for c in chunks])
+    return X, y, w
+
+
+# -- reading ahead in a thread ----------------------------------------------------------
+
+_DONE = object()
+
+
+def read_ahead(items: Iterator[Any], depth: int) -> Iterator[Any]:
+    """``items``, produced up to ``depth`` ahead by a background thread (0: no thread).
+
+    Reading (pyarrow parsing, decompression) releases the GIL, so the next
+    block is read while the current one trains. An error in the thread is
+    raised here, in order; closing the returned generator stops the thread.
+    """
+    if depth <= 0:
+        yield from items
+        return
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put((None, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((None, _DONE))
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put((exc, None))
+
+    thread = threading.Thread(target=produce, name="synnet-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            exc, item = q.get()
+            if exc is not None:
+                raise exc
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                pass
+            thread.join(timeout=0.05)

@@ -1,0 +1,161 @@
+"""Table files in chunks of rows: read a chunk, work on it, write it, so memory does not grow.
+
+:func:`read_chunks` yields the rows of a CSV, TSV or Parquet file as
+:class:`~synnet.tabular.files.Table` chunks of at most ``rows`` rows, in file
+order, with the same column types :func:`~synnet.tabular.files.read_table`
+gives; :func:`write_chunks` writes chunks of columns as one file, atomically
+(or to standard output as they come).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from synnet.errors import DataError
+from synnet.io.atomic import atomic_write
+from synnet.tabular.files import (
+    PARQUET_SUFFIXES,
+    Table,
+    _check_names,
+    _Opener,
+    _pandas,
+    check_reading,
+    check_structure,
+    csv_chunks,
+    data_format,
+    frame_to_table,
+    open_data,
+    parquet_file,
+)
+
+#: Rows per chunk: with 40 columns, a few tens of MB.
+CHUNK_ROWS = 1 << 16
+
+
+def read_chunks(path: str | os.PathLike[str], rows: int | None = None,
+                sep: str | None = None, stdin: IO[bytes] | None = None, *,
+                na_values: Sequence[str] = ()) -> Iterator[tuple[int, Table]]:
+    """(index of the chunk's first row, chunk) for the rows of a table file, in order.
+
+    Opened, decompressed, sniffed and parsed as :func:`~synnet.tabular.files.read_table`
+    does (the same code: ``sep``, ``na_values``, only empty cells missing).
+    ``"-"`` is standard input; standard input and pipes can be read only once,
+    so they are read whole first; files are read a chunk at a time.
+    Raises DataError for a file with no data rows (before yielding anything) or
+    one that cannot be parsed; OSError when it cannot be opened.
+
+    One difference from a whole-file read remains: a column of numbers in one
+    chunk and text in another is typed per chunk (a whole-file read makes it all
+    text); numeric columns give the same values either way.
+    """
+    check_reading(sep, list(na_values) if isinstance(na_values, (list, tuple)) else na_values)
+    pd = _pandas()
+    rows = rows or CHUNK_ROWS
+    opener = open_data(path, stdin)
+    source = opener.source
+    sep = data_format(opener, sep)
+    chunks = (_parquet_chunks(opener, rows) if sep is None
+              else _csv_chunks(pd, opener, sep, tuple(na_values), rows))
+    start = 0
+    for table in chunks:
+        if not table.n_rows:
+            continue
+        yield start, table
+        start += table.n_rows
+    if start == 0:
+        raise DataError(f"{source} has a header but no data rows")
+
+
+def _csv_chunks(pd: Any, opener: _Opener, sep: str, na_values: tuple[str, ...],
+                rows: int) -> Iterator[Table]:
+    # The whole-file reader's structure check (ragged rows, names), line by line first:
+    # pandas alone would fill short rows with missing values.
+    check_structure(opener, opener.source, sep)
+    for columns, _ in csv_chunks(pd, opener, sep, na_values, rows=rows):
+        yield Table(columns, opener.source)
+
+
+def _parquet_chunks(opener: _Opener, rows: int) -> Iterator[Table]:
+    path = opener.source
+    with parquet_file(opener) as f:  # checks that pyarrow is installed
+        import pyarrow.parquet as pq
+
+        reader = pq.ParquetFile(f, pre_buffer=False)  # one row group at a time
+        names = [str(c) for c in reader.schema_arrow.names]
+        _check_names(names, path)
+        for batch in reader.iter_batches(batch_size=rows):
+            frame = batch.to_pandas()
+            frame.columns = names
+            yield frame_to_table(frame, path)
+
+
+def write_chunks(chunks: Iterable[dict[str, np.ndarray]], path: str | os.PathLike[str] | None,
+                 stdout: IO[str] | None = None) -> int:
+    """Write chunks of columns (the same names in each) as one file; the rows written.
+
+    CSV to ``stdout`` when ``path`` is None or ``"-"`` (chunk by chunk, as they
+    come); else CSV, TSV or Parquet by the suffix, atomically: an error in any
+    chunk leaves ``path`` as it was.
+    """
+    count = [0]
+    if path is None or str(path) == "-":
+        _write_csv(chunks, stdout or sys.stdout, ",", count)
+        return count[0]
+    target = Path(path)
+    if target.suffix.lower() in PARQUET_SUFFIXES:
+        atomic_write(target, lambda f: _write_parquet(chunks, f, count))
+        return count[0]
+    sep = "\t" if target.suffix.lower() == ".tsv" else ","
+
+    def write(f: IO[bytes]) -> None:
+        text = io.TextIOWrapper(f, encoding="utf-8", newline="")
+        _write_csv(chunks, text, sep, count)
+        text.flush()
+        text.detach()
+
+    atomic_write(target, write)
+    return count[0]
+
+
+def _write_csv(chunks: Iterable[dict[str, np.ndarray]], out: IO[str], sep: str,
+               count: list[int]) -> None:
+    pd = _pandas()
+    for chunk in chunks:
+        frame = pd.DataFrame(chunk)
+        frame.to_csv(out, index=False, sep=sep, lineterminator="\n", header=count[0] == 0)
+        count[0] += len(frame)
+
+
+def _write_parquet(chunks: Iterable[dict[str, np.ndarray]], f: IO[bytes],
+                   count: list[int]) -> None:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError("writing Parquet files needs pyarrow; install it with "
+                          "pip install pyarrow (or write CSV)") from None
+    pd = _pandas()
+    writer = None
+    try:
+        for chunk in chunks:
+            table = pa.Table.from_pandas(pd.DataFrame(chunk), preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(f, table.schema)
+            elif table.schema != writer.schema:
+                try:
+                    table = table.cast(writer.schema)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise DataError(f"rows from {count[0] + 1} on have other column types "
+                                    f"than the rows before ({exc}); write CSV instead") from None
+            writer.write_table(table)
+            count[0] += table.num_rows
+    finally:
+        if writer is not None:
+            writer.close()

@@ -1,0 +1,432 @@
+"""Preprocessing and target statistics in one pass over chunks of a table.
+
+:func:`fit_streaming` reads chunks (Tables of consecutive rows) once and
+returns the :class:`Preprocessor` and :class:`TargetEncoder` that fitting on
+the whole table at once would give: the same column kinds (by the same rule,
+:func:`looks_numeric`'s majority counted over all chunks), the same
+categories and fills, and means and scales merged chunk by chunk with Chan et
+al.'s pairwise update (numerically stable; equal to the in-memory NumPy
+figures to about 1e-12 relative). Memory holds one chunk and, per column,
+counts of its distinct values (at most :data:`MAX_DISTINCT` for text, declared
+categories and most-frequent fills, else :data:`NUMBER_DISTINCT`).
+
+The column rules of the in-memory job apply: ID-like and high-cardinality
+columns are left out (counted over every row, as
+:func:`~synnet.tabular.preprocessing.ignored_columns` does), rare categories
+are grouped (``max_categories``, ``min_frequency``: from the counts), dates
+become parts (their moments merged as numbers' are), and the category cap holds.
+
+Not streamable, refused with a ConfigError naming what to do: ``impute='median'``
+(it needs every value; said before reading anything); a column still all
+different when its distinct values stop being counted (it may be an ID: name it
+in keep_columns or drop it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from synnet.errors import ConfigError, DataError
+from synnet.tabular.columns import (
+    DATE_PARTS,
+    MAX_LISTED,
+    TIME_PARTS,
+    as_column,
+    datetime_part,
+    decimal_comma_error,
+    has_time,
+    missing_error,
+    missing_mask,
+    most_frequent_text,
+    parse_datetime,
+    parse_float,
+    rows_text,
+    text_values,
+)
+from synnet.tabular.files import Table
+from synnet.tabular.preprocessing import (
+    CATEGORICAL,
+    DATETIME,
+    HIGH_CARDINALITY,
+    MAX_CATEGORIES,
+    MIN_ROWS_FOR_IDS,
+    NUMERIC,
+    Preprocessor,
+    _n_listed,
+    infrequent_categories,
+)
+from synnet.tabular.target import TargetEncoder, _class_labels, check_classes
+
+ALL_PARTS = (*DATE_PARTS, *TIME_PARTS)
+#: Distinct values counted per column; a text column with more is refused.
+MAX_DISTINCT = 100_000
+#: Distinct values counted per numeric column, in case later chunks make it text (and
+#: its numbers categories); past this it is numbers only, so memory stays bounded.
+NUMBER_DISTINCT = 1_000
+
+
+@dataclass
+class Moments:
+    """Count, mean and sum of squared deviations, merged chunk by chunk (Chan et al.)."""
+
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    def add(self, x: np.ndarray) -> None:
+        if not len(x):
+            return
+        n_b = len(x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean_b = float(np.mean(x))
+            m2_b = float(np.sum((x - mean_b) ** 2))
+        n = self.n + n_b
+        delta = mean_b - self.mean
+        self.mean += delta * n_b / n
+        self.m2 += m2_b + delta * delta * self.n * n_b / n
+        self.n = n
+
+    def std(self, n: int | None = None) -> float:
+        """The population standard deviation (over ``n`` rows, default the count)."""
+        return math.sqrt(self.m2 / (n or self.n)) if self.n else 0.0
+
+
+@dataclass
+class _Column:
+    """What one pass learns about a feature column."""
+
+    rows: int = 0
+    missing: list[int] = field(default_factory=list)  # first rows, for messages
+    n_missing: int = 0
+    present: int = 0
+    parsed: int = 0
+    bad: list[tuple[int, Any]] = field(default_factory=list)  # unparseable text: row, value
+    n_bad: int = 0
+    numbers: Moments = field(default_factory=Moments)
+    texts: Counter[str] | None = field(default_factory=Counter)
+    object_dtype: bool = False
+    #: whether numbers are counted up to MAX_DISTINCT (declared categorical, or filled
+    #: with the most frequent value), not NUMBER_DISTINCT
+    count_numbers: bool = False
+    dates: int = 0  # text values that are ISO 8601 dates (not numbers)
+    whole: bool = True  # every number parsed is a whole number
+    #: numbers strictly increasing in file order (a row number: all different, known
+    #: without counting them)
+    increasing: bool = True
+    last: float = -math.inf
+    #: when counting stopped: whether every value so far was different (an ID?)
+    distinct_when_capped: bool = False
+    #: the date parts (DATE_PARTS, then TIME_PARTS) of the values that are dates
+    parts: list[Moments] = field(default_factory=lambda: [Moments() for _ in ALL_PARTS])
+    part_counts: list[Counter[float]] = field(
+        default_factory=lambda: [Counter() for _ in ALL_PARTS])  # with count_numbers
+    timed: bool = False  # some value carries a time of day
+    not_dates: list[tuple[int, Any]] = field(default_factory=list)  # the first: row, value
+    decimal_commas: bool = True  # every value so far is a number with a decimal comma
+    first: list[Any] = field(default_factory=list)  # the first present values, for messages
+
+    def add(self, column: np.ndarray, ids: np.ndarray) -> None:
+        """Count a chunk of the column; ``ids``: its rows' numbers in the file (0-based)."""
+        missing = missing_mask(column)
+        present = ~missing
+        self.rows += len(column)
+        where = np.flatnonzero(missing)
+        self.n_missing += len(where)
+        if len(self.missing) < MAX_LISTED:
+            self.missing.extend(ids[where[:MAX_LISTED - len(self.missing)]].tolist())
+        self.present += int(present.sum())
+        if self.decimal_commas and present.any():
+            values = column[present]
+            self.first.extend(values[:3 - len(self.first)].tolist())
+            self.decimal_commas = decimal_comma_error(
+                values, "", np.zeros(len(values), dtype=bool)) is not None
+        if column.dtype.kind == "O":
+            self.object_dtype = True
+            values = np.full(len(column), np.nan)
+            dated: list[list[float]] = []
+            for i in np.flatnonzero(present):
+                f = parse_float(column[i])
+                if f is None:
+                    d = parse_datetime(column[i])
+                    if d is not None:
+                        dated.append([datetime_part(d, part) for part in ALL_PARTS])
+                        self.timed = self.timed or has_time(column[i])
+                    elif len(self.not_dates) < MAX_LISTED:
+                        self.not_dates.append((int(ids[i]), column[i]))
+                    self.n_bad += 1
+                    if len(self.bad) < MAX_LISTED:
+                        self.bad.append((int(ids[i]), column[i]))
+                else:
+                    values[i] = f
+                    if len(self.not_dates) < MAX_LISTED:
+                        self.not_dates.append((int(ids[i]), column[i]))
+            self._add_dates(np.asarray(dated).reshape(-1, len(ALL_PARTS)))
+            ok = present & ~np.isnan(values)
+            self.parsed += int(ok.sum())
+            x = values[ok]
+        else:
+            self.parsed += int(present.sum())
+            x = column[present].astype(np.float64)
+        self.numbers.add(x)
+        with np.errstate(invalid="ignore"):
+            self.whole = self.whole and bool(np.all(x == np.round(x)))
+            if self.increasing and len(x):
+                self.increasing = bool(x[0] > self.last and np.all(np.diff(x) > 0))
+                self.last = float(x[-1])
+        if self.texts is not None:
+            self.texts.update(text_values(column[present]).tolist())
+            limit = MAX_DISTINCT if self.object_dtype or self.count_numbers else NUMBER_DISTINCT
+            if len(self.texts) > limit:
+                self.distinct_when_capped = len(self.texts) == self.present
+                self.texts = None  # too many to be categories: numbers, or refused below
+
+    def _add_dates(self, x: np.ndarray) -> None:
+        """(k, len(ALL_PARTS)) parts of a chunk's dates."""
+        self.dates += len(x)
+        for k, part in enumerate(x.T):
+            self.parts[k].add(part)
+            if self.count_numbers:
+                self.part_counts[k].update(part.tolist())
+
+    def looks_numeric(self) -> bool:
+        """columns.looks_numeric's rule, counted over every chunk."""
+        return not self.object_dtype or self.parsed == self.present or \
+            self.parsed > self.present / 2
+
+    def id_like(self, name: str) -> str | None:
+        """Why the column looks like an ID or high-cardinality text (ignored_columns' rule),
+        or None; ConfigError when the counts kept cannot tell."""
+        n = self.present
+        if n < MIN_ROWS_FOR_IDS:
+            return None
+        numeric = self.looks_numeric()
+        if not numeric and (self.dates > n / 2 or self.decimal_commas):
+            return None  # dates, or numbers with a decimal comma (an error in the fit)
+        if numeric and (self.n_bad or not self.whole):
+            return None  # text among numbers (reported by the fit), or fractions
+        if self.texts is None:
+            if not numeric and MAX_DISTINCT > HIGH_CARDINALITY * n:
+                return f"more than {MAX_DISTINCT} distinct texts in {n} rows"
+            if numeric and self.increasing:
+                return "a different whole number in every row, like an ID"
+            if numeric and not self.distinct_when_capped:
+                return None  # a value repeated before counting stopped
+            raise ConfigError(
+                f"column {name!r} may be a row ID or high-cardinality text: its values were "
+                f"still all different when a streamed file's distinct values "
+                "stopped being counted, so one pass cannot tell; name it in --keep-columns to "
+                "train on it, or --drop it (or train without --stream)",
+                params=["keep_columns"])
+        distinct = len(self.texts)
+        if distinct == n:
+            return ("a different whole number in every row, like an ID" if numeric
+                    else "a different text in every row, like an ID")
+        if not numeric and distinct > HIGH_CARDINALITY * n:
+            return f"{distinct} distinct texts in {n} rows"
+        return None
+
+
+def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, task: str,
+                  impute: str | None = None, categorical: Sequence[str] = (),
+                  feature_rows: Callable[[np.ndarray], np.ndarray] | None = None,
+                  max_categories: int | None = None, min_frequency: int | float | None = None,
+                  keep: Sequence[str] | None = None,
+                  ) -> tuple[Preprocessor, TargetEncoder, int, dict[str, str]]:
+    """(preprocessor, target encoder, feature rows, {left-out column: why}) from one
+    pass over ``chunks``.
+
+    The same results as ``Preprocessor(impute, categorical, max_categories,
+    min_frequency).fit(table, kept)`` and ``TargetEncoder(task, target).fit(table[target])``
+    on the whole table, where ``kept`` is ``names`` less
+    ``ignored_columns(table, names, keep)`` (ID-like columns, counted over every
+    row; ``keep=None``: none left out). ``feature_rows(row numbers)``: a mask
+    of the rows the preprocessing learns from (the training rows; the target's
+    classes or scale come from every row, as the in-memory job's do).
+    """
+    if impute == "median":
+        raise ConfigError("impute='median' needs every value of a column at once, which a "
+                          "streamed file does not give; use 'mean' or 'most_frequent', or "
+                          "read the file into memory", params=["impute"])
+    pre = Preprocessor(impute, categorical, max_categories, min_frequency)
+    encoder = TargetEncoder(task, target)
+    pre.check_names(names)
+    columns = {name: _Column(count_numbers=impute == "most_frequent" or name in categorical)
+               for name in names}
+    # ID detection counts every row (as in memory): its own counts when some rows are held out
+    exempt = set(keep or ())
+    watched = [] if keep is None else [n for n in names if n not in exempt]
+    every = ({name: _Column() for name in watched} if feature_rows is not None
+             else {name: columns[name] for name in watched})
+    y_moments = Moments()
+    labels: set[Any] = set()
+    start = 0
+    n_features = 0
+    for table in chunks:
+        ids = np.arange(start, start + table.n_rows)
+        rows = None if feature_rows is None else np.flatnonzero(feature_rows(ids))
+        n_features += len(ids) if rows is None else len(rows)
+        for name in names:
+            col = as_column(table.columns[name], name)
+            columns[name].add(col if rows is None else col[rows],
+                              ids if rows is None else ids[rows])
+            if rows is not None and name in every:
+                every[name].add(col, ids)
+        y = encoder._check(table.columns[target], start + 1)
+        if task == "classification":
+            labels.update(np.unique(_class_labels(y)).tolist())
+            if len(labels) > MAX_DISTINCT:
+                raise DataError(f"the target column {target!r} has more than {MAX_DISTINCT} "
+                                "classes; is it a regression target?", params=["task"])
+        else:
+            y_moments.add(encoder.values(y, start + 1))
+        start += table.n_rows
+    if n_features == 0:
+        raise DataError("the data has no rows" if start == 0 else
+                        "no rows are left for training; lower valid_fraction",
+                        params=[] if start == 0 else ["valid_fraction"])
+    ignored = {name: why for name in watched if (why := every[name].id_like(name))}
+    kept = [name for name in names if name not in ignored]
+    if not kept:
+        raise DataError(f"no feature columns are left after leaving out {list(ignored)} "
+                        "(they look like IDs or high-cardinality text); keep some with "
+                        "keep_columns=[...]", params=["keep_columns"])
+    if impute is None:
+        missing = {name: _rows(columns[name].missing, columns[name].n_missing)
+                   for name in kept if columns[name].n_missing}
+        if missing:
+            raise missing_error(missing)
+    pre.columns = [_spec(name, columns[name], pre) for name in kept]
+    listed = {c["name"]: _n_listed(c) for c in pre.columns}
+    if sum(listed.values()) > MAX_CATEGORIES:  # Preprocessor.fit's cap
+        worst = max(listed, key=lambda k: listed[k])
+        raise DataError(f"the categorical columns hold {sum(listed.values()):,} distinct "
+                        f"values ({listed[worst]:,} in {worst!r}); a model file holds at "
+                        f"most {MAX_CATEGORIES:,}: leave out such columns", params=["drop"])
+    _fit_target(encoder, labels, y_moments)
+    return pre, encoder, n_features, ignored
+
+
+def _spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
+    """The column's spec, as Preprocessor._fit_column makes it from the whole column."""
+    if c.present == 0:
+        raise DataError(f"column {name!r} has no values; drop it or fill it in")
+    if name not in pre.categorical and not c.looks_numeric() and c.dates > c.present / 2:
+        return _date_spec(name, c, pre)
+    if name not in pre.categorical and not c.looks_numeric() and c.decimal_commas:
+        error = decimal_comma_error(np.array(c.first, dtype=object), name,
+                                    np.zeros(len(c.first), dtype=bool))
+        assert error is not None
+        raise error
+    if name in pre.categorical or not c.looks_numeric():
+        if c.texts is None:
+            raise DataError(f"column {name!r} has more than {MAX_DISTINCT} distinct values "
+                            f"(or more than {NUMBER_DISTINCT} numbers in chunks before its "
+                            "text); as categories that is too many: drop the column, or declare "
+                            "it categorical", params=["categorical"])
+        counts = Counter(c.texts)
+        spec: dict[str, Any] = {"name": name, "kind": CATEGORICAL}
+        if pre.impute is not None:
+            spec["fill"] = most_frequent_text(list(c.texts.elements()))
+            counts[spec["fill"]] += c.n_missing  # the encoder sees the filled column
+        categories = sorted(counts)
+        rare = set(infrequent_categories(categories, [counts[k] for k in categories], c.rows,
+                                         pre.max_categories, pre.min_frequency))
+        spec["categories"] = [k for k in categories if k not in rare]
+        if rare:
+            spec["infrequent"] = [k for k in categories if k in rare]
+        return spec
+    if c.n_bad:
+        rows = _rows([r for r, _ in c.bad], c.n_bad)
+        examples = ", ".join(repr(v) for _, v in c.bad[:3])
+        raise DataError(f"column {name!r} must be numeric (most of its values are numbers) "
+                        f"but has text in {rows_text(rows, 1)}: {examples}; fix or remove "
+                        "those values")
+    m = c.numbers
+    if not (math.isfinite(m.mean) and math.isfinite(m.m2)):
+        raise DataError(f"column {name!r} has infinite values or values too large to "
+                        "standardize; replace or rescale them")
+    spec = {"name": name, "kind": NUMERIC}
+    fill = None
+    if pre.impute == "mean":
+        fill = m.mean
+    elif pre.impute == "most_frequent":
+        if c.texts is None:
+            raise DataError(f"column {name!r} has more than {MAX_DISTINCT} distinct values; "
+                            "impute='most_frequent' cannot count them in a stream (use 'mean')",
+                            params=["impute"])
+        best = max(c.texts.values())
+        fill = min(float(v) for v, k in c.texts.items() if k == best)
+    mean, scale = _filled(m, c, fill, pre.impute)
+    spec.update(mean=mean, scale=scale)
+    if fill is not None:
+        spec["fill"] = fill
+    return spec
+
+
+def _filled(m: Moments, c: _Column, fill: float | None, impute: str | None,
+            ) -> tuple[float, float]:
+    """(mean, scale) of the present values ``m`` with the missing ones set to ``fill``."""
+    mean, scale = m.mean, m.std(c.rows)  # filled rows add nothing to the deviations...
+    if fill is not None and impute != "mean" and c.n_missing:
+        both = Moments(c.rows - c.n_missing, m.mean, m.m2)  # ...unless the fill is not the mean
+        both.add(np.full(c.n_missing, fill))
+        mean, scale = both.mean, both.std()
+    return mean, scale if scale > 0.0 else 1.0
+
+
+def _date_spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
+    """Preprocessor._fit_datetime's spec from the merged date parts."""
+    if c.dates < c.present:
+        rows = _rows([r for r, _ in c.not_dates], c.present - c.dates)
+        examples = ", ".join(repr(v) for _, v in c.not_dates[:3])
+        raise DataError(f"column {name!r} must hold ISO 8601 dates (like 2024-03-31 or "
+                        f"2024-03-31 14:05) but has {examples} in {rows_text(rows, 1)}; fix "
+                        "those values")
+    parts = list(DATE_PARTS) + (list(TIME_PARTS) if c.timed else [])
+    spec: dict[str, Any] = {"name": name, "kind": DATETIME, "parts": parts}
+    fills: list[float | None] = []
+    for k in range(len(parts)):
+        if pre.impute == "mean":
+            fills.append(c.parts[k].mean)
+        elif pre.impute == "most_frequent":
+            counts = c.part_counts[k]
+            best = max(counts.values())
+            fills.append(min(v for v, n in counts.items() if n == best))
+        else:
+            fills.append(None)
+    if pre.impute is not None:
+        spec["fill"] = fills
+    stats = [_filled(c.parts[k], c, fills[k], pre.impute) for k in range(len(parts))]
+    if not all(math.isfinite(v) for stat in stats for v in stat):
+        raise DataError(f"column {name!r} has values too large to standardize "
+                        "(beyond about 1e150); rescale the column")
+    spec["mean"] = [m for m, _ in stats]
+    spec["scale"] = [s for _, s in stats]
+    return spec
+
+
+def _rows(first: list[int], count: int) -> np.ndarray:
+    """The first rows named in a message, padded to ``count`` (rows_text counts the rest)."""
+    return np.asarray(first + [-1] * (count - len(first)), dtype=np.int64)
+
+
+def _fit_target(encoder: TargetEncoder, labels: set[Any], y: Moments) -> None:
+    if encoder.task == "classification":
+        uniques = np.unique(np.asarray(sorted(labels), dtype=object if any(
+            isinstance(v, str) for v in labels) else None))
+        if len(uniques) < 2:
+            raise DataError(f"the target {encoder._what()} has a single class "
+                            f"({uniques[0]!r}) in every row; classification needs at least "
+                            "two classes (or set task='regression')", params=["task"])
+        encoder.classes = check_classes(uniques)
+        return
+    if not (math.isfinite(y.mean) and math.isfinite(y.m2)):
+        raise DataError(f"the target {encoder._what()} has values too large to standardize")
+    scale = y.std()
+    encoder.mean, encoder.scale = [y.mean], [scale if scale > 0 else 1.0]

@@ -1,0 +1,220 @@
+"""The table job on a file read in chunks (``synnet train --stream``): memory does not grow with it.
+
+One streaming pass over the training rows gives the preprocessing and target
+statistics (:mod:`synnet.tabular.streaming`); then every epoch reads the file
+again in chunks through a :class:`~synnet.data.IterableSource` (rows mixed in
+a shuffle buffer) while the network trains. Validation rows are picked by a
+hash of the row index and the seed (``valid_fraction``), so no copy of them is
+kept, or come from a separate file. The task, when inferred, is inferred from
+the first chunk's target values (16,384 rows).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from synnet.core.callback import Callback
+from synnet.data import IterableSource
+from synnet.errors import ConfigError, DataError, DivergenceError
+from synnet.tabular import scores as metrics
+from synnet.tabular.chunks import read_chunks
+from synnet.tabular.files import Table
+from synnet.tabular.model import Model
+from synnet.tabular.preprocessing import Preprocessor
+from synnet.tabular.settings import Settings
+from synnet.tabular.streaming import fit_streaming
+from synnet.tabular.target import TargetEncoder
+from synnet.tabular.train import (
+    Diverged,
+    Interrupted,
+    Result,
+    build_network,
+    feature_names,
+    job_callbacks,
+    resolve_task,
+    warn_ignored,
+)
+
+#: Files larger than this stream by default (the in-memory job peaks at several times
+#: the file's size: a 1 GB CSV needed 9 GB).
+MEMORY_BUDGET_BYTES = 256 * 2**20
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+#: Rows read at a time while training: smaller than predict's chunks, since the shuffle
+#: buffer and the read-ahead hold several prepared chunks besides.
+TRAIN_CHUNK_ROWS = 16384
+
+
+def should_stream(path: str, stream: bool | None) -> bool:
+    """``stream`` if given; else whether ``path`` is a regular file above the budget."""
+    if stream is not None:
+        return stream
+    try:
+        return path != "-" and os.stat(path).st_size > MEMORY_BUDGET_BYTES
+    except OSError:
+        return False  # the in-memory reader reports the problem
+
+
+def valid_rows(rows: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Whether each row index is held out: splitmix64(row, seed) / 2^64 < ``fraction``."""
+    with np.errstate(over="ignore"):
+        z = rows.astype(np.uint64) + np.uint64(seed + 1) * _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53 < fraction
+
+
+def _part(read: Callable[[str], Iterator[tuple[int, Table]]], path: str, fraction: float,
+          seed: int, valid: bool) -> Iterator[Table]:
+    """The training (or validation) rows of ``path``, chunk by chunk."""
+    for start, table in read(path):
+        if not fraction:
+            if not valid:
+                yield table
+            continue
+        held = valid_rows(np.arange(start, start + table.n_rows), fraction, seed)
+        rows = np.flatnonzero(held if valid else ~held)
+        if len(rows):
+            yield table.take(rows)
+
+
+def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = (),
+                 valid_path: str | None = None, shuffle_buffer: int = 65536, *,
+                 sep: str | None = None, na_values: Sequence[str] = ()) -> Result:
+    """Train on ``path`` read in chunks; the same Result as :func:`train`.
+
+    ``sep``, ``na_values``: as :func:`~synnet.tabular.files.read_table` reads.
+    """
+    settings.check()
+
+    def read(file: str) -> Iterator[tuple[int, Table]]:
+        return read_chunks(file, TRAIN_CHUNK_ROWS, sep, na_values=na_values)
+    if settings.class_weight is not None:
+        raise ConfigError("class_weight needs every label before training; it does not "
+                          "stream yet (train without --stream)", params=["class_weight"])
+    first = next(read(path))[1]
+    features = feature_names(first, settings)
+    task, reason = resolve_task(first, settings)
+    if settings.task == "auto":
+        reason += f" (from the first {first.n_rows} rows)"
+    seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
+    settings.seed = seed
+    fraction = 0.0 if valid_path else settings.valid_fraction
+    # The preprocessing learns from the training rows, the target's classes (or scale)
+    # from every row, as in memory (a validation file's rows come after the data's).
+    rows_of_data: list[int] = []
+
+    def tables() -> Iterator[Table]:
+        n = 0
+        for _, table in read(path):
+            n += table.n_rows
+            yield table
+        rows_of_data.append(n)
+        if valid_path:
+            yield from (t for _, t in read(valid_path))
+
+    def feature_rows(ids: np.ndarray) -> np.ndarray:
+        if rows_of_data:  # the validation file
+            return np.zeros(len(ids), dtype=bool)
+        return ~valid_rows(ids, fraction, seed) if fraction else np.ones(len(ids), dtype=bool)
+
+    keep = [*settings.keep_columns, *settings.features, *settings.categorical]
+    preprocessor, target, n_train, ignored = fit_streaming(
+        tables(), features, settings.target, task, settings.impute, settings.categorical,
+        feature_rows=feature_rows, max_categories=settings.max_categories,
+        min_frequency=settings.min_frequency, keep=keep)
+    warn_ignored(ignored)
+    features = preprocessor.input_names
+    dtype = np.dtype(settings.dtype)
+    binary = task == "classification" and target.n_outputs == 1
+
+    def identity(file: str, part: str) -> dict[str, Any]:
+        st = os.stat(file) if file != "-" else None
+        return {"file": os.path.abspath(file), "part": part, "fraction": fraction, "seed": seed,
+                "size": st and st.st_size, "mtime_ns": st and st.st_mtime_ns}
+
+    def prepared(tables: Callable[[], Iterator[Table]]) -> Callable[[], Iterator[Any]]:
+        def blocks() -> Iterator[Any]:
+            for table in tables():
+                X = preprocessor.transform(table.columns, warn_unknown=False).astype(dtype)
+                y = _targets(target, table.columns[settings.target], task)
+                yield X, (y.astype(dtype) if binary else y)
+        return blocks
+
+    train_source = IterableSource(prepared(lambda: _part(read, path, fraction, seed, valid=False)),
+                                  shuffle_buffer=shuffle_buffer, read_ahead=1,
+                                  identity=identity(path, "train"))
+    train_source.n_rows = n_train  # counted by the statistics pass: progress shows time left
+    valid_tables: Callable[[], Iterator[Table]] | None = None
+    if valid_path:
+        valid_tables = lambda: (t for _, t in  # noqa: E731
+                                read(valid_path))
+    elif fraction:
+        valid_tables = lambda: _part(read, path, fraction, seed, valid=True)  # noqa: E731
+    validation = None if valid_tables is None else IterableSource(
+        prepared(valid_tables), read_ahead=1,
+        identity=identity(valid_path or path, "valid"))
+    network, loss = build_network(preprocessor.n_outputs, target.n_outputs, task, settings, seed)
+    model = Model(network, preprocessor, target,
+                  metadata={"feature_names": features, "target_name": settings.target})
+    own, early, checkpoint = job_callbacks(settings, model, validation is not None)
+    started = time.perf_counter()
+    try:
+        history = network.fit(
+            train_source, loss=loss, optimizer=settings.make_optimizer(),
+            epochs=settings.epochs, batch_size=settings.batch_size,
+            validation_data=validation, callbacks=[*own, *callbacks],
+            metrics=["accuracy"] if task == "classification" else [], l2=settings.l2)
+    except KeyboardInterrupt:
+        raise Interrupted(None if checkpoint is None else checkpoint.last_path) from None
+    except DivergenceError as exc:
+        raise Diverged(str(exc), model) from exc
+    seconds = time.perf_counter() - started
+    found = {"train": _scores(model, preprocessor, settings.target,
+                              lambda: _part(read, path, fraction, seed, valid=False))}
+    if valid_tables is not None:
+        found["valid"] = _scores(model, preprocessor, settings.target, valid_tables)
+    best = None if early is None or early.best_epoch is None else early.best_epoch + 1
+    return Result(model, settings, reason, found, seconds, len(history.epoch), best, n_train,
+                  found.get("valid", {}).get("rows", 0),
+                  None if checkpoint is None else checkpoint.resumed_from, ignored)
+
+
+def _targets(target: TargetEncoder, raw: np.ndarray, task: str) -> np.ndarray:
+    if task == "classification":
+        codes, known = target.encode(raw)
+        if not known.all():
+            label = raw[np.flatnonzero(~known)[0]]
+            raise DataError(f"the target {target.name!r} has the label {label!r}, which the "
+                            "training rows never had; every class must appear in the "
+                            "training part", params=["valid_fraction"])
+        return codes
+    return target.encode(raw)[0]
+
+
+def _scores(model: Model, preprocessor: Preprocessor, name: str,
+            tables: Callable[[], Iterator[Table]]) -> dict[str, Any]:
+    """The job's scores of a part, predicted chunk by chunk (keeps targets and outputs)."""
+    assert model.target is not None
+    truth, outputs = [], []
+    for table in tables():
+        X = preprocessor.transform(table.columns, warn_unknown=False)
+        outputs.append(model.network.predict(X.astype(model.network.param_dtype)))
+        raw = table.columns[name]
+        truth.append(model.target.encode(raw)[0] if model.task == "classification"
+                     else model.target.values(raw))
+    if not outputs:
+        return {"rows": 0}
+    out = np.concatenate(outputs)
+    if model.task == "classification":
+        report = metrics.classification_report(np.concatenate(truth),
+                                               model.proba_from_output(out))
+        return {"rows": report["rows"], "accuracy": report["accuracy"],
+                "log_loss": report["log_loss"]}
+    return metrics.regression_report(np.concatenate(truth), model.target.decode(out))

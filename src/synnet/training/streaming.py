@@ -1,0 +1,96 @@
+"""Training on a data source: minibatches read as the fit loop goes, checked batch by batch.
+
+The fit loop takes the batches of :class:`SourceBatches` where it would take
+those of in-memory arrays; :func:`evaluate_source` scores a source without
+holding it. Sources and their shuffling live in :mod:`synnet.data.source`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from synnet.core.batch import Batch, prepare
+from synnet.core.evaluation import evaluate_batch
+from synnet.core.losses import Loss
+from synnet.core.metrics import Metric
+from synnet.data.source import ArraySource, Source, as_source, minibatches
+from synnet.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from synnet.core.network import Network
+
+
+def source_of(X: Any, y: Any, sample_weight: Any) -> Source | None:
+    """The source ``X`` is or gives (an iterable of blocks, y None), or None for arrays."""
+    if isinstance(X, Source):
+        if y is not None or sample_weight is not None:
+            raise ConfigError("with a data source, leave y and sample_weight out: the source "
+                              "yields (X, y[, w])", params=["y", "sample_weight"])
+        return X
+    if y is None and sample_weight is None and isinstance(X, Iterable) and not (
+            isinstance(X, (np.ndarray, list, tuple, dict, str, bytes))
+            or hasattr(X, "__array__") or hasattr(X, "tocsr")):
+        return as_source(X)  # a generator or other iterable of blocks
+    return None  # arrays: fit's in-memory path checks them
+
+
+def arrays_of(source: Source) -> tuple[Any, Any, Any] | None:
+    """An ArraySource's arrays (trained on as arrays: the same speed and batches)."""
+    if isinstance(source, ArraySource):
+        return source.X, source.y, source.w
+    return None
+
+
+class SourceBatches:
+    """One epoch of prepared minibatches per iteration, shuffled from the network's generator."""
+
+    single = None  # never one full batch: the fit loop's full-batch shortcut is off
+
+    def __init__(self, source: Source, batch_size: int, shuffle: bool, network: Network,
+                 loss: Loss, dtype: np.dtype[Any], what: str = "X") -> None:
+        self.source, self.batch_size, self.shuffle = source, batch_size, shuffle
+        self.network, self.loss, self.dtype, self.what = network, loss, dtype, what
+
+    def __iter__(self) -> Iterator[Batch]:
+        network = self.network
+        rng = network.rng if self.shuffle else None
+        empty = True
+        for X, y, w in minibatches(self.source, self.batch_size, rng):
+            X = np.asarray(X, dtype=self.dtype)  # the file's float64 in the network's dtype
+            empty = False
+            yield prepare(X, y, self.loss, w, n_inputs=network.n_inputs,
+                          n_outputs=network.n_outputs, dtype=self.dtype, what=self.what)
+        if empty:
+            raise DataError(f"the {'validation ' if self.what == 'X_val' else ''}source "
+                            "yielded no rows")
+
+
+def evaluate_source(network: Network, source: Source, loss: Loss, metrics: dict[str, Metric],
+                    batch_size: int, prefix: str = "") -> dict[str, float]:
+    """evaluate_batch over a source, batch by batch, combined as one evaluation would.
+
+    Mean losses are combined weighted by each batch's weight sum (its row count
+    without weights), summed losses are added, metrics weighted by row counts.
+    """
+    assert network.param_dtype is not None
+    batches = SourceBatches(source, batch_size, False, network, loss, network.param_dtype,
+                            what="X_val")
+    sums: dict[str, float] = {}
+    mass = rows = 0.0
+    for batch in batches:
+        logs = evaluate_batch(network, batch, loss, metrics, prefix)
+        weight = float(batch.n if batch.w is None else np.sum(batch.w))
+        value = logs.pop(f"{prefix}loss")
+        sums[f"{prefix}loss"] = sums.get(f"{prefix}loss", 0.0) + (
+            value * weight if loss.averages else value)
+        for key, v in logs.items():
+            sums[key] = sums.get(key, 0.0) + v * batch.n
+        mass += weight
+        rows += batch.n
+    out = {f"{prefix}loss": sums[f"{prefix}loss"] / mass if loss.averages
+           else sums[f"{prefix}loss"]}
+    out.update({k: v / rows for k, v in sums.items() if k != f"{prefix}loss"})
+    return out
