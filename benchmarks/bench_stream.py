@@ -113,8 +113,8 @@ def job_source(data: str, read_ahead: str) -> dict[str, Any]:
     from synnet.tabular.chunks import read_chunks
     from synnet.tabular.streaming import fit_streaming
 
-    pre, target, rows = fit_streaming((t for _, t in read_chunks(data)), NAMES, "target",
-                                      "classification")
+    pre, target, rows, _ignored = fit_streaming(
+        (t for _, t in read_chunks(data)), NAMES, "target", "classification")
 
     def transform(columns: dict[str, np.ndarray]) -> Any:
         return pre.transform(columns), target.encode(columns["target"])[0], None
