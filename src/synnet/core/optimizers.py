@@ -175,13 +175,8 @@ class Adam(Optimizer):
         m *= self.beta_1
         np.multiply(grad, 1.0 - self.beta_1, out=tmp)
         m += tmp
-        v *= self.beta_2
-        np.multiply(grad, grad, out=tmp)
-        tmp *= 1.0 - self.beta_2
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp += self.epsilon
-        np.divide(m, tmp, out=tmp)
+        _decay_squares(v, grad, self.beta_2, tmp)
+        _divide_by_root(m, v, self.epsilon, tmp)
         tmp *= self._lr_t
         param -= tmp
 
@@ -209,13 +204,8 @@ class RMSprop(Optimizer):
     def _update(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
         v = self._slot("v", name, param)
         tmp = self._buffer("tmp", name, param)
-        v *= self.rho
-        np.multiply(grad, grad, out=tmp)
-        tmp *= 1.0 - self.rho
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp += self.epsilon
-        np.divide(grad, tmp, out=tmp)
+        _decay_squares(v, grad, self.rho, tmp)
+        _divide_by_root(grad, v, self.epsilon, tmp)
         tmp *= self.lr
         param -= tmp
 
@@ -233,3 +223,18 @@ def get_optimizer(spec: str | Optimizer) -> Optimizer:
     if isinstance(spec, str):
         return OPTIMIZERS[check_choice("optimizer", spec.lower(), OPTIMIZERS)]()
     raise TypeError(f"optimizer must be a name or an Optimizer, got {type(spec).__name__}")
+
+
+def _decay_squares(v: np.ndarray, grad: np.ndarray, decay: float, tmp: np.ndarray) -> None:
+    """v <- decay * v + (1 - decay) * g**2, in place; ``tmp`` (v's shape) is scratch."""
+    v *= decay
+    np.multiply(grad, grad, out=tmp)
+    tmp *= 1.0 - decay
+    v += tmp
+
+
+def _divide_by_root(x: np.ndarray, v: np.ndarray, epsilon: float, out: np.ndarray) -> None:
+    """out <- x / (sqrt(v) + epsilon), in place (``out`` may not be ``x``)."""
+    np.sqrt(v, out=out)
+    out += epsilon
+    np.divide(x, out, out=out)
