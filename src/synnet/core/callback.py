@@ -67,5 +67,10 @@ class Callback:
 
 
 def overrides(callback: Callback, hook: str) -> bool:
-    """Whether ``callback`` implements ``hook`` itself (so the loop must call it)."""
-    return getattr(type(callback), hook) is not getattr(Callback, hook)
+    """Whether ``callback`` implements ``hook`` itself (so the loop must call it).
+
+    Its class may override the hook, or the instance may set it (a callback that
+    needs a per-batch hook only with some settings, so the others cost nothing).
+    """
+    found = getattr(callback, hook)
+    return getattr(found, "__func__", found) is not getattr(Callback, hook)

@@ -20,6 +20,11 @@ corrupt, or with malformed state) is skipped with a warning in favour of the
 one before it; if every one is damaged, resuming is refused. Resuming with other
 data, settings or callbacks is refused with a message saying what differs. One
 run at a time may use a folder (:mod:`synnet.training.lock`).
+
+With ``every_batches=N`` a checkpoint is also written after every N-th batch
+of an epoch, holding the position in the epoch (:mod:`synnet.training.position`),
+so a killed run over a large file loses at most N batches, not an epoch; the
+resumed run still ends bit for bit as one that never stopped.
 """
 
 from __future__ import annotations
@@ -58,12 +63,14 @@ from synnet.training.checkpoint_state import (
     takes_part,
 )
 from synnet.training.lock import FolderLock
+from synnet.training.position import Position, ResumePoint
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "Checkpoint", "digest", "fingerprint",
            "latest_checkpoint"]
 #: What ``save_kwargs`` may pass on to save_model (the rest a checkpoint sets itself).
 SAVE_KWARGS = frozenset({"preprocessor", "target", "metadata", "training"})
-_NAME = re.compile(r"ckpt-(\d{8})\.synnet")
+#: ckpt-<epochs done>.synnet at an epoch's end, ckpt-<epochs done>-<batches done>.synnet inside
+_NAME = re.compile(r"ckpt-(\d{8})(?:-(\d{8}))?\.synnet")
 
 
 class Checkpoint(Callback):
@@ -72,6 +79,12 @@ class Checkpoint(Callback):
     Args:
         directory: folder for the checkpoint files (created if missing).
         every: write after every ``every``-th epoch (the last epoch is always written).
+        every_batches: also write after every ``every_batches``-th batch of each
+            epoch (counted from the epoch's start), with the position in the
+            epoch; None (the default) writes at epoch ends only. Like Keras's
+            ``ModelCheckpoint(save_freq=N)``. On resume the epoch's order is
+            rebuilt and its first batches are skipped: arrays skip them without
+            work, a data source reads them again without training on them.
         keep: how many of the newest checkpoints to keep (older ones are deleted).
         resume: at the start of ``fit``, continue from the newest valid checkpoint
             in ``directory`` if there is one (start fresh if there is none; raise
@@ -81,7 +94,9 @@ class Checkpoint(Callback):
             checkpoint is also a usable model file.
 
     After ``fit``, ``resumed_from`` is the epoch count training resumed from
-    (None when it started fresh) and ``last_path`` the newest file written.
+    (None when it started fresh), ``resumed_batches`` the batches of the next
+    epoch that were already done then (0 at an epoch's end), and ``last_path``
+    the newest file written.
     Wherever it stands in the callback list, fit runs it after the other
     callbacks, so it saves (and restores) their state as of the epoch's end.
     During ``fit`` it holds the folder's lock: another run on the same folder
@@ -91,9 +106,13 @@ class Checkpoint(Callback):
     order = 100
 
     def __init__(self, directory: str | os.PathLike[str], every: int = 1, keep: int = 3,
-                 resume: bool = False, save_kwargs: dict[str, Any] | None = None) -> None:
+                 resume: bool = False, save_kwargs: dict[str, Any] | None = None,
+                 every_batches: int | None = None) -> None:
         check_int("every", every, 1)
         check_int("keep", keep, 1)
+        self.every_batches = check_int("every_batches", every_batches, 1, allow_none=True)
+        if self.every_batches is not None:  # only then a per-batch hook (others pay nothing)
+            self.on_batch_end = self._on_batch_end  # type: ignore[method-assign]
         self.directory = Path(directory)
         if self.directory.exists() and not self.directory.is_dir():
             raise ConfigError(f"checkpoint folder {self.directory} is a file; give a folder")
@@ -104,6 +123,7 @@ class Checkpoint(Callback):
             raise ConfigError(f"save_kwargs may set {', '.join(sorted(SAVE_KWARGS))}, not "
                               f"{', '.join(unknown)}", params=["save_kwargs"])
         self.resumed_from: int | None = None
+        self.resumed_batches = 0
         self.last_path: Path | None = None
         self._fingerprint: dict[str, Any] = {}
         self._pending: dict[str, Any] | None = None
@@ -112,6 +132,11 @@ class Checkpoint(Callback):
 
     # -- the hooks ------------------------------------------------------------------
     def on_train_begin(self, logs: Logs) -> None:
+        if self.every_batches is not None and not isinstance(self.params.get("position"),
+                                                             Position):
+            raise ConfigError("every_batches needs a fit that reports its position in the "
+                              "epoch (Network.fit); this one checkpoints at epoch ends only: "
+                              "leave every_batches out", params=["every_batches"])
         # Fail now, not at the first checkpoint: a file the reader would refuse can't resume.
         check_savable(self.network, self.network.optimizer,
                       self.save_kwargs.get("preprocessor"), self.save_kwargs.get("target"))
@@ -129,6 +154,7 @@ class Checkpoint(Callback):
             self._fingerprint = fingerprint(self.params)
             self._pending = None
             self.resumed_from = None
+            self.resumed_batches = 0
             if self.resume:
                 self._resume()
         except BaseException:
@@ -148,6 +174,12 @@ class Checkpoint(Callback):
             self._pending = {**self._capture(), "weights": network.get_weights(),
                              "optimizer": network.optimizer.state_dict()}
 
+    def _on_batch_end(self, batch: int, logs: Logs) -> None:
+        """Every ``every_batches``-th batch: a checkpoint with the position in the epoch."""
+        assert self.every_batches is not None
+        if (batch + 1) % self.every_batches == 0:
+            self._write(self._capture(self.params["position"]))
+
     def on_interrupt(self, logs: Logs) -> None:
         if self._pending is not None:
             self._write(self._pending)
@@ -156,8 +188,12 @@ class Checkpoint(Callback):
         self._lock.release()
 
     # -- capture and restore ------------------------------------------------------------
-    def _capture(self) -> dict[str, Any]:
-        """Everything besides weights and optimizer that determines the rest of the run."""
+    def _capture(self, position: Position | None = None) -> dict[str, Any]:
+        """Everything besides weights and optimizer that determines the rest of the run.
+
+        ``position``: the fit's position inside the current epoch (a mid-epoch
+        checkpoint), or None at an epoch's end.
+        """
         network = self.network
         json_state: dict[str, Any] = {
             "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
@@ -168,6 +204,10 @@ class Checkpoint(Callback):
             "rng": get_state(network.rng),
             "fingerprint": self._fingerprint,
             "callbacks": [],
+            "position": None if position is None else {
+                "batches": position.batches, "epoch_rng": position.epoch_rng,
+                "loss_sum": float(position.loss_sum), "seen": position.seen,
+                "metric_sums": {k: float(v) for k, v in position.metric_sums.items()}},
         }
         arrays: dict[str, np.ndarray] = {}
         history = network.history
@@ -192,7 +232,10 @@ class Checkpoint(Callback):
             optimizer = get_optimizer(state["optimizer"]["name"])
             optimizer.load_state_dict(state["optimizer"])
         assert optimizer is not None
-        path = self.directory / f"ckpt-{network.epochs_trained:08d}.synnet"
+        position = state["json"]["position"]
+        path = self.directory / (f"ckpt-{network.epochs_trained:08d}.synnet" if position is None
+                                 else f"ckpt-{network.epochs_trained:08d}-"
+                                      f"{position['batches']:08d}.synnet")
         history = History()
         history.epoch, history.history = state["epoch"], state["history"]
         save_model(
@@ -221,6 +264,7 @@ class Checkpoint(Callback):
                 damaged.append(path.name)
                 continue
             self.resumed_from = state.epochs_trained
+            self.resumed_batches = 0 if state.position is None else state.position["batches"]
             return
         if damaged:
             shown = ", ".join(damaged[:5]) + (", ..." if len(damaged) > 5 else "")
@@ -250,6 +294,9 @@ class Checkpoint(Callback):
         network = self.network
         optimizer = network.optimizer
         assert optimizer is not None and saved.optimizer is not None
+        if state.position is not None and not isinstance(self.params.get("position"), Position):
+            raise ModelFileError("it was written inside an epoch, and this fit resumes at "
+                                 "epoch ends only")
         weights = saved.network.get_weights()
         if {k: (v.shape, v.dtype) for k, v in weights.items()} != {
                 k: (v.shape, v.dtype) for k, v in network.params.items()}:
@@ -275,20 +322,25 @@ class Checkpoint(Callback):
         assert history is not None and saved_history is not None  # checked by parse_state
         history.history = {k: list(v) for k, v in saved_history.history.items()}
         history.epoch = list(saved_history.epoch)
+        if state.position is not None:  # the loop picks the epoch up where it stood
+            p = state.position
+            self.params["position"].resume = ResumePoint(
+                state.epochs_trained, p["batches"], p["epoch_rng"], state.rng, p["loss_sum"],
+                p["seen"], dict(p["metric_sums"]))
 
 
 # -- finding checkpoints ------------------------------------------------------------------
 
 
-def _newest_first(directory: Path) -> list[tuple[Path, int]]:
-    """The checkpoint files in ``directory`` and their epoch numbers, newest first."""
+def _newest_first(directory: Path) -> list[tuple[Path, tuple[int, int]]]:
+    """The checkpoint files in ``directory`` and their (epochs, batches) done, newest first."""
     if not directory.is_dir():
         return []
     found = []
     for path in directory.iterdir():
         match = _NAME.fullmatch(path.name)
         if match:
-            found.append((path, int(match.group(1))))
+            found.append((path, (int(match.group(1)), int(match.group(2) or 0))))
     return sorted(found, key=lambda item: item[1], reverse=True)
 
 

@@ -9,7 +9,9 @@ a run to the ones a checkpoint recorded, by class name and settings.
 
 Format versions: 1 (synnet 0.1.0) listed every callback by position and had no
 ``stop_training``; 2 lists only the callbacks that take part (see
-:meth:`synnet.core.callback.Callback.get_config`) with their settings.
+:meth:`synnet.core.callback.Callback.get_config`) with their settings; 3 adds
+``position``: null at an epoch's end, or where inside the epoch a mid-epoch
+checkpoint was written (see :mod:`synnet.training.position`).
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ from synnet.io.json_codec import decode, encode
 from synnet.io.model_file import ModelFile
 
 CHECKPOINT_FORMAT = "synnet-checkpoint"
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3
 #: The keys of the checkpoint JSON, per version read.
 KEYS = {1: {"format", "version", "epochs_trained", "fit_start_epoch", "rng", "fingerprint",
             "callbacks"}}
 KEYS[2] = KEYS[1] | {"stop_training"}
+KEYS[3] = KEYS[2] | {"position"}
+#: The keys of a mid-epoch position.
+POSITION_KEYS = {"batches", "epoch_rng", "loss_sum", "seen", "metric_sums"}
 MAX_CALLBACKS = 1000
 _DIGEST = re.compile(r"[0-9a-f]{32}")
 
@@ -58,10 +63,15 @@ class CheckpointState:
     rng_kind: str
     fingerprint: dict[str, Any]
     callbacks: list[SavedCallback]
+    #: None at an epoch's end; else the mid-epoch position (checked)
+    position: dict[str, Any] | None = None
 
 
-def parse_state(saved: ModelFile, number: int) -> CheckpointState:
-    """The checked state of a checkpoint file named for epoch ``number``; ModelFileError if bad."""
+def parse_state(saved: ModelFile, number: tuple[int, int]) -> CheckpointState:
+    """The checked state of a checkpoint file named for (epoch, batches done) ``number``.
+
+    ModelFileError if anything is malformed.
+    """
     info = saved.extra.get("checkpoint")
     if not isinstance(info, dict) or info.get("format") != CHECKPOINT_FORMAT:
         raise ModelFileError("a model file but not a synnet checkpoint")
@@ -75,9 +85,10 @@ def parse_state(saved: ModelFile, number: int) -> CheckpointState:
     if saved.optimizer is None:
         raise ModelFileError("the checkpoint has no optimizer state")
     epochs, start = _count(info, "epochs_trained"), _count(info, "fit_start_epoch")
-    if start > epochs or epochs != number or saved.network.epochs_trained != epochs:
+    if start > epochs or epochs != number[0] or saved.network.epochs_trained != epochs:
         raise ModelFileError(f"its epoch counters ({start}, {epochs}) do not agree with its "
-                             f"name (epoch {number}) and model ({saved.network.epochs_trained})")
+                             f"name (epoch {number[0]}) and model "
+                             f"({saved.network.epochs_trained})")
     history = saved.network.history
     if history is None or history.epoch != list(range(start, epochs)):
         raise ModelFileError(f"its history must list the epochs {start} to {epochs - 1}")
@@ -88,9 +99,36 @@ def parse_state(saved: ModelFile, number: int) -> CheckpointState:
         rng_kind = check_rng_state(info["rng"])
     except ValueError as exc:
         raise ModelFileError(str(exc)) from None
+    position = _position(info.get("position"), number[1], rng_kind)
     return CheckpointState(version, epochs, start, stop, info["rng"], rng_kind,
                            _fingerprint(info["fingerprint"]),
-                           _callbacks(info["callbacks"], version, saved.extra_arrays))
+                           _callbacks(info["callbacks"], version, saved.extra_arrays), position)
+
+
+def _position(value: Any, batches: int, rng_kind: str) -> dict[str, Any] | None:
+    """A mid-epoch position (its batch count must be the one in the file's name), or None."""
+    if value is None:
+        if batches:
+            raise ModelFileError(f"its name says batch {batches} of an epoch, but it holds no "
+                                 "position")
+        return None
+    if not isinstance(value, dict) or set(value) != POSITION_KEYS:
+        raise ModelFileError(f"position must have exactly the keys {sorted(POSITION_KEYS)}")
+    done, seen = _count(value, "batches"), _count(value, "seen")
+    if done != batches or done < 1 or seen < done:
+        raise ModelFileError(f"position: {done} batches and {seen} rows do not agree with its "
+                             f"name (batch {batches})")
+    try:
+        kind = check_rng_state(value["epoch_rng"])
+    except ValueError as exc:
+        raise ModelFileError(f"position epoch_rng: {exc}") from None
+    if kind != rng_kind:
+        raise ModelFileError(f"position epoch_rng is a {kind}, its rng a {rng_kind}")
+    sums = value["metric_sums"]
+    if not isinstance(value["loss_sum"], float) or not isinstance(sums, dict) or not all(
+            isinstance(k, str) and isinstance(v, float) for k, v in sums.items()):
+        raise ModelFileError("position loss_sum and metric_sums must be numbers")
+    return value
 
 
 def _count(info: dict[str, Any], key: str) -> int:

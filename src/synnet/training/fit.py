@@ -26,6 +26,7 @@ from synnet.core.optimizers import Adam, Optimizer, get_optimizer
 from synnet.errors import ConfigError, DataError, DivergenceError
 from synnet.training.callbacks import ProgressBar
 from synnet.training.plan import FullBatchPlan, plan_full_batch
+from synnet.training.position import Position
 from synnet.training.streaming import SourceBatches, arrays_of, evaluate_source, source_of
 
 
@@ -58,10 +59,17 @@ class _Batches:
             return iter(self._fixed)
         return self._shuffled()
 
-    def _shuffled(self) -> Iterator[Batch]:
+    def start(self, skip: int) -> Iterator[Batch]:
+        """The epoch's batches after its first ``skip`` (its order is drawn now, as by iter)."""
+        if self._fixed is not None:
+            return iter(self._fixed[skip:])
+        return self._shuffled(self.network.rng.permutation(len(self.data)), skip)
+
+    def _shuffled(self, order: np.ndarray | None = None, skip: int = 0) -> Iterator[Batch]:
         data, n, bs = self.data, len(self.data), self.batch_size
-        order = self.network.rng.permutation(n)
-        for start in range(0, n, bs):
+        if order is None:
+            order = self.network.rng.permutation(n)
+        for start in range(skip * bs, n, bs):
             idx = order[start:start + bs]
             yield Batch(self._take("X", data.X, idx), self._take("y", data.y, idx),
                         None if data.w is None else self._take("w", data.w, idx))
@@ -200,6 +208,7 @@ def fit(
         "settings": settings,
         "data": (train, val),
         "callbacks": all_callbacks,
+        "position": Position(),  # where the epoch stands, for mid-epoch checkpoints
     }
     for cb in all_callbacks:
         cb.set_network(network)
@@ -219,7 +228,8 @@ def fit(
         network.loss, network.optimizer, network.history, network.epochs_trained = previous
         del fit_params["data"], fit_params["callbacks"]
         raise
-    loop = _Loop(network, loss_fn, opt, metric_fns, l2, batch_hooks, strict, bs)
+    loop = _Loop(network, loss_fn, opt, metric_fns, l2, batch_hooks, strict, bs,
+                 fit_params["position"])
     end = network.fit_start_epoch + epochs
     logs: dict[str, float] = {}
     try:
@@ -259,8 +269,9 @@ class _Loop:
 
     def __init__(self, network: Network, loss: Loss, optimizer: Optimizer,
                  metrics: dict[str, Metric], l2: float, batch_hooks: list[Callback],
-                 strict: bool, batch_size: int) -> None:
+                 strict: bool, batch_size: int, position: Position) -> None:
         self.network, self.loss, self.optimizer = network, loss, optimizer
+        self.position = position
         self.batch_size = batch_size
         self.metrics, self.l2, self.batch_hooks = metrics, l2, batch_hooks
         self.strict = strict  # False: a non-finite loss is recorded, not an error
@@ -274,16 +285,18 @@ class _Loop:
         self._plan: FullBatchPlan | Literal[False] | None = None
 
     def run_epoch(self, batches: _Batches | SourceBatches, epoch: int) -> dict[str, float]:
-        if batches.single is not None and not self.metrics and not self.batch_hooks:
+        if batches.single is not None and not self.metrics and not self.batch_hooks \
+                and not self.position.resuming(epoch):
             return self._full_batch_epoch(batches.single, epoch)
         network, params, grads = self.network, self.network.params, self.network.grads
         train_step, step = network.train_step, self.optimizer.step
         loss, fused, l2, mean = self.loss, self.fused, self.l2, self.mean
-        total_loss = 0.0
-        seen = 0
-        metric_sums = dict.fromkeys(self.metrics, 0.0)
+        # Tracked only for per-batch callbacks (a mid-epoch checkpoint reads it).
+        pos = self.position if self.batch_hooks else None
+        epoch_batches, first, total_loss, seen, metric_sums = self.position.begin_epoch(
+            epoch, batches, network.rng, self.metrics, pos is not None)
         want_output = bool(self.metrics)
-        for b, batch in enumerate(batches):
+        for b, batch in enumerate(epoch_batches, first):
             try:
                 value, out = train_step(batch.X, batch.y, loss, sample_weight=batch.w, l2=l2,
                                         fused=fused, want_output=want_output)
@@ -302,6 +315,8 @@ class _Loop:
             if out is not None:
                 for name, fn in self.metrics.items():
                     metric_sums[name] += fn(out, batch.y) * m
+            if pos is not None:
+                pos.batches, pos.loss_sum, pos.seen = b + 1, total_loss, seen
             for cb in self.batch_hooks:
                 cb.on_batch_end(b, {"loss": value, "size": m})
         logs = {"loss": total_loss / seen if mean else total_loss}

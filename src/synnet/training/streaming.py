@@ -7,11 +7,13 @@ holding it. Sources and their shuffling live in :mod:`synnet.data.source`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from synnet._rng import Rng
 from synnet.core.batch import Batch, prepare
 from synnet.core.evaluation import evaluate_batch
 from synnet.core.losses import Loss
@@ -55,10 +57,26 @@ class SourceBatches:
         self.network, self.loss, self.dtype, self.what = network, loss, dtype, what
 
     def __iter__(self) -> Iterator[Batch]:
+        return self.start(0)
+
+    def start(self, skip: int) -> Iterator[Batch]:
+        """The epoch's batches after its first ``skip``, which are read but not prepared.
+
+        The epoch's shuffling draws from its own generator, seeded now by one draw
+        from the network's: the order then depends only on the network
+        generator's state at the epoch's start, not on what training draws from it
+        in between (dropout), so a resumed epoch rebuilds it exactly. Skipped
+        batches are read again (a CSV file cannot be entered in the middle, and
+        the shuffle buffer needs the rows that came before).
+        """
+        shuffle_rng = _epoch_generator(self.network.rng) if self.shuffle else None
+        raw = minibatches(self.source, self.batch_size, shuffle_rng)
+        skipped = sum(1 for _ in itertools.islice(raw, skip))
+        return self._prepared(raw, empty=skipped == 0)
+
+    def _prepared(self, raw: Iterator[Any], empty: bool) -> Iterator[Batch]:
         network = self.network
-        rng = network.rng if self.shuffle else None
-        empty = True
-        for X, y, w in minibatches(self.source, self.batch_size, rng):
+        for X, y, w in raw:
             X = np.asarray(X, dtype=self.dtype)  # the file's float64 in the network's dtype
             empty = False
             yield prepare(X, y, self.loss, w, n_inputs=network.n_inputs,
@@ -66,6 +84,14 @@ class SourceBatches:
         if empty:
             raise DataError(f"the {'validation ' if self.what == 'X_val' else ''}source "
                             "yielded no rows")
+
+
+def _epoch_generator(rng: Rng) -> np.random.Generator:
+    """A generator for one epoch's shuffling, seeded by one draw of 128 bits from ``rng``."""
+    words = (rng.integers(0, 2**32, size=4, dtype=np.uint32)
+             if isinstance(rng, np.random.Generator)
+             else rng.randint(0, 2**32, size=4, dtype=np.uint32))
+    return np.random.default_rng([int(w) for w in words])
 
 
 def evaluate_source(network: Network, source: Source, loss: Loss, metrics: dict[str, Metric],
