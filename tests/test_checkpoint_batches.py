@@ -185,3 +185,54 @@ def test_killed_inside_an_epoch_resumes_to_identical_weights(tmp_path: Path,
     lines = dict(line.split("=") for line in done.stdout.split())
     assert int(lines["resumed_batches"]) % 7 == 0 and int(lines["resumed_batches"]) > 0
     _assert_identical(tmp_path / "ref.npz", tmp_path / "b.npz")
+
+
+def test_cli_stream_killed_inside_an_epoch_resumes_to_identical_weights(tmp_path: Path) -> None:
+    """synnet train --stream --checkpoint-dir D --checkpoint-every-batches N, kill -9, --resume."""
+    from test_cli_checkpoint import _data as cli_data
+
+    from synnet.io import load_model
+
+    data = cli_data(tmp_path / "data.csv", n=5000)
+
+    def cmd(out: Path, *extra: str) -> list[str]:
+        return [sys.executable, "-m", "synnet", "train", str(data), "-t", "label", "-o",
+                str(out), "--hidden", "32", "--dropout", "0.1", "--epochs", "3", "--patience",
+                "0", "--batch-size", "16", "--stream", "--shuffle-buffer", "500", "--seed", "5",
+                "-q", *extra]
+
+    subprocess.run(cmd(tmp_path / "ref.synnet"), check=True, capture_output=True, timeout=600)
+    ckpt = tmp_path / "ckpt"
+    batches = ["--checkpoint-dir", str(ckpt), "--checkpoint-every", "100",
+               "--checkpoint-every-batches", "20"]
+    proc = subprocess.Popen(cmd(tmp_path / "a.synnet", *batches), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        code = _kill_after_first_checkpoint(proc, ckpt, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=60)
+    if code == 0:
+        pytest.skip("the run finished before the signal arrived")  # pragma: no cover
+    assert not (tmp_path / "a.synnet").exists()
+    found = latest_checkpoint(ckpt)
+    assert found is not None and "-" in found[0].name.removeprefix("ckpt-")
+    done = subprocess.run(cmd(tmp_path / "b.synnet", *batches, "--resume"), capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "resumed from the checkpoint after epoch" in done.stderr
+    ours = load_model(tmp_path / "b.synnet").network.get_weights()
+    for name, value in load_model(tmp_path / "ref.synnet").network.get_weights().items():
+        np.testing.assert_array_equal(ours[name], value, err_msg=name)
+
+
+def test_cli_checks_checkpoint_every_batches(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from synnet.cli import main
+
+    code = main(["train", str(tmp_path / "none.csv"), "-t", "y", "-o", str(tmp_path / "m"),
+                 "--checkpoint-dir", str(tmp_path / "c"), "--checkpoint-every-batches", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "checkpoint_every_batches must be >= 1" in err
+    assert "--checkpoint-every-batches" in err and "Traceback" not in err

@@ -121,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--checkpoint-every", type=int, default=DEFAULTS["checkpoint_every"],
                    metavar="N",
                    help="checkpoint every N epochs (default 1)")
+    g.add_argument("--checkpoint-every-batches", type=int, metavar="N",
+                   default=DEFAULTS["checkpoint_every_batches"],
+                   help="also checkpoint every N batches inside an epoch, so a killed run "
+                   "resumes where it stood (default: at epoch ends only)")
     g.add_argument("--keep-checkpoints", type=int, default=DEFAULTS["keep_checkpoints"],
                    metavar="N",
                    help="keep the newest N checkpoints (default 3)")

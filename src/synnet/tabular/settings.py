@@ -55,6 +55,7 @@ class Settings:
     dtype: str = "float64"
     checkpoint_dir: str | None = None
     checkpoint_every: int = 1
+    checkpoint_every_batches: int | None = None
     keep_checkpoints: int = 3
     resume: bool = False
     class_weight: str | None = None
@@ -90,6 +91,7 @@ class Settings:
                 raise ConfigError("class_weight needs a classification task",
                                   params=["class_weight", "task"])
         check_int("checkpoint_every", self.checkpoint_every, 1)
+        check_int("checkpoint_every_batches", self.checkpoint_every_batches, 1, allow_none=True)
         check_int("keep_checkpoints", self.keep_checkpoints, 1)
         if self.features and self.drop:
             raise ConfigError("pass features or drop, not both", params=["features", "drop"])

@@ -206,6 +206,7 @@ def job_callbacks(settings: Settings, model: Model, validation: bool,
         checkpoint = Checkpoint(
             settings.checkpoint_dir, every=settings.checkpoint_every,
             keep=settings.keep_checkpoints, resume=settings.resume,
+            every_batches=settings.checkpoint_every_batches,
             save_kwargs={"preprocessor": model.preprocessor, "target": model.target,
                          "metadata": model.metadata,
                          "training": {"command": "synnet train (checkpoint)",
