@@ -236,3 +236,41 @@ def test_cli_checks_checkpoint_every_batches(tmp_path: Path,
     err = capsys.readouterr().err
     assert code == 2 and "checkpoint_every_batches must be >= 1" in err
     assert "--checkpoint-every-batches" in err and "Traceback" not in err
+
+
+class _CountingParquet(ParquetSource):
+    """A ParquetSource that records the row groups it reads."""
+
+    def read(self, order: Any = None) -> Any:
+        for start, block in super().read(order):
+            self.seen.append(start)
+            yield start, block
+
+
+@pytest.mark.parametrize("stop_at", [4, 9, 13])
+def test_unshuffled_parquet_resume_skips_row_groups_without_reading(
+        tmp_path: Path, files: Path, stop_at: int) -> None:
+    def source() -> _CountingParquet:
+        made = _CountingParquet(files / "train.parquet", NAMES, "y", read_ahead=0)
+        made.seen = []
+        return made
+
+    reference = _net()
+    ref_history = reference.fit(source(), loss="categorical_crossentropy", epochs=2,
+                                batch_size=32, shuffle=False)
+    with pytest.raises(RuntimeError):
+        _net().fit(source(), loss="categorical_crossentropy", epochs=2, batch_size=32,
+                   shuffle=False, callbacks=[_Stop(stop_at), synnet.Checkpoint(
+                       tmp_path, every_batches=3)])
+    resumed, again = _net(), source()
+    checkpoint = synnet.Checkpoint(tmp_path, every_batches=3, resume=True)
+    history = resumed.fit(again, loss="categorical_crossentropy", epochs=2, batch_size=32,
+                          shuffle=False, callbacks=[checkpoint])
+    done = checkpoint.resumed_batches * 32  # rows of the resumed epoch already trained on
+    assert checkpoint.resumed_from == 0 and done > 0
+    # Row groups of 70 rows: the resumed epoch reads from the group holding row `done` on.
+    expected = [s for s in range(0, 400, 70) if s >= done // 70 * 70]
+    assert again.seen[:len(expected) + 1] == [*expected, 0]  # then the next epoch, whole
+    for name, value in reference.get_weights().items():
+        np.testing.assert_array_equal(resumed.get_weights()[name], value, err_msg=name)
+    assert history.history == ref_history.history

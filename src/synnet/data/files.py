@@ -123,6 +123,9 @@ class ParquetSource(_FileSource):
         self._starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.n_blocks, self.n_rows = len(self._groups), int(self._starts[-1])
 
+    def block_starts(self) -> np.ndarray | None:
+        return self._starts[:-1]
+
     def read(self, order: Sequence[int] | None = None) -> Iterator[tuple[int, Chunk]]:
         for b in (range(self.n_blocks or 0) if order is None else order):
             table = self._groups[b].to_table(columns=self.columns)

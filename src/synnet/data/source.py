@@ -76,6 +76,10 @@ class Source(ABC):
         """The settings that change the batches (kept in a checkpoint's fingerprint)."""
         return {"kind": type(self).__name__, "shuffle_buffer": self.shuffle_buffer}
 
+    def block_starts(self) -> np.ndarray | None:
+        """The first row of every block, when known without reading (else None)."""
+        return None
+
 
 class ArraySource(Source):
     """In-memory arrays: ``Network.fit`` trains on them exactly as on the arrays themselves."""
@@ -89,6 +93,9 @@ class ArraySource(Source):
         self.n_blocks = -(-self.n_rows // self.block_rows)
         dtype = getattr(X, "dtype", None)
         self.dtype = np.dtype(dtype) if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+    def block_starts(self) -> np.ndarray | None:
+        return np.arange(self.n_blocks or 0, dtype=np.int64) * self.block_rows
 
     def read(self, order: Sequence[int] | None = None) -> Iterator[tuple[int, Chunk]]:
         for b in (range(self.n_blocks or 0) if order is None else order):
@@ -177,12 +184,39 @@ def as_source(data: Any) -> Source:
 # -- from blocks to minibatches --------------------------------------------------------
 
 
-def minibatches(source: Source, batch_size: int, rng: Rng | None) -> Iterator[Chunk]:
+def minibatches(source: Source, batch_size: int, rng: Rng | None,
+                skip: int = 0) -> Iterator[Chunk]:
     """One epoch of minibatches of ``batch_size`` rows; shuffled when ``rng`` is given.
 
     With ``rng`` None the rows come in the source's order, so the batches are
-    those of the whole dataset cut every ``batch_size`` rows.
+    those of the whole dataset cut every ``batch_size`` rows. ``skip``: leave out
+    the epoch's first ``skip`` batches (a resumed epoch). Unshuffled, a source
+    that knows its block starts (Parquet row groups, arrays) is entered at the
+    block holding the first row wanted, without reading the blocks before it;
+    otherwise the skipped batches are read (the shuffle buffer needs their rows).
     """
+    starts = source.block_starts() if rng is None and skip else None
+    if starts is not None and len(starts):
+        first_row = skip * batch_size
+        first = int(np.searchsorted(starts, first_row, side="right")) - 1
+        cut = first_row - int(starts[first])
+        blocks_from = (block for _, block in read_ahead(
+            source.read(range(first, len(starts))), source.read_ahead))
+        return _rebatch(_cut_first(blocks_from, cut), batch_size)
+    batches = _minibatches(source, batch_size, rng)
+    for _ in range(skip):
+        if next(batches, None) is None:
+            break
+    return batches
+
+
+def _cut_first(blocks: Iterable[Chunk], cut: int) -> Iterator[Chunk]:
+    """``blocks`` with the first ``cut`` rows of the first block left out."""
+    for i, block in enumerate(blocks):
+        yield _rows(block, cut, int(np.shape(block[0])[0])) if i == 0 else block
+
+
+def _minibatches(source: Source, batch_size: int, rng: Rng | None) -> Iterator[Chunk]:
     order = None
     if rng is not None and source.n_blocks is not None:
         order = [int(i) for i in rng.permutation(source.n_blocks)]  # drawn before reading

@@ -7,7 +7,6 @@ holding it. Sources and their shuffling live in :mod:`synnet.data.source`.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -67,12 +66,13 @@ class SourceBatches:
         generator's state at the epoch's start, not on what training draws from it
         in between (dropout), so a resumed epoch rebuilds it exactly. Skipped
         batches are read again (a CSV file cannot be entered in the middle, and
-        the shuffle buffer needs the rows that came before).
+        the shuffle buffer needs the rows that came before), except without
+        shuffling where the source knows its block starts (Parquet): reading
+        starts at the row group of the first batch wanted.
         """
         shuffle_rng = _epoch_generator(self.network.rng) if self.shuffle else None
-        raw = minibatches(self.source, self.batch_size, shuffle_rng)
-        skipped = sum(1 for _ in itertools.islice(raw, skip))
-        return self._prepared(raw, empty=skipped == 0)
+        raw = minibatches(self.source, self.batch_size, shuffle_rng, skip)
+        return self._prepared(raw, empty=skip == 0)
 
     def _prepared(self, raw: Iterator[Any], empty: bool) -> Iterator[Batch]:
         network = self.network
