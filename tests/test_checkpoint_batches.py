@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from test_checkpoint import SCRIPT, _assert_identical, _kill_after_first_checkpoint
 
 import synnet
 from synnet.data import CsvSource, IterableSource, ParquetSource
 from synnet.errors import ConfigError
 from synnet.training.checkpoint import latest_checkpoint
+from test_checkpoint import SCRIPT, _assert_identical, _kill_after_first_checkpoint
 
 NAMES = [f"x{i}" for i in range(6)]
 
@@ -189,9 +189,8 @@ def test_killed_inside_an_epoch_resumes_to_identical_weights(tmp_path: Path,
 
 def test_cli_stream_killed_inside_an_epoch_resumes_to_identical_weights(tmp_path: Path) -> None:
     """synnet train --stream --checkpoint-dir D --checkpoint-every-batches N, kill -9, --resume."""
-    from test_cli_checkpoint import _data as cli_data
-
     from synnet.io import load_model
+    from test_cli_checkpoint import _data as cli_data
 
     data = cli_data(tmp_path / "data.csv", n=5000)
 
