@@ -41,7 +41,8 @@ CHUNK_ROWS = 1 << 16
 
 def read_chunks(path: str | os.PathLike[str], rows: int | None = None,
                 sep: str | None = None, stdin: IO[bytes] | None = None, *,
-                na_values: Sequence[str] = ()) -> Iterator[tuple[int, Table]]:
+                na_values: Sequence[str] = (),
+                text: Sequence[str] = ()) -> Iterator[tuple[int, Table]]:
     """(index of the chunk's first row, chunk) for the rows of a table file, in order.
 
     Opened, decompressed, sniffed and parsed as :func:`~synnet.tabular.files.read_table`
@@ -53,7 +54,9 @@ def read_chunks(path: str | os.PathLike[str], rows: int | None = None,
 
     One difference from a whole-file read remains: a column of numbers in one
     chunk and text in another is typed per chunk (a whole-file read makes it all
-    text); numeric columns give the same values either way.
+    text, every value as written: "007", not 7). Name such columns in ``text``
+    to read them as a whole-file read does (a CSV file's; Parquet columns are
+    typed by the file).
     """
     check_reading(sep, list(na_values) if isinstance(na_values, (list, tuple)) else na_values)
     pd = _pandas()
@@ -62,7 +65,7 @@ def read_chunks(path: str | os.PathLike[str], rows: int | None = None,
     source = opener.source
     sep = data_format(opener, sep)
     chunks = (_parquet_chunks(opener, rows) if sep is None
-              else _csv_chunks(pd, opener, sep, tuple(na_values), rows))
+              else _csv_chunks(pd, opener, sep, tuple(na_values), rows, text))
     start = 0
     for table in chunks:
         if not table.n_rows:
@@ -74,11 +77,17 @@ def read_chunks(path: str | os.PathLike[str], rows: int | None = None,
 
 
 def _csv_chunks(pd: Any, opener: _Opener, sep: str, na_values: tuple[str, ...],
-                rows: int) -> Iterator[Table]:
+                rows: int, text: Sequence[str] = ()) -> Iterator[Table]:
     # The whole-file reader's structure check (ragged rows, names), line by line first:
     # pandas alone would fill short rows with missing values.
     check_structure(opener, opener.source, sep)
-    for columns, _ in csv_chunks(pd, opener, sep, na_values, rows=rows):
+    dtype: dict[Any, Any] = {}
+    if text:  # pandas names columns by their labels as written: read the header for them
+        with opener.errors(), opener.open() as f:
+            header = pd.read_csv(f, sep=sep, encoding="utf-8-sig", skipinitialspace=True,
+                                 nrows=0).columns
+        dtype = {label: object for label in header if str(label).strip() in set(text)}
+    for columns, _ in csv_chunks(pd, opener, sep, na_values, dtype, rows=rows):
         yield Table(columns, opener.source)
 
 

@@ -237,6 +237,7 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
                   feature_rows: Callable[[np.ndarray], np.ndarray] | None = None,
                   max_categories: int | None = None, min_frequency: int | float | None = None,
                   keep: Sequence[str] | None = None,
+                  reread: Callable[[list[str]], Iterable[Table]] | None = None,
                   ) -> tuple[Preprocessor, TargetEncoder, int, dict[str, str]]:
     """(preprocessor, target encoder, feature rows, {left-out column: why}) from one
     pass over ``chunks``.
@@ -248,6 +249,14 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
     row; ``keep=None``: none left out). ``feature_rows(row numbers)``: a mask
     of the rows the preprocessing learns from (the training rows; the target's
     classes or scale come from every row, as the in-memory job's do).
+
+    A CSV column that reads as numbers in some chunks and as text in others
+    ("007" in one, "abc" in another) is text in a whole-file read, every value
+    as written. ``reread(columns)``: the same chunks again, with those columns
+    read as text (:func:`~synnet.tabular.chunks.read_chunks`' ``text``); when
+    such columns are found, the statistics come from a second pass over it, so
+    they are the whole-file read's. Without ``reread`` they are counted as the
+    chunks give them.
     """
     if impute == "median":
         raise ConfigError("impute='median' needs every value of a column at once, which a "
@@ -256,36 +265,49 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
     pre = Preprocessor(impute, categorical, max_categories, min_frequency)
     encoder = TargetEncoder(task, target)
     pre.check_names(names)
-    columns = {name: _Column(count_numbers=impute == "most_frequent" or name in categorical)
-               for name in names}
     # ID detection counts every row (as in memory): its own counts when some rows are held out
     exempt = set(keep or ())
     watched = [] if keep is None else [n for n in names if n not in exempt]
-    every = ({name: _Column() for name in watched} if feature_rows is not None
-             else {name: columns[name] for name in watched})
-    y_moments = Moments()
-    labels: set[Any] = set()
-    start = 0
-    n_features = 0
-    for table in chunks:
-        ids = np.arange(start, start + table.n_rows)
-        rows = None if feature_rows is None else np.flatnonzero(feature_rows(ids))
-        n_features += len(ids) if rows is None else len(rows)
-        for name in names:
-            col = as_column(table.columns[name], name)
-            columns[name].add(col if rows is None else col[rows],
-                              ids if rows is None else ids[rows])
-            if rows is not None and name in every:
-                every[name].add(col, ids)
-        y = encoder._check(table.columns[target], start + 1)
-        if task == "classification":
-            labels.update(np.unique(_class_labels(y)).tolist())
-            if len(labels) > MAX_DISTINCT:
-                raise DataError(f"the target column {target!r} has more than {MAX_DISTINCT} "
-                                "classes; is it a regression target?", params=["task"])
-        else:
-            y_moments.add(encoder.values(y, start + 1))
-        start += table.n_rows
+
+    def count(tables: Iterable[Table]) -> _Pass:
+        counted = _Pass({name: _Column(count_numbers=impute == "most_frequent"
+                                       or name in categorical) for name in names})
+        columns, kinds = counted.columns, counted.kinds
+        every = counted.every = ({name: _Column() for name in watched}
+                                 if feature_rows is not None
+                                 else {name: columns[name] for name in watched})
+        labels, start = counted.labels, 0
+        for table in tables:
+            ids = np.arange(start, start + table.n_rows)
+            rows = None if feature_rows is None else np.flatnonzero(feature_rows(ids))
+            counted.n_features += len(ids) if rows is None else len(rows)
+            for name in names:
+                col = as_column(table.columns[name], name)
+                kinds.setdefault(name, set()).add(col.dtype.kind)
+                columns[name].add(col if rows is None else col[rows],
+                                  ids if rows is None else ids[rows])
+                if rows is not None and name in every:
+                    every[name].add(col, ids)
+            kinds.setdefault(target, set()).add(np.asarray(table.columns[target]).dtype.kind)
+            y = encoder._check(table.columns[target], start + 1)
+            if task == "classification":
+                labels.update(np.unique(_class_labels(y)).tolist())
+                if len(labels) > MAX_DISTINCT:
+                    raise DataError(f"the target column {target!r} has more than "
+                                    f"{MAX_DISTINCT} classes; is it a regression target?",
+                                    params=["task"])
+            else:
+                counted.y_moments.add(encoder.values(y, start + 1))
+            start += table.n_rows
+        counted.rows = start
+        return counted
+
+    counted = count(chunks)
+    mixed = counted.mixed()
+    if mixed and reread is not None:  # as a whole-file read: text throughout, as written
+        counted = count(reread(mixed))
+    columns, every, labels = counted.columns, counted.every, counted.labels
+    y_moments, n_features, start = counted.y_moments, counted.n_features, counted.rows
     if n_features == 0:
         raise DataError("the data has no rows" if start == 0 else
                         "no rows are left for training; lower valid_fraction",
@@ -310,6 +332,25 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
                         f"most {MAX_CATEGORIES:,}: leave out such columns", params=["drop"])
     _fit_target(encoder, labels, y_moments)
     return pre, encoder, n_features, ignored
+
+
+@dataclass
+class _Pass:
+    """What one pass over the chunks counted: per column, the target, the rows."""
+
+    columns: dict[str, _Column]
+    every: dict[str, _Column] = field(default_factory=dict)  # every row, for ID detection
+    #: the NumPy kinds each column (and the target) came in, chunk by chunk
+    kinds: dict[str, set[str]] = field(default_factory=dict)
+    labels: set[Any] = field(default_factory=set)
+    y_moments: Moments = field(default_factory=Moments)
+    n_features: int = 0
+    rows: int = 0
+
+    def mixed(self) -> list[str]:
+        """The columns read as numbers in some chunks and as text in others."""
+        return [name for name, kinds in self.kinds.items()
+                if kinds & set("iuf") and "O" in kinds]
 
 
 def _spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
@@ -360,8 +401,13 @@ def _spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
             raise DataError(f"column {name!r} has more than {MAX_DISTINCT} distinct values; "
                             "impute='most_frequent' cannot count them in a stream (use 'mean')",
                             params=["impute"])
-        best = max(c.texts.values())
-        fill = min(float(v) for v, k in c.texts.items() if k == best)
+        by_value: Counter[float] = Counter()  # "1,234" and "1234", "007" and "7": one number
+        for text, k in c.texts.items():
+            value = parse_float(text)
+            assert value is not None  # text among the numbers was refused above
+            by_value[value] += k
+        best = max(by_value.values())
+        fill = min(v for v, k in by_value.items() if k == best)
     mean, scale = _filled(m, c, fill, pre.impute)
     spec.update(mean=mean, scale=scale)
     if fill is not None:

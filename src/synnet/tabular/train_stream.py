@@ -93,8 +93,12 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
     """
     settings.check()
 
+    # Columns that read as numbers in some chunks and text in others: read as text
+    # throughout, as a whole-file read has them (found by the statistics pass).
+    text: list[str] = []
+
     def read(file: str) -> Iterator[tuple[int, Table]]:
-        return read_chunks(file, TRAIN_CHUNK_ROWS, sep, na_values=na_values)
+        return read_chunks(file, TRAIN_CHUNK_ROWS, sep, na_values=na_values, text=text)
     if settings.class_weight is not None:
         raise ConfigError("class_weight needs every label before training; it does not "
                           "stream yet (train without --stream)", params=["class_weight"])
@@ -111,6 +115,7 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
     rows_of_data: list[int] = []
 
     def tables() -> Iterator[Table]:
+        rows_of_data.clear()
         n = 0
         for _, table in read(path):
             n += table.n_rows
@@ -124,11 +129,15 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
             return np.zeros(len(ids), dtype=bool)
         return ~valid_rows(ids, fraction, seed) if fraction else np.ones(len(ids), dtype=bool)
 
+    def reread(mixed: list[str]) -> Iterator[Table]:
+        text[:] = mixed
+        return tables()
+
     keep = [*settings.keep_columns, *settings.features, *settings.categorical]
     preprocessor, target, n_train, ignored = fit_streaming(
         tables(), features, settings.target, task, settings.impute, settings.categorical,
         feature_rows=feature_rows, max_categories=settings.max_categories,
-        min_frequency=settings.min_frequency, keep=keep)
+        min_frequency=settings.min_frequency, keep=keep, reread=reread)
     warn_ignored(ignored)
     features = preprocessor.input_names
     dtype = np.dtype(settings.dtype)
