@@ -238,6 +238,7 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
                   max_categories: int | None = None, min_frequency: int | float | None = None,
                   keep: Sequence[str] | None = None,
                   reread: Callable[[list[str]], Iterable[Table]] | None = None,
+                  class_counts: list[int] | None = None,
                   ) -> tuple[Preprocessor, TargetEncoder, int, dict[str, str]]:
     """(preprocessor, target encoder, feature rows, {left-out column: why}) from one
     pass over ``chunks``.
@@ -257,6 +258,10 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
     such columns are found, the statistics come from a second pass over it, so
     they are the whole-file read's. Without ``reread`` they are counted as the
     chunks give them.
+
+    ``class_counts``: a list to fill with the training rows' (``feature_rows``')
+    count of each class, in the order of the encoder's classes (for
+    ``class_weight='balanced'``).
     """
     if impute == "median":
         raise ConfigError("impute='median' needs every value of a column at once, which a "
@@ -292,6 +297,10 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
             y = encoder._check(table.columns[target], start + 1)
             if task == "classification":
                 labels.update(np.unique(_class_labels(y)).tolist())
+                if class_counts is not None:
+                    kept, n = np.unique(_class_labels(y if rows is None else y[rows]),
+                                        return_counts=True)
+                    counted.class_counts.update(dict(zip(kept.tolist(), n.tolist())))
                 if len(labels) > MAX_DISTINCT:
                     raise DataError(f"the target column {target!r} has more than "
                                     f"{MAX_DISTINCT} classes; is it a regression target?",
@@ -331,6 +340,13 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
                         f"values ({listed[worst]:,} in {worst!r}); a model file holds at "
                         f"most {MAX_CATEGORIES:,}: leave out such columns", params=["drop"])
     _fit_target(encoder, labels, y_moments)
+    if class_counts is not None and encoder.classes is not None:
+        # Labels to class indices by the encoder's own lookup, as training encodes them.
+        codes, known = encoder.encode(np.array(list(counted.class_counts), dtype=object))
+        assert known.all()
+        per_class = np.zeros(len(encoder.classes), dtype=np.int64)
+        np.add.at(per_class, codes, list(counted.class_counts.values()))
+        class_counts[:] = per_class.tolist()
     return pre, encoder, n_features, ignored
 
 
@@ -343,6 +359,7 @@ class _Pass:
     #: the NumPy kinds each column (and the target) came in, chunk by chunk
     kinds: dict[str, set[str]] = field(default_factory=dict)
     labels: set[Any] = field(default_factory=set)
+    class_counts: Counter[Any] = field(default_factory=Counter)  # the training rows'
     y_moments: Moments = field(default_factory=Moments)
     n_features: int = 0
     rows: int = 0

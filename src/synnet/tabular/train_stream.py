@@ -99,12 +99,12 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
 
     def read(file: str) -> Iterator[tuple[int, Table]]:
         return read_chunks(file, TRAIN_CHUNK_ROWS, sep, na_values=na_values, text=text)
-    if settings.class_weight is not None:
-        raise ConfigError("class_weight needs every label before training; it does not "
-                          "stream yet (train without --stream)", params=["class_weight"])
     first = next(read(path))[1]
     features = feature_names(first, settings)
     task, reason = resolve_task(first, settings)
+    if settings.class_weight is not None and task != "classification":
+        raise ConfigError(f"class_weight needs a classification task; the target "
+                          f"{settings.target!r} is {reason}", params=["class_weight"])
     if settings.task == "auto":
         reason += f" (from the first {first.n_rows} rows)"
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
@@ -133,11 +133,13 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
         text[:] = mixed
         return tables()
 
+    counts: list[int] | None = [] if settings.class_weight == "balanced" else None
     keep = [*settings.keep_columns, *settings.features, *settings.categorical]
     preprocessor, target, n_train, ignored = fit_streaming(
         tables(), features, settings.target, task, settings.impute, settings.categorical,
         feature_rows=feature_rows, max_categories=settings.max_categories,
-        min_frequency=settings.min_frequency, keep=keep, reread=reread)
+        min_frequency=settings.min_frequency, keep=keep, reread=reread,
+        class_counts=counts)
     warn_ignored(ignored)
     features = preprocessor.input_names
     dtype = np.dtype(settings.dtype)
@@ -148,15 +150,24 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
         return {"file": os.path.abspath(file), "part": part, "fraction": fraction, "seed": seed,
                 "size": st and st.st_size, "mtime_ns": st and st.st_mtime_ns}
 
-    def prepared(tables: Callable[[], Iterator[Table]]) -> Callable[[], Iterator[Any]]:
+    # class_weight='balanced': n / (classes present * count(class)) from the statistics
+    # pass's counts of the training rows, the in-memory job's balanced_weights per row.
+    per_class = None if counts is None else np.asarray(counts, dtype=np.float64)
+    present = 0 if counts is None else np.count_nonzero(counts)
+
+    def prepared(tables: Callable[[], Iterator[Table]],
+                 weighted: bool = False) -> Callable[[], Iterator[Any]]:
         def blocks() -> Iterator[Any]:
             for table in tables():
                 X = preprocessor.transform(table.columns, warn_unknown=False).astype(dtype)
                 y = _targets(target, table.columns[settings.target], task)
-                yield X, (y.astype(dtype) if binary else y)
+                w = None if per_class is None or not weighted else \
+                    n_train / (present * per_class[y])
+                yield X, (y.astype(dtype) if binary else y), w
         return blocks
 
-    train_source = IterableSource(prepared(lambda: _part(read, path, fraction, seed, valid=False)),
+    train_source = IterableSource(prepared(lambda: _part(read, path, fraction, seed, valid=False),
+                                           weighted=True),
                                   shuffle_buffer=shuffle_buffer, read_ahead=1,
                                   identity=identity(path, "train"))
     train_source.n_rows = n_train  # counted by the statistics pass: progress shows time left
