@@ -16,17 +16,18 @@ columns are left out (counted over every row, as
 are grouped (``max_categories``, ``min_frequency``: from the counts), dates
 become parts (their moments merged as numbers' are), and the category cap holds.
 
-Not streamable, refused with a ConfigError naming what to do: ``impute='median'``
-(it needs every value; said before reading anything); a column still all
-different when its distinct values stop being counted (it may be an ID: name it
-in keep_columns or drop it).
+``impute='median'`` takes more passes (:mod:`synnet.tabular.median`: exact, in
+bounded memory), so it needs ``reread``; without it, it is refused before
+anything is read. Refused too, with a ConfigError naming what to do: a column
+still all different when its distinct values stop being counted (it may be an
+ID: name it in keep_columns or drop it).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,7 @@ from synnet.tabular.columns import (
     text_values,
 )
 from synnet.tabular.files import Table
+from synnet.tabular.median import exact_medians, median_of_sorted
 from synnet.tabular.preprocessing import (
     CATEGORICAL,
     DATETIME,
@@ -129,6 +131,10 @@ class _Column:
     timed: bool = False  # some value carries a time of day
     not_dates: list[tuple[int, Any]] = field(default_factory=list)  # the first: row, value
     decimal_commas: bool = True  # every value so far is a number with a decimal comma
+    count_parts: bool = False  # count the date parts' values (for a median fill)
+    low: float = math.inf  # the smallest and largest number parsed
+    high: float = -math.inf
+    median: float | None = None  # the median of the numbers, when impute='median' asks
     first: list[Any] = field(default_factory=list)  # the first present values, for messages
 
     def add(self, column: np.ndarray, ids: np.ndarray) -> None:
@@ -174,6 +180,8 @@ class _Column:
             self.parsed += int(present.sum())
             x = column[present].astype(np.float64)
         self.numbers.add(x)
+        if len(x):
+            self.low, self.high = min(self.low, float(x.min())), max(self.high, float(x.max()))
         with np.errstate(invalid="ignore"):
             self.whole = self.whole and bool(np.all(x == np.round(x)))
             if self.increasing and len(x):
@@ -191,7 +199,7 @@ class _Column:
         self.dates += len(x)
         for k, part in enumerate(x.T):
             self.parts[k].add(part)
-            if self.count_numbers:
+            if self.count_numbers or self.count_parts:
                 self.part_counts[k].update(part.tolist())
 
     def looks_numeric(self) -> bool:
@@ -263,10 +271,10 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
     count of each class, in the order of the encoder's classes (for
     ``class_weight='balanced'``).
     """
-    if impute == "median":
-        raise ConfigError("impute='median' needs every value of a column at once, which a "
-                          "streamed file does not give; use 'mean' or 'most_frequent', or "
-                          "read the file into memory", params=["impute"])
+    if impute == "median" and reread is None:
+        raise ConfigError("impute='median' needs more passes over the data than chunks "
+                          "read once give (pass reread=); use 'mean' or 'most_frequent'",
+                          params=["impute"])
     pre = Preprocessor(impute, categorical, max_categories, min_frequency)
     encoder = TargetEncoder(task, target)
     pre.check_names(names)
@@ -276,7 +284,8 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
 
     def count(tables: Iterable[Table]) -> _Pass:
         counted = _Pass({name: _Column(count_numbers=impute == "most_frequent"
-                                       or name in categorical) for name in names})
+                                       or name in categorical, count_parts=impute == "median")
+                         for name in names})
         columns, kinds = counted.columns, counted.kinds
         every = counted.every = ({name: _Column() for name in watched}
                                  if feature_rows is not None
@@ -315,6 +324,8 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
     mixed = counted.mixed()
     if mixed and reread is not None:  # as a whole-file read: text throughout, as written
         counted = count(reread(mixed))
+    else:
+        mixed = []
     columns, every, labels = counted.columns, counted.every, counted.labels
     y_moments, n_features, start = counted.y_moments, counted.n_features, counted.rows
     if n_features == 0:
@@ -332,6 +343,24 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
                    for name in kept if columns[name].n_missing}
         if missing:
             raise missing_error(missing)
+    if impute == "median":
+        assert reread is not None
+        numeric = [name for name in kept if name not in categorical
+                   and columns[name].looks_numeric() and not columns[name].n_bad]
+
+        def passes() -> Iterator[dict[str, np.ndarray]]:
+            start = 0
+            for table in reread(mixed):
+                ids = np.arange(start, start + table.n_rows)
+                rows = None if feature_rows is None else np.flatnonzero(feature_rows(ids))
+                start += table.n_rows
+                yield {name: _numbers(as_column(table.columns[name], name), rows)
+                       for name in numeric}
+
+        found = exact_medians({name: (columns[name].parsed, columns[name].low,
+                                      columns[name].high) for name in numeric}, passes)
+        for name, value in found.items():
+            columns[name].median = value
     pre.columns = [_spec(name, columns[name], pre) for name in kept]
     listed = {c["name"]: _n_listed(c) for c in pre.columns}
     if sum(listed.values()) > MAX_CATEGORIES:  # Preprocessor.fit's cap
@@ -413,6 +442,9 @@ def _spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
     fill = None
     if pre.impute == "mean":
         fill = m.mean
+    elif pre.impute == "median":
+        fill = c.median
+        assert fill is not None
     elif pre.impute == "most_frequent":
         if c.texts is None:
             raise DataError(f"column {name!r} has more than {MAX_DISTINCT} distinct values; "
@@ -457,6 +489,8 @@ def _date_spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
     for k in range(len(parts)):
         if pre.impute == "mean":
             fills.append(c.parts[k].mean)
+        elif pre.impute == "median":
+            fills.append(_median_of_counts(c.part_counts[k]))
         elif pre.impute == "most_frequent":
             counts = c.part_counts[k]
             best = max(counts.values())
@@ -472,6 +506,29 @@ def _date_spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
     spec["mean"] = [m for m, _ in stats]
     spec["scale"] = [s for _, s in stats]
     return spec
+
+
+def _numbers(column: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    """The present numbers of a numeric column (of ``rows``), parsed as _Column.add parses."""
+    if rows is not None:
+        column = column[rows]
+    present = column[~missing_mask(column)]
+    if column.dtype.kind == "O":
+        return np.array([parse_float(v) for v in present], dtype=np.float64)
+    return present.astype(np.float64)
+
+
+def _median_of_counts(counts: Counter[float]) -> float:
+    """The median of numbers given as {number: how often}, as np.median gives it."""
+    n = sum(counts.values())
+    wanted = sorted({(n - 1) // 2, n // 2})
+    found: list[float] = []
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        while len(found) < len(wanted) and wanted[len(found)] < seen:
+            found.append(value)
+    return median_of_sorted(found[0], found[-1], n)
 
 
 def _rows(first: list[int], count: int) -> np.ndarray:
