@@ -161,17 +161,9 @@ def _run(out: Path, ckpt: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, check=True, timeout=600)
 
 
-@pytest.mark.parametrize("data", [[], ["--stream"], ["--stream", "--csv"]],
-                         ids=["arrays", "parquet", "csv"])
-def test_killed_inside_an_epoch_resumes_to_identical_weights(tmp_path: Path,
-                                                             data: list[str]) -> None:
-    if data:
-        data = [data[0], str(tmp_path / "data"), *data[1:]]
-    _run(tmp_path / "ref.npz", tmp_path / "ref-ckpt", *data)  # never checkpoints mid-epoch
-    ckpt = tmp_path / "ckpt"
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), str(tmp_path / "a.npz"), str(ckpt),
-                             "--epochs", "4", "--every", "1000", "--every-batches", "7", *data],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _start_and_kill(command: list[str], ckpt: Path) -> None:
+    """Start ``command``, kill -9 it at a random time after its first checkpoint; reaped."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         code = _kill_after_first_checkpoint(proc, ckpt, signal.SIGKILL)
     finally:
@@ -181,6 +173,18 @@ def test_killed_inside_an_epoch_resumes_to_identical_weights(tmp_path: Path,
     if code == 0:
         pytest.skip("the run finished before the signal arrived")  # pragma: no cover
     assert code == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("data", [[], ["--stream"], ["--stream", "--csv"]],
+                         ids=["arrays", "parquet", "csv"])
+def test_killed_inside_an_epoch_resumes_to_identical_weights(tmp_path: Path,
+                                                             data: list[str]) -> None:
+    if data:
+        data = [data[0], str(tmp_path / "data"), *data[1:]]
+    _run(tmp_path / "ref.npz", tmp_path / "ref-ckpt", *data)  # never checkpoints mid-epoch
+    ckpt = tmp_path / "ckpt"
+    _start_and_kill([sys.executable, str(SCRIPT), str(tmp_path / "a.npz"), str(ckpt),
+                     "--epochs", "4", "--every", "1000", "--every-batches", "7", *data], ckpt)
     done = _run(tmp_path / "b.npz", ckpt, "--every-batches", "7", "--resume", *data)
     lines = dict(line.split("=") for line in done.stdout.split())
     assert int(lines["resumed_batches"]) % 7 == 0 and int(lines["resumed_batches"]) > 0
@@ -204,16 +208,7 @@ def test_cli_stream_killed_inside_an_epoch_resumes_to_identical_weights(tmp_path
     ckpt = tmp_path / "ckpt"
     batches = ["--checkpoint-dir", str(ckpt), "--checkpoint-every", "100",
                "--checkpoint-every-batches", "20"]
-    proc = subprocess.Popen(cmd(tmp_path / "a.synnet", *batches), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        code = _kill_after_first_checkpoint(proc, ckpt, signal.SIGKILL)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=60)
-    if code == 0:
-        pytest.skip("the run finished before the signal arrived")  # pragma: no cover
+    _start_and_kill(cmd(tmp_path / "a.synnet", *batches), ckpt)
     assert not (tmp_path / "a.synnet").exists()
     found = latest_checkpoint(ckpt)
     assert found is not None and "-" in found[0].name.removeprefix("ckpt-")
@@ -273,3 +268,89 @@ def test_unshuffled_parquet_resume_skips_row_groups_without_reading(
     for name, value in reference.get_weights().items():
         np.testing.assert_array_equal(resumed.get_weights()[name], value, err_msg=name)
     assert history.history == ref_history.history
+
+
+def _set(key: str, value: Any) -> Any:
+    def change(state: dict[str, Any]) -> None:
+        state["position"][key] = value
+    return change
+
+
+def _whole(value: Any) -> Any:
+    def change(state: dict[str, Any]) -> None:
+        state["position"] = value
+    return change
+
+
+POSITION_DAMAGE = {
+    "batches_zero": _set("batches", 0),
+    "batches_not_the_name": _set("batches", 9),
+    "batches_text": _set("batches", "10"),
+    "seen_negative": _set("seen", -1),
+    "seen_below_batches": _set("seen", 1),
+    "epoch_rng_text": _set("epoch_rng", "abc"),
+    "epoch_rng_keys": _set("epoch_rng", {"kind": "Generator"}),
+    "loss_sum_text": _set("loss_sum", "x"),
+    "metric_sums_text": _set("metric_sums", {"accuracy": "x"}),
+    "metric_sums_list": _set("metric_sums", [1.0]),
+    "extra_key": _set("more", 1),
+    "none": _whole(None),
+    "list": _whole([]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(POSITION_DAMAGE))
+def test_a_damaged_position_is_skipped(tmp_path: Path, files: Path, name: str) -> None:
+    """The newest (mid-epoch) checkpoint damaged: skipped with a warning, the one before used."""
+    from test_checkpoint_hostile import _tamper
+
+    reference = _net()
+    _fit(reference, _inputs("arrays", files), [])
+    with pytest.raises(RuntimeError):
+        _fit(_net(), _inputs("arrays", files), [_Stop(24), synnet.Checkpoint(
+            tmp_path, every_batches=5, keep=10)])
+    found = latest_checkpoint(tmp_path)
+    assert found is not None
+    newest = found[0]
+    assert newest.name == "ckpt-00000001-00000010.synnet"
+    _tamper(newest, POSITION_DAMAGE[name])
+    resumed = _net()
+    checkpoint = synnet.Checkpoint(tmp_path, every_batches=5, resume=True)
+    with pytest.warns(UserWarning, match="skipping damaged checkpoint ckpt-00000001-00000010"):
+        _fit(resumed, _inputs("arrays", files), [checkpoint])
+    assert (checkpoint.resumed_from, checkpoint.resumed_batches) == (1, 5)
+    for key, value in reference.get_weights().items():
+        np.testing.assert_array_equal(resumed.get_weights()[key], value, err_msg=key)
+
+
+def test_every_batches_needs_a_fit_that_reports_its_position(tmp_path: Path) -> None:
+    """A fit loop without a position (synnet.dask.fit) refuses every_batches up front."""
+    checkpoint = synnet.Checkpoint(tmp_path / "c", every_batches=2)
+    checkpoint.set_network(_net())
+    checkpoint.set_params({"callbacks": [], "settings": {}, "data": (None, None)})
+    with pytest.raises(ConfigError, match="every_batches") as info:
+        checkpoint.on_train_begin({})
+    assert list(info.value.params) == ["every_batches"]
+    assert not (tmp_path / "c").exists()  # nothing written, no lock taken
+
+
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer")
+def test_estimator_resumes_mid_epoch(tmp_path: Path) -> None:
+    """Through MLPClassifier(callbacks=[...]): stopped inside an epoch, resumed, the same fit."""
+    from synnet.sklearn import MLPClassifier
+
+    X, y = _data()
+
+    def make(*callbacks: Any) -> MLPClassifier:
+        return MLPClassifier(hidden_layer_sizes=(8,), max_iter=4, batch_size=32,
+                             random_state=0, callbacks=list(callbacks))
+
+    reference = make().fit(X, y)
+    with pytest.raises(RuntimeError):
+        make(_Stop(40), synnet.Checkpoint(tmp_path, every_batches=3)).fit(X, y)
+    checkpoint = synnet.Checkpoint(tmp_path, every_batches=3, resume=True)
+    resumed = make(checkpoint).fit(X, y)
+    assert checkpoint.resumed_batches > 0
+    for a, b in zip(reference.coefs_, resumed.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert resumed.n_iter_ == reference.n_iter_
