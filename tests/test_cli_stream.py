@@ -204,9 +204,6 @@ def test_train_stream_with_a_validation_file_and_refusals(
     code, _, err = run(capsys, "train", data, "--target", "label", "-o", model, "--stream",
                        "--shuffle-buffer", "0")
     assert code == 2 and "--shuffle-buffer" in err
-    code, _, err = run(capsys, "train", data, "--target", "label", "-o", model, "--stream",
-                       "--impute", "median")
-    assert code == 2 and "median" in err
 
 
 def load_model_header(path: Path) -> dict:
