@@ -50,6 +50,9 @@ _PLANNED: tuple[type[Activation], ...] = (Identity, Sigmoid, Tanh, ReLU)
 
 Op = Callable[[], Any]
 
+# Constant operands up to this many elements are full arrays (see _Layer.const).
+_SMALL = 1024
+
 
 class _Layer:
     """One Dense layer's parameters and buffers, for n rows, in -> out units."""
@@ -63,37 +66,45 @@ class _Layer:
         self.dz = np.empty_like(self.z)  # dL/dz
         self.dx = np.empty((n, layer.in_features), dtype=W.dtype)  # dL/dx, for the layer below
 
+    def const(self, value: float) -> np.ndarray:
+        """``value`` in the layer's dtype as an array operand: a ufunc converts a scalar
+        operand on every call, which for a small batch costs more than the arithmetic.
+        Shaped like the buffers when they are small (the cheapest call), else 0-d."""
+        z = self.z
+        return np.full(z.shape if z.size <= _SMALL else (), value, dtype=z.dtype)
+
     def forward_ops(self, x: np.ndarray) -> list[Op]:
         """z = act(x @ W + b) into self.z, as Dense.forward computes it."""
-        z, kind, one = self.z, self.kind, self.z.dtype.type
-        # Positional out (np.exp(z, z)) and scalars in the array's own type: the
-        # same arithmetic as Dense's ``out=`` and Python floats, with less parsing.
+        z, kind = self.z, self.kind
+        # Positional out (np.exp(z, z)) and constants as arrays in z's dtype: the same
+        # arithmetic as Dense's ``out=`` and Python floats, with less call overhead.
         ops: list[Op] = [partial(np.dot, x, self.W, z)]
         if self.b is not None:
             ops.append(partial(np.add, z, self.b, z))
         if kind is Sigmoid:
-            ops += [partial(np.maximum, z, one(-exp_limit(z.dtype)), out=z),
+            ops += [partial(np.maximum, z, self.const(-exp_limit(z.dtype)), out=z),
                     partial(np.negative, z, z), partial(np.exp, z, z),
-                    partial(np.add, z, one(1.0), z), partial(np.reciprocal, z, z)]
+                    partial(np.add, z, self.const(1.0), z), partial(np.reciprocal, z, z)]
         elif kind is Tanh:
             ops.append(partial(np.tanh, z, z))
         elif kind is ReLU:
-            ops.append(partial(np.maximum, z, one(0.0), out=z))
+            ops.append(partial(np.maximum, z, self.const(0.0), out=z))
         return ops
 
     def backward_ops(self, x: np.ndarray, grad_y: np.ndarray, input_grad: bool) -> list[Op]:
         """dL/dW, dL/db from dL/dy (``grad_y``), and dL/dx into self.dx if ``input_grad``."""
-        kind, y, dz, one = self.kind, self.z, self.dz, self.z.dtype.type
+        kind, y, dz = self.kind, self.z, self.dz
         ops: list[Op] = []
         if kind is Sigmoid:  # grad * (y * (1 - y)), in the tutorial's order
-            ops += [partial(np.subtract, one(1.0), y, dz), partial(np.multiply, dz, y, dz),
+            ops += [partial(np.subtract, self.const(1.0), y, dz), partial(np.multiply, dz, y, dz),
                     partial(np.multiply, dz, grad_y, dz)]
         elif kind is Tanh:
-            ops += [partial(np.multiply, y, y, dz), partial(np.subtract, one(1.0), dz, dz),
+            ops += [partial(np.multiply, y, y, dz), partial(np.subtract, self.const(1.0), dz, dz),
                     partial(np.multiply, dz, grad_y, dz)]
         elif kind is ReLU:
             mask = np.empty(y.shape, dtype=bool)
-            ops += [partial(np.greater, y, 0, mask), partial(np.multiply, grad_y, mask, dz)]
+            ops += [partial(np.greater, y, self.const(0.0), mask),
+                    partial(np.multiply, grad_y, mask, dz)]
         else:
             dz = grad_y
         ops.append(partial(np.dot, x.T, dz, self.gW))  # the transposes are views made once
@@ -178,7 +189,9 @@ class FullBatchPlan:
                     self._update.append(partial(np.subtract, param, grad, param))
                 else:  # SGD's own two steps: step = lr * g; W -= step
                     step = np.empty_like(param)
-                    self._update += [partial(np.multiply, grad, param.dtype.type(lr), step),
+                    rate = np.full(param.shape if param.size <= _SMALL else (), lr,
+                                   dtype=param.dtype)  # as _Layer.const
+                    self._update += [partial(np.multiply, grad, rate, step),
                                      partial(np.subtract, param, step, param)]
         return self._update
 
