@@ -375,7 +375,7 @@ class _Loop:
             self._diverged(network.epochs_trained, 0, failed, in_update=plan.failed_in_update)
 
     def _planned(self, data: Batch) -> FullBatchPlan | None:
-        """The plan of full-batch steps on ``data``, made at the first call; None if none applies."""
+        """The plan of full-batch steps on ``data`` (made at the first call), or None."""
         if self._plan is None:  # the same arithmetic in buffers allocated once (training.plan)
             self._plan = plan_full_batch(self.network, self.loss, self.optimizer, data, self.l2,
                                          self.fused) or False
