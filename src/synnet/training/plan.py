@@ -225,7 +225,7 @@ class FullBatchPlan:
             return
         # The tutorial's case, step by step as gradients() then update(), without the
         # method calls: forward and delta, the loss's dot, backward, the SGD update.
-        first = [*self._forward, self._sse_delta]
+        first: list[Op] = [*self._forward, self._sse_delta]
         flat, backward, update = self._flat_delta, self._backward, self._sgd_ops()
         dot, isfinite = flat.dot, math.isfinite
         sums: list[Any] = []  # each step's delta . delta; the loss is half of it
