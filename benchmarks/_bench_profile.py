@@ -164,11 +164,14 @@ def case1(steps: int, profile: bool) -> None:
             np.add(s0, g0, out=s0)
 
         n_calls = len(plan._forward) + 2 + len(plan._backward) + len(plan._update)
-        rows.append((f"  planned step ({n_calls} NumPy calls; tutorial with out= 22)",
+        rows.append((f"  planned step, one epoch ({n_calls} NumPy calls; tutorial with out= 22)",
                      us(planned_step), us(tutorial_out_step)))
+        # What Network.fit runs when no callback watches each epoch: the steps in a row.
+        rows.append(("  planned steps in a row (FullBatchPlan.run), per step",
+                     us(lambda: plan.run(100, [], True), number=20) / 100, None))
     show(f"case 1: 3-4-1 sigmoid, full batch of 4 rows ({steps} steps for the fit line)", rows)
     step = rows[0][1]
-    print(f"  -> loop overhead per step (fit - planned step): {step - rows[-1][1]:.2f} us")
+    print(f"  -> loop overhead per step (fit - steps in a row): {step - rows[-1][1]:.2f} us")
     if profile:
         cprofile(lambda: make().fit(X, y, loss="sse", optimizer=SGD(lr=1.0), epochs=steps,
                                     batch_size=None, shuffle=False))
