@@ -45,6 +45,18 @@ def us(fn: Callable[[], Any], number: int = 200, repeat: int = 7) -> float:
                              timer=time.process_time)) / number * 1e6
 
 
+def wall_us(fn: Callable[[], Any], threads: int) -> float:
+    """Best wall time of ``fn`` in microseconds with ``set_update_threads(threads)``: the
+    split update only pays in wall time, and only when a second core is free."""
+    from synnet.core.optimizers import set_update_threads
+
+    old = set_update_threads(threads)
+    try:
+        return min(timeit.repeat(fn, number=50, repeat=7)) / 50 * 1e6
+    finally:
+        set_update_threads(old)
+
+
 def show(title: str, rows: list[tuple[str, float, float | None]]) -> None:
     print(f"\n{title}")
     print(f"  {'piece':<52} {'synnet us':>10} {'by hand us':>11}")
@@ -238,6 +250,9 @@ def case2(n: int, profile: bool) -> None:
             tmp.__imul__(1e-3)
             W1.__isub__(tmp * 0)
 
+        def adam_step() -> None:
+            opt.step(net.params, net.grads)
+
         gemm_fwd = us(lambda: xb @ W1)
         gemm_dw = us(lambda: xb.T @ gh)
         rows = [
@@ -263,6 +278,9 @@ def case2(n: int, profile: bool) -> None:
             ("  Adam.step (4 params; W1 has 100,352)", us(lambda: opt.step(net.params, net.grads),
                                                         number=50), None),
             ("    Adam on W1 alone, the same 11 passes by hand", us(adam_by_hand, number=50), None),
+            ("  Adam.step, WALL time, in one piece", wall_us(adam_step, 1), None),
+            ("  Adam.step, WALL time, large params in 2 halves on 2 threads",
+             wall_us(adam_step, 2), None),
             ("  the two big GEMMs alone (lower bound, by hand)", gemm_fwd + gemm_dw, None),
         ]
     show(f"case 2: 784-128-10 ReLU/softmax, batch {bs}, Adam ({n} rows for the fit line)", rows)
