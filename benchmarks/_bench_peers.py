@@ -32,7 +32,8 @@ Params = dict[str, Any]
 # the hand-written loops) share one process and its copy of the data; PyTorch
 # has its own, so its thread pools (OpenMP + MKL) never sit beside OpenBLAS's.
 GROUPS = {
-    "synnet_fit": "numpy", "synnet_mlp": "numpy", "synnet_predict": "numpy",
+    "synnet_fit": "numpy", "synnet_fit_split": "numpy", "synnet_mlp": "numpy",
+    "synnet_predict": "numpy",
     "tutorial_loop": "numpy", "numpy_loop": "numpy", "numpy_predict": "numpy",
     "sgemm_numpy": "numpy", "sklearn": "numpy", "sklearn_predict": "numpy",
     "torch": "torch", "torch_predict": "torch", "sgemm_torch": "torch",
@@ -43,6 +44,7 @@ NEEDS = {"synnet_mlp": "sklearn", "sklearn": "sklearn", "sklearn_predict": "skle
 
 LABELS = {
     "synnet_fit": "synnet Network.fit",
+    "synnet_fit_split": "synnet Network.fit, update on 2 threads",
     "synnet_mlp": "synnet MLPClassifier",
     "synnet_predict": "synnet Network.predict",
     "tutorial_loop": "tutorial NumPy loop",
@@ -202,6 +204,20 @@ class SynnetFit(_Classification):
         h = self.net.fit(self.X, self.y, loss="categorical_crossentropy", optimizer=self.opt,
                          epochs=1, batch_size=self.batch, shuffle=True)
         return {"flops": self.flops, "loss": float(h.history["loss"][-1])}
+
+
+class SynnetFitSplit(SynnetFit):
+    """``Network.fit`` as SynnetFit, with Adam's update of the large weight matrices in two
+    halves on two threads (``set_update_threads(2)``; the same bits)."""
+
+    def run(self) -> dict[str, Any]:
+        from synnet.core.optimizers import set_update_threads
+
+        old = set_update_threads(2)
+        try:
+            return super().run()
+        finally:
+            set_update_threads(old)
 
 
 def _sklearn_params(task: _Classification) -> dict[str, Any]:
@@ -547,6 +563,7 @@ def make_task(case: str, peer: str, p: Params) -> Any:
         ("tutorial", "tutorial_loop"): lambda: TutorialLoop(p),
         ("tutorial", "synnet_fit"): lambda: SynnetTutorial(p),
         ("mnist", "synnet_fit"): lambda: SynnetFit(p),
+        ("mnist", "synnet_fit_split"): lambda: SynnetFitSplit(p),
         ("mnist", "synnet_mlp"): lambda: SynnetMLP(p),
         ("mnist", "torch"): lambda: TorchLoop(p),
         ("mnist", "sklearn"): lambda: SklearnMLP(p),

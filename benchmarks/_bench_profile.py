@@ -45,6 +45,18 @@ def us(fn: Callable[[], Any], number: int = 200, repeat: int = 7) -> float:
                              timer=time.process_time)) / number * 1e6
 
 
+def wall_us(fn: Callable[[], Any], threads: int) -> float:
+    """Best wall time of ``fn`` in microseconds with ``set_update_threads(threads)``: the
+    split update only pays in wall time, and only when a second core is free."""
+    from synnet.core.optimizers import set_update_threads
+
+    old = set_update_threads(threads)
+    try:
+        return min(timeit.repeat(fn, number=50, repeat=7)) / 50 * 1e6
+    finally:
+        set_update_threads(old)
+
+
 def show(title: str, rows: list[tuple[str, float, float | None]]) -> None:
     print(f"\n{title}")
     print(f"  {'piece':<52} {'synnet us':>10} {'by hand us':>11}")
@@ -164,11 +176,14 @@ def case1(steps: int, profile: bool) -> None:
             np.add(s0, g0, out=s0)
 
         n_calls = len(plan._forward) + 2 + len(plan._backward) + len(plan._update)
-        rows.append((f"  planned step ({n_calls} NumPy calls; tutorial with out= 22)",
+        rows.append((f"  planned step, one epoch ({n_calls} NumPy calls; tutorial with out= 22)",
                      us(planned_step), us(tutorial_out_step)))
+        # What Network.fit runs when no callback watches each epoch: the steps in a row.
+        rows.append(("  planned steps in a row (FullBatchPlan.run), per step",
+                     us(lambda: plan.run(100, [], True), number=20) / 100, None))
     show(f"case 1: 3-4-1 sigmoid, full batch of 4 rows ({steps} steps for the fit line)", rows)
     step = rows[0][1]
-    print(f"  -> loop overhead per step (fit - planned step): {step - rows[-1][1]:.2f} us")
+    print(f"  -> loop overhead per step (fit - steps in a row): {step - rows[-1][1]:.2f} us")
     if profile:
         cprofile(lambda: make().fit(X, y, loss="sse", optimizer=SGD(lr=1.0), epochs=steps,
                                     batch_size=None, shuffle=False))
@@ -235,6 +250,9 @@ def case2(n: int, profile: bool) -> None:
             tmp.__imul__(1e-3)
             W1.__isub__(tmp * 0)
 
+        def adam_step() -> None:
+            opt.step(net.params, net.grads)
+
         gemm_fwd = us(lambda: xb @ W1)
         gemm_dw = us(lambda: xb.T @ gh)
         rows = [
@@ -260,6 +278,9 @@ def case2(n: int, profile: bool) -> None:
             ("  Adam.step (4 params; W1 has 100,352)", us(lambda: opt.step(net.params, net.grads),
                                                         number=50), None),
             ("    Adam on W1 alone, the same 11 passes by hand", us(adam_by_hand, number=50), None),
+            ("  Adam.step, WALL time, in one piece", wall_us(adam_step, 1), None),
+            ("  Adam.step, WALL time, large params in 2 halves on 2 threads",
+             wall_us(adam_step, 2), None),
             ("  the two big GEMMs alone (lower bound, by hand)", gemm_fwd + gemm_dw, None),
         ]
     show(f"case 2: 784-128-10 ReLU/softmax, batch {bs}, Adam ({n} rows for the fit line)", rows)

@@ -69,8 +69,8 @@ QUICK: dict[str, Any] = {
 # (key, label in the tables, peers in the order they run in each repetition)
 CASES: list[tuple[str, str, list[str]]] = [
     ("tutorial", "1 tutorial 3-4-1", ["synnet_fit", "tutorial_loop"]),
-    ("mnist", "2 MNIST-shaped", ["synnet_fit", "synnet_mlp", "torch", "sklearn", "numpy_loop",
-                                 "sgemm_numpy", "sgemm_torch"]),
+    ("mnist", "2 MNIST-shaped", ["synnet_fit", "synnet_fit_split", "synnet_mlp", "torch",
+                                 "sklearn", "numpy_loop", "sgemm_numpy", "sgemm_torch"]),
     ("deep_train", "3 deep train", ["synnet_fit", "torch", "sklearn", "numpy_loop"]),
     ("deep_predict", "3 deep predict", ["synnet_predict", "torch_predict", "sklearn_predict",
                                         "numpy_predict"]),
@@ -87,6 +87,7 @@ RATIO_TARGETS: list[tuple[str, str, str, float | None]] = [
     ("mnist", "synnet_fit", "torch", 0.6),
     ("mnist", "synnet_fit", "sklearn", 0.5),
     ("mnist", "synnet_fit", "numpy_loop", None),
+    ("mnist", "synnet_fit_split", "synnet_fit", None),  # is the 2-thread update worth it?
     ("mnist", "synnet_mlp", "torch", 0.6),
     ("mnist", "synnet_mlp", "sklearn", 0.5),
     ("deep_train", "synnet_fit", "torch", 1.0),
@@ -421,7 +422,7 @@ def summarize(results: dict[str, Any], quick: bool) -> dict[str, Any]:
             wa, wb = a["extras"][-1]["weights"], b["extras"][-1]["weights"]
             diff = max(abs(x - y) for la, lb in zip(wa, wb) for x, y in zip(la, lb))
             results["tutorial_weights_max_abs_diff"] = diff
-    for peer in ("synnet_fit", "synnet_mlp"):
+    for peer in ("synnet_fit", "synnet_fit_split", "synnet_mlp"):
         r = mnist.get(peer)
         if r is None:
             continue

@@ -17,7 +17,7 @@ import synnet
 import synnet.training.fit as fit_module
 from synnet import Dense, Network
 from synnet.core.batch import Batch
-from synnet.core.losses import get_loss
+from synnet.core.losses import MeanSquaredError, get_loss
 from synnet.core.optimizers import SGD, Adam, RMSprop
 from synnet.training.callbacks import LearningRateScheduler
 from synnet.training.plan import FullBatchPlan, plan_full_batch
@@ -146,3 +146,105 @@ def test_plan_divergence_keeps_the_last_finite_weights() -> None:
                 batch_size=None)
     for name, value in before.items():
         np.testing.assert_array_equal(net.params[name], value)
+
+
+class _EveryEpoch(synnet.Callback):
+    """Observes every epoch, so the fit loop runs the planned steps epoch by epoch."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+        self.last: dict[str, float] = {}
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        self.seen.append(epoch)
+
+    def on_train_end(self, logs: dict[str, float]) -> None:
+        self.last = dict(logs)
+
+
+class _TrainEnd(synnet.Callback):
+    """Only sees the end of training: the planned steps may run in a row."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, float] = {}
+
+    def on_train_end(self, logs: dict[str, float]) -> None:
+        self.last = dict(logs)
+
+
+@pytest.mark.parametrize("loss,opt", [("sse", "sgd lr=1"), ("sse", "sgd lr=0.1"),
+                                      ("mse", "adam")])
+def test_steps_in_a_row_equal_epoch_by_epoch(loss: str, opt: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run of planned steps (plan.run) against the per-epoch planned step, across
+    two fits on the same network, with the same logs handed to on_train_end."""
+    calls: list[int] = []
+    original = FullBatchPlan.run
+
+    def counting(self: FullBatchPlan, count: int, *a: Any) -> None:
+        calls.append(count)
+        original(self, count, *a)
+
+    monkeypatch.setattr(FullBatchPlan, "run", counting)
+    X, y = _data(6, 3, 1, np.float64, "values")
+    nets, ends = [], []
+    for callback in (_TrainEnd(), _EveryEpoch()):
+        net = _net(["sigmoid", "sigmoid"], [3, 4, 1], False, np.float64)
+        for epochs in (7, 5):  # a second fit continues the epoch count
+            net.fit(X, y, loss=loss, optimizer=OPTIMIZERS[opt](), epochs=epochs,
+                    batch_size=None, shuffle=False, callbacks=[callback])
+        nets.append(net)
+        ends.append(callback.last)
+    assert calls == [7, 5]  # only the first network ran its steps in a row
+    a, b = nets
+    for name in a.params:
+        np.testing.assert_array_equal(a.params[name], b.params[name])
+        np.testing.assert_array_equal(a.grads[name], b.grads[name])
+    assert a.history.history == b.history.history  # type: ignore[union-attr]
+    assert a.history.epoch == b.history.epoch == list(range(7, 12))  # type: ignore[union-attr]
+    assert a.epochs_trained == b.epochs_trained == 12
+    assert ends[0] == ends[1] == {"loss": b.history["loss"][-1]}  # type: ignore[index]
+
+
+def test_nonfinite_continue_runs_on_the_same_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    X, y = _data(9, 4, 2, np.float64, "values")
+    runs = []
+    for planned in (True, False):
+        with monkeypatch.context() as m:
+            if not planned:
+                m.setattr(fit_module, "plan_full_batch", lambda *a, **k: None)
+            net = _net(["relu", None], [4, 5, 2], True, np.float64)
+            with np.errstate(all="ignore"):
+                net.fit(X, y * 1e3, loss="sse", optimizer=SGD(lr=1.0), epochs=30,
+                        batch_size=None, shuffle=False, nonfinite="continue")
+            runs.append(net)
+    losses = [np.array(net.history["loss"]) for net in runs]  # type: ignore[index]
+    assert not np.isfinite(losses[0]).all()  # the case really goes non-finite
+    np.testing.assert_array_equal(losses[0], losses[1])
+    for name in runs[0].params:
+        np.testing.assert_array_equal(runs[0].params[name], runs[1].params[name])
+
+
+class _Interrupting(MeanSquaredError):
+    """MSE that raises KeyboardInterrupt at its sixth evaluation."""
+
+    calls = 0
+
+    def evaluate(self, *a: Any, **k: Any) -> Any:
+        self.calls += 1
+        if self.calls == 6:
+            raise KeyboardInterrupt
+        return super().evaluate(*a, **k)
+
+
+def test_an_interrupt_in_a_row_keeps_the_finished_epochs() -> None:
+    X, y = _data(6, 3, 1, np.float64, "values")
+    net = _net(["tanh", None], [3, 4, 1], True, np.float64)
+    opt = SGD(lr=0.1)
+    callback = _TrainEnd()
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(X, y, loss=_Interrupting(), optimizer=opt, epochs=10, batch_size=None,
+                shuffle=False, callbacks=[callback])
+    assert net.epochs_trained == 5 and opt.iterations == 5
+    assert net.history.epoch == list(range(5))  # type: ignore[union-attr]
+    assert callback.last == {"loss": net.history["loss"][-1]}  # type: ignore[index]

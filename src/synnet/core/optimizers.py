@@ -11,13 +11,14 @@ g <- g + weight_decay * W, applied to weight matrices and not to biases
 
 from __future__ import annotations
 
+import contextvars
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from synnet._validation import check_choice, check_number
+from synnet._validation import check_choice, check_int, check_number
 from synnet.core.regularization import L2
 from synnet.errors import ConfigError
 
@@ -169,9 +170,12 @@ class Adam(Optimizer):
         super().step(params, grads)
 
     def _update(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
-        m = self._slot("m", name, param)
-        v = self._slot("v", name, param)
-        tmp = self._buffer("tmp", name, param)
+        elementwise(self._apply, (param, grad, self._slot("m", name, param),
+                                  self._slot("v", name, param), self._buffer("tmp", name, param)))
+
+    def _apply(self, param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray,
+               tmp: np.ndarray) -> None:
+        """The update on (a part of) one parameter, elementwise, in place."""
         m *= self.beta_1
         np.multiply(grad, 1.0 - self.beta_1, out=tmp)
         m += tmp
@@ -202,8 +206,12 @@ class RMSprop(Optimizer):
         self.epsilon = check_number("epsilon", epsilon, 0.0, low_open=True)
 
     def _update(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
-        v = self._slot("v", name, param)
-        tmp = self._buffer("tmp", name, param)
+        elementwise(self._apply, (param, grad, self._slot("v", name, param),
+                                  self._buffer("tmp", name, param)))
+
+    def _apply(self, param: np.ndarray, grad: np.ndarray, v: np.ndarray,
+               tmp: np.ndarray) -> None:
+        """The update on (a part of) one parameter, elementwise, in place."""
         _decay_squares(v, grad, self.rho, tmp)
         _divide_by_root(grad, v, self.epsilon, tmp)
         tmp *= self.lr
@@ -238,3 +246,53 @@ def _divide_by_root(x: np.ndarray, v: np.ndarray, epsilon: float, out: np.ndarra
     np.sqrt(v, out=out)
     out += epsilon
     np.divide(x, out, out=out)
+
+
+# -- large updates in two parts on two threads -------------------------------------
+
+#: Parameters with fewer elements are updated in one piece: below this, handing half
+#: to another thread costs more than it saves.
+SPLIT_MIN = 1 << 16
+_split = {"threads": 1}  # 1: every update on the calling thread (the default)
+_pool: list[Any] = []  # the one helper thread, started at first use
+
+
+def set_update_threads(n: int) -> int:
+    """Run Adam's and RMSprop's updates of large parameters in ``n`` parts on as many
+    threads (more than 2 counts as 2); returns the previous setting.
+
+    Off (1) by default: on a 2-core machine the second part competes with the BLAS
+    pool's own threads, and whether it pays is for the benchmark's case 2
+    (``benchmarks/bench_speed.py``) to show, not assumed. The results are the same
+    bits either way: the update is elementwise.
+    """
+    n = min(int(check_int("threads", n, 1) or 1), 2)
+    old, _split["threads"] = _split["threads"], n
+    return old
+
+
+def elementwise(fn: Callable[..., None], arrays: Sequence[np.ndarray]) -> None:
+    """``fn(*arrays)`` for an in-place elementwise ``fn`` over same-shaped arrays.
+
+    With :func:`set_update_threads` (2), for C-contiguous arrays of at least SPLIT_MIN
+    elements, the second half of every array goes to a helper thread while this
+    thread does the first (NumPy's ufuncs release the GIL on large arrays). The helper
+    runs in a copy of the caller's context, so NumPy's error state (``np.errstate``)
+    holds there too; its exceptions are raised here.
+    """
+    first = arrays[0]
+    if _split["threads"] == 1 or first.size < SPLIT_MIN or not all(
+            a.flags.c_contiguous for a in arrays):
+        fn(*arrays)
+        return
+    if not _pool:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool.append(ThreadPoolExecutor(1, thread_name_prefix="synnet-update"))
+    flat = [a.reshape(-1) for a in arrays]
+    half = first.size // 2
+    job = _pool[0].submit(contextvars.copy_context().run, fn, *[a[half:] for a in flat])
+    try:
+        fn(*[a[:half] for a in flat])
+    finally:
+        job.result()

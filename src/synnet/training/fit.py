@@ -232,6 +232,12 @@ def fit(
                  fit_params["position"])
     end = network.fit_start_epoch + epochs
     logs: dict[str, float] = {}
+    # Full-batch epochs that nothing observes one by one (the History aside) run in one
+    # tight loop of planned steps, without the per-epoch loop around each step.
+    in_a_row = (isinstance(batches, _Batches) and batches.single is not None and val is None
+                and not metric_fns and not epoch_hooks and not batch_hooks
+                and not any(overrides(cb, "on_epoch_end") for cb in all_callbacks
+                            if cb is not history))
     try:
         # Overflow and invalid operations raise, so divergence is caught where it starts
         # (the loop turns it into DivergenceError); underflow to 0 is harmless. Set once
@@ -239,6 +245,8 @@ def fit(
         # nonfinite="continue" lets inf and nan run on through the epochs instead.
         errors: Literal["raise", "ignore"] = "raise" if strict else "ignore"
         with np.errstate(over=errors, invalid=errors, divide=errors, under="ignore"):
+            if in_a_row and network.epochs_trained < end and not network.stop_training:
+                loop.run_in_a_row(batches.single, end, history, logs)
             while network.epochs_trained < end and not network.stop_training:
                 epoch = network.epochs_trained
                 for cb in epoch_hooks:
@@ -332,10 +340,7 @@ class _Loop:
         the tutorial's 4-row network it is a tenth of the step.
         """
         network = self.network
-        if self._plan is None:  # the same arithmetic in buffers allocated once (training.plan)
-            self._plan = plan_full_batch(network, self.loss, self.optimizer, data, self.l2,
-                                         self.fused) or False
-        plan = self._plan if self._plan is not False else None
+        plan = self._planned(data)
         try:
             if plan is not None:
                 value = plan.gradients()
@@ -354,6 +359,42 @@ class _Loop:
         except FloatingPointError as exc:
             self._diverged(epoch, 0, exc, in_update=True)
         return {"loss": value}
+
+    def run_in_a_row(self, data: Batch, end: int, history: History,
+                     logs: dict[str, float]) -> None:
+        """Full-batch epochs up to ``end`` as one run of planned steps, recorded in
+        ``history`` (and ``logs``: the last epoch's) as if epoch by epoch.
+
+        Where no plan applies it does nothing, and the epoch loop runs them instead.
+        """
+        plan = self._planned(data)
+        if plan is None:
+            return
+        network = self.network
+        start = network.epochs_trained
+        losses: list[float] = []
+        try:
+            plan.run(end - start, losses, self.strict)
+        except FloatingPointError as exc:
+            failed: FloatingPointError | None = exc
+        else:
+            failed = None
+        finally:  # an interrupt too: the epochs finished are recorded
+            network.epochs_trained = start + len(losses)
+            if losses:
+                history.epoch.extend(range(start, network.epochs_trained))
+                history.history.setdefault("loss", []).extend(losses)
+                logs.clear()
+                logs["loss"] = losses[-1]
+        if failed is not None:
+            self._diverged(network.epochs_trained, 0, failed, in_update=plan.failed_in_update)
+
+    def _planned(self, data: Batch) -> FullBatchPlan | None:
+        """The plan of full-batch steps on ``data`` (made at the first call), or None."""
+        if self._plan is None:  # the same arithmetic in buffers allocated once (training.plan)
+            self._plan = plan_full_batch(self.network, self.loss, self.optimizer, data, self.l2,
+                                         self.fused) or False
+        return self._plan if self._plan is not False else None
 
     def validate(self, val: Any, epoch: int) -> dict[str, float]:
         """Validation loss and metrics (of a Batch or a source); overflow is divergence too."""

@@ -30,6 +30,7 @@ the fit loop takes the reference path.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -49,6 +50,9 @@ _PLANNED: tuple[type[Activation], ...] = (Identity, Sigmoid, Tanh, ReLU)
 
 Op = Callable[[], Any]
 
+# Constant operands up to this many elements are full arrays (see _Layer.const).
+_SMALL = 1024
+
 
 class _Layer:
     """One Dense layer's parameters and buffers, for n rows, in -> out units."""
@@ -62,37 +66,45 @@ class _Layer:
         self.dz = np.empty_like(self.z)  # dL/dz
         self.dx = np.empty((n, layer.in_features), dtype=W.dtype)  # dL/dx, for the layer below
 
+    def const(self, value: float) -> np.ndarray:
+        """``value`` in the layer's dtype as an array operand: a ufunc converts a scalar
+        operand on every call, which for a small batch costs more than the arithmetic.
+        Shaped like the buffers when they are small (the cheapest call), else 0-d."""
+        z = self.z
+        return np.full(z.shape if z.size <= _SMALL else (), value, dtype=z.dtype)
+
     def forward_ops(self, x: np.ndarray) -> list[Op]:
         """z = act(x @ W + b) into self.z, as Dense.forward computes it."""
-        z, kind, one = self.z, self.kind, self.z.dtype.type
-        # Positional out (np.exp(z, z)) and scalars in the array's own type: the
-        # same arithmetic as Dense's ``out=`` and Python floats, with less parsing.
+        z, kind = self.z, self.kind
+        # Positional out (np.exp(z, z)) and constants as arrays in z's dtype: the same
+        # arithmetic as Dense's ``out=`` and Python floats, with less call overhead.
         ops: list[Op] = [partial(np.dot, x, self.W, z)]
         if self.b is not None:
             ops.append(partial(np.add, z, self.b, z))
         if kind is Sigmoid:
-            ops += [partial(np.maximum, z, one(-exp_limit(z.dtype)), out=z),
+            ops += [partial(np.maximum, z, self.const(-exp_limit(z.dtype)), out=z),
                     partial(np.negative, z, z), partial(np.exp, z, z),
-                    partial(np.add, z, one(1.0), z), partial(np.reciprocal, z, z)]
+                    partial(np.add, z, self.const(1.0), z), partial(np.reciprocal, z, z)]
         elif kind is Tanh:
             ops.append(partial(np.tanh, z, z))
         elif kind is ReLU:
-            ops.append(partial(np.maximum, z, one(0.0), out=z))
+            ops.append(partial(np.maximum, z, self.const(0.0), out=z))
         return ops
 
     def backward_ops(self, x: np.ndarray, grad_y: np.ndarray, input_grad: bool) -> list[Op]:
         """dL/dW, dL/db from dL/dy (``grad_y``), and dL/dx into self.dx if ``input_grad``."""
-        kind, y, dz, one = self.kind, self.z, self.dz, self.z.dtype.type
+        kind, y, dz = self.kind, self.z, self.dz
         ops: list[Op] = []
         if kind is Sigmoid:  # grad * (y * (1 - y)), in the tutorial's order
-            ops += [partial(np.subtract, one(1.0), y, dz), partial(np.multiply, dz, y, dz),
+            ops += [partial(np.subtract, self.const(1.0), y, dz), partial(np.multiply, dz, y, dz),
                     partial(np.multiply, dz, grad_y, dz)]
         elif kind is Tanh:
-            ops += [partial(np.multiply, y, y, dz), partial(np.subtract, one(1.0), dz, dz),
+            ops += [partial(np.multiply, y, y, dz), partial(np.subtract, self.const(1.0), dz, dz),
                     partial(np.multiply, dz, grad_y, dz)]
         elif kind is ReLU:
             mask = np.empty(y.shape, dtype=bool)
-            ops += [partial(np.greater, y, 0, mask), partial(np.multiply, grad_y, mask, dz)]
+            ops += [partial(np.greater, y, self.const(0.0), mask),
+                    partial(np.multiply, grad_y, mask, dz)]
         else:
             dz = grad_y
         ops.append(partial(np.dot, x.T, dz, self.gW))  # the transposes are views made once
@@ -141,6 +153,14 @@ class FullBatchPlan:
                         if p is not None and g is not None]
         self._update: list[Op] = []
         self._update_lr: float | None = None
+        # Only for the SSE: the output delta in place, and its flat view, whose bound
+        # ``dot`` calls np.vdot's own dot function (the same bits) with less overhead.
+        self._sse_delta = partial(np.subtract, self.output, data.y, self.delta)
+        self._flat_delta = self.delta.reshape(-1)
+        opt = optimizer
+        self._plain_sgd = (type(opt) is SGD and opt.momentum == 0.0
+                           and opt.weight_decay == 0.0)
+        self.failed_in_update = False  # set by run() when an update raised
 
     def gradients(self) -> float:
         """Forward and backward on the batch; fills the network's gradients; the loss value."""
@@ -148,7 +168,7 @@ class FullBatchPlan:
             op()
         data, delta = self.data, self.delta
         if self._sse:
-            np.subtract(self.output, data.y, delta)
+            self._sse_delta()
             value = 0.5 * float(np.vdot(delta, delta))
         else:
             value, grad = self.loss.evaluate(self.output, data.y, data.w, logits=self.fused)
@@ -158,25 +178,86 @@ class FullBatchPlan:
             op()
         return value
 
-    def update(self) -> None:
-        """The optimizer's step: plain SGD here, anything else through ``optimizer.step``."""
-        opt = self.optimizer
-        if not (type(opt) is SGD and opt.momentum == 0.0 and opt.weight_decay == 0.0):
-            opt.step(self.network.params, self.network.grads)
-            return
-        opt.iterations += 1
-        if opt.lr != self._update_lr:  # read every step: a scheduler may change it
-            self._update_lr = lr = opt.lr
+    def _sgd_ops(self) -> list[Op]:
+        """Plain SGD's update at the optimizer's current learning rate, as bound calls."""
+        lr = self.optimizer.lr
+        if lr != self._update_lr:  # read every step: a scheduler may change it
+            self._update_lr = lr
             self._update = []
             for param, grad in self._params:
                 if lr == 1.0:  # lr * g is g: nothing to multiply
                     self._update.append(partial(np.subtract, param, grad, param))
                 else:  # SGD's own two steps: step = lr * g; W -= step
                     step = np.empty_like(param)
-                    self._update += [partial(np.multiply, grad, param.dtype.type(lr), step),
+                    rate = np.full(param.shape if param.size <= _SMALL else (), lr,
+                                   dtype=param.dtype)  # as _Layer.const
+                    self._update += [partial(np.multiply, grad, rate, step),
                                      partial(np.subtract, param, step, param)]
-        for op in self._update:
+        return self._update
+
+    def update(self) -> None:
+        """The optimizer's step: plain SGD here, anything else through ``optimizer.step``."""
+        opt = self.optimizer
+        if not self._plain_sgd:
+            opt.step(self.network.params, self.network.grads)
+            return
+        opt.iterations += 1
+        for op in self._sgd_ops():
             op()
+
+    def run(self, count: int, losses: list[float], strict: bool) -> None:
+        """``count`` steps in a row (no callback runs between them); each finished step's
+        loss is appended to ``losses``.
+
+        ``strict``: a non-finite loss raises FloatingPointError before that step's
+        update, as the fit loop's check does. Any FloatingPointError propagates with
+        ``losses`` holding the steps finished before it, and ``failed_in_update`` True
+        when the update raised (some parameters may then hold new values).
+        """
+        self.failed_in_update = False
+        if not (self._sse and self._plain_sgd):
+            for _ in range(count):
+                value = self.gradients()
+                if strict and not math.isfinite(value):
+                    raise FloatingPointError("non-finite loss")
+                self._update_or_flag()
+                losses.append(value)
+            return
+        # The tutorial's case, step by step as gradients() then update(), without the
+        # method calls: forward and delta, the loss's dot, backward, the SGD update.
+        first: list[Op] = [*self._forward, self._sse_delta]
+        flat, backward, update = self._flat_delta, self._backward, self._sgd_ops()
+        dot, isfinite = flat.dot, math.isfinite
+        sums: list[Any] = []  # each step's delta . delta; the loss is half of it
+        try:
+            for _ in range(count):
+                for op in first:
+                    op()
+                try:
+                    total = dot(flat)
+                except FloatingPointError:  # ndarray.dot checks overflow, np.vdot does not
+                    total = np.vdot(flat, flat)
+                for op in backward:
+                    op()
+                if strict and not isfinite(total):  # after the gradients, as in the fit loop
+                    raise FloatingPointError("non-finite loss")
+                try:
+                    for op in update:
+                        op()
+                except FloatingPointError:
+                    self.failed_in_update = True
+                    raise
+                sums.append(total)
+        finally:
+            self.optimizer.iterations += len(sums)
+            losses.extend(0.5 * float(total) for total in sums)
+
+    def _update_or_flag(self) -> None:
+        try:
+            self.update()
+        except FloatingPointError:
+            self.failed_in_update = True
+            raise
 
 
 def plan_full_batch(network: Network, loss: Loss, optimizer: Optimizer, data: Batch, l2: float,
