@@ -36,7 +36,6 @@ from synnet.tabular.target import TargetEncoder, infer_task
 from synnet.training.callbacks import EarlyStopping
 from synnet.training.checkpoint import Checkpoint, latest_checkpoint
 
-
 #: In-memory training builds the whole (rows, inputs) feature matrix, the fastest to
 #: train on, unless its one-hot part would take more than this many bytes: then the
 #: categorical columns stay integer codes and each minibatch is expanded on its own.
