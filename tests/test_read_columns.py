@@ -16,7 +16,7 @@ def _frame(n: int = 90) -> pd.DataFrame:
     return pd.DataFrame({
         "code": ["007"] * 40 + ["A12"] + ["042"] * (n - 41),    # text only in a late chunk
         "x": [1] * 50 + [2.5] * (n - 50),                        # int, then float
-        "b": ["True"] * 30 + ["x"] + ["False"] * (n - 31),       # bools, then text
+        "b": ["True"] * 30 + [""] + ["False"] * (n - 31),        # bools, then a gap
         "t": [f"t{k % 7}" for k in range(n)],
         "n": list(range(n))})
 
@@ -38,7 +38,7 @@ def test_chunks_fill_the_same_table_whatever_the_row_count(
         assert chunked.columns[name].dtype == column.dtype, name
         assert chunked.columns[name].tolist() == column.tolist(), name
     assert whole.columns["code"][0] == "007" and whole.columns["x"].dtype == np.float64
-    assert whole.columns["b"][0] == "True" and whole.columns["b"].dtype == object
+    assert whole.columns["b"][0] is True and whole.columns["b"][30] is None
     assert chunked.n_rows == 90
 
 

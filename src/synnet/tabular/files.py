@@ -342,8 +342,8 @@ def _read_csv(pd: Any, opener: _Opener, source: str, sep: str,
     the rows) and let go, so memory is the table plus one chunk."""
     rows = check_structure(opener, source, sep)
     columns, mixed = _fill_columns(pd, opener, sep, na_values, {}, rows)
-    # A column that is numbers (or True/False) in some chunks and text in others is text,
-    # as in a whole-file read, with every value as written ("007", not 7): read it again.
+    # A column that is numbers in some chunks and text in others is text, as in a
+    # whole-file read, with every value as written ("007", not 7): read it again as text.
     if mixed:
         del columns
         columns, _ = _fill_columns(pd, opener, sep, na_values, mixed, rows)
@@ -360,8 +360,8 @@ CSV_MIN_CHUNK_ROWS = 1 << 12
 def _fill_columns(pd: Any, opener: _Opener, sep: str, na_values: tuple[str, ...],
                   dtype: dict[Any, Any], rows: int,
                   ) -> tuple[dict[str, np.ndarray], dict[Any, type]]:
-    """({name: column}, {pandas' label: object} for the columns whose chunks mix numbers or
-    True/False with text: those are left out, to be read again as text)."""
+    """({name: column}, {pandas' label: object} for the columns whose chunks mix numbers
+    and text: those are left out, to be read again as text)."""
     filled: dict[str, _Column] = {}
     mixed: dict[Any, type] = {}
     chunk = min(CSV_CHUNK_ROWS, max(CSV_MIN_CHUNK_ROWS, rows // 16))
@@ -376,8 +376,9 @@ def _fill_columns(pd: Any, opener: _Opener, sep: str, na_values: tuple[str, ...]
 
 class _Column:
     """One column, filled chunk by chunk into an array of the expected length, typed as
-    a whole-file read types it: int and float chunks give float64; any other mix (numbers
-    or True/False in some chunks, text in others) is to be read again as text."""
+    a whole-file read types it: int and float chunks give float64; True/False beside
+    gaps or numbers give objects; numbers in some chunks and text in others are to be
+    read again as text."""
 
     def __init__(self, rows: int) -> None:
         self.rows = rows  # expected; more or fewer rows only cost a copy
@@ -387,16 +388,24 @@ class _Column:
 
     def add(self, values: np.ndarray) -> bool:
         """Append a chunk; False (and nothing kept) once the column mixes numbers and text."""
-        self.kinds.add(values.dtype.kind)
-        if len(self.kinds) > 1 and not self.kinds <= {"i", "f"}:
+        if (values.dtype.kind == "f" and self.data is not None and self.data.dtype.kind in "bO"
+                and np.isnan(values).all()):  # pandas types a chunk of gaps as floats
+            values = np.full(len(values), None, dtype=object)
+        kinds = self.kinds
+        kinds.add(values.dtype.kind)
+        if kinds & {"i", "f"} and "O" in kinds:
             self.data = None
             return False
-        # int64 and float64 chunks -> float64, as pandas types a whole file
-        dtype = np.dtype(np.float64) if "f" in self.kinds else values.dtype
+        if "O" in kinds or ("b" in kinds and len(kinds) > 1):
+            dtype = np.dtype(object)  # True/False beside gaps (or numbers): objects
+        elif "f" in kinds:
+            dtype = np.dtype(np.float64)  # int64 and float64 -> float64, as pandas
+        else:
+            dtype = values.dtype
         end = self.n + len(values)
         if self.data is None:
             self.data = np.empty(max(self.rows, end), dtype=dtype)
-        elif self.data.dtype != dtype:  # int chunks, then a float chunk
+        elif self.data.dtype != dtype:  # int chunks, then a float chunk (or bools, gaps)
             self.data = self.data.astype(dtype)
         if end > len(self.data):  # more rows than counted: grow
             grown = np.empty(max(end, 2 * len(self.data)), dtype=dtype)
