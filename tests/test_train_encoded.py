@@ -66,6 +66,18 @@ def test_encoded_rows_expand_to_the_transform(dtype: Any, kwargs: dict[str, Any]
     assert np.array_equal(rows @ W, np.dot(dense, W))  # one block: the same product
 
 
+def test_expand_into_a_strided_buffer() -> None:
+    from synnet.tabular.encoded import expand_into
+    data = _columns(40)
+    pre = _fitted(data)
+    rows = pre.encode(data)
+    rows.codes[5, 1] = -1  # unseen: no one in that block
+    out = np.full((40, 2 * pre.n_outputs), 9.0)[:, ::2]
+    expand_into(out, rows.dense, rows.dense_at, rows.codes, rows.code_at)
+    assert np.array_equal(out, rows.toarray())
+    assert out[5].sum() == rows.toarray()[5].sum() and np.isin(out, [0, 1]).sum() > 0
+
+
 def test_encoded_product_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     from synnet.tabular import encoded
     data = _columns(500)

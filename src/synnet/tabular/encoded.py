@@ -32,9 +32,16 @@ def expand_into(out: np.ndarray, dense: np.ndarray, dense_at: np.ndarray,
     out[...] = 0
     if len(dense_at):
         out[:, dense_at] = dense
-    if codes.shape[1]:
-        rows, cols = np.nonzero(codes >= 0)
-        out[rows, code_at[cols] + codes[rows, cols]] = 1
+    if codes.size:
+        k, width = out.shape
+        # Flat positions of the ones (cheaper than 2-D fancy indexing on small batches).
+        at = codes + (np.arange(0, k * width, width)[:, None] + code_at)
+        if codes.min() < 0:
+            at = at[codes >= 0]
+        if out.flags.c_contiguous:
+            out.reshape(-1)[at.ravel()] = 1
+        else:
+            out[at // width, at % width] = 1
     return out
 
 

@@ -39,7 +39,7 @@ from synnet.training.checkpoint import Checkpoint, latest_checkpoint
 #: In-memory training builds the whole (rows, inputs) feature matrix, the fastest to
 #: train on, unless its one-hot part would take more than this many bytes: then the
 #: categorical columns stay integer codes and each minibatch is expanded on its own.
-ONE_HOT_BUDGET = 256 << 20
+ONE_HOT_BUDGET = 64 << 20
 
 
 @dataclass
