@@ -13,7 +13,7 @@ expansion, used by the Preprocessor's own transform too.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -94,7 +94,7 @@ class EncodedRows:
         return self.take(np.asarray(key))
 
     def take(self, indices: Any, axis: int = 0, out: np.ndarray | None = None,
-             mode: str = "raise") -> np.ndarray:
+             mode: Literal["raise", "wrap", "clip"] = "raise") -> np.ndarray:
         """Dense rows ``indices`` (k,) -> (k, n_outputs), into ``out`` when given.
 
         The signature of ``ndarray.take`` (rows only), so ``np.take`` works on it.
