@@ -337,9 +337,9 @@ def _sniff(head: bytes) -> str:
 
 def _read_csv(pd: Any, opener: _Opener, source: str, sep: str,
               na_values: tuple[str, ...]) -> Table:
-    """The CSV file as a Table, parsed by pandas CSV_CHUNK_ROWS rows at a time: each
-    chunk is written into columns sized for the whole file (the structure check counts
-    the rows) and let go, so memory is the table plus one chunk."""
+    """The CSV file as a Table, parsed by pandas in chunks of rows: each chunk is
+    written into columns sized for the whole file (the structure check counts the
+    rows) and let go, so memory is the table plus one chunk's parse."""
     rows = check_structure(opener, source, sep)
     columns, mixed = _fill_columns(pd, opener, sep, na_values, {}, rows)
     # A column that is numbers in some chunks and text in others is text, as in a
