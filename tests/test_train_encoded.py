@@ -133,6 +133,16 @@ def test_network_fit_on_encoded_rows_equals_dense(dtype: Any) -> None:
     assert np.array_equal(p_dense, p_enc)
 
 
+def test_fits_that_would_step_on_the_encoded_matrix_say_so() -> None:
+    data = _columns(60)
+    pre = _fitted(data)
+    X, y = pre.encode(data), (data["label"] == "yes").astype(float)
+    for kwargs in ({"shuffle": False, "batch_size": 16}, {"batch_size": 60}):
+        net = Network([Dense(pre.n_outputs, 4, "relu"), Dense(4, 1, "sigmoid")], seed=0)
+        with pytest.raises(TypeError, match="shuffled minibatches only"):
+            net.fit(X, y, "binary_crossentropy", "adam", epochs=1, **kwargs)
+
+
 def _table(n: int = 600, seed: int = 0, missing: bool = False) -> Table:
     return Table(_columns(n, seed, missing), "test.csv")
 

@@ -59,7 +59,9 @@ class EncodedRows:
     Indexing rows (a slice, an index array) and ``np.take(X, idx, axis=0,
     out=...)`` give dense rows; ``X[a:b]`` is a view, still encoded, as an
     array's slice is. The values are finite by construction (checked once,
-    when the network takes the data).
+    when the network takes the data). A network trains on it in shuffled
+    minibatches (gathered dense) and predicts from it; a training step on the
+    encoded matrix itself (unshuffled or full-batch fits) is refused.
     """
 
     ndim = 2
@@ -111,6 +113,12 @@ class EncodedRows:
         """The whole (n, n_outputs) matrix (rows x outputs of memory)."""
         out = np.empty(self.shape, dtype=self.dtype)
         return expand_into(out, self.dense, self.dense_at, self.codes, self.code_at)
+
+    @property
+    def T(self) -> np.ndarray:  # ndarray's name: what Dense.backward asks for
+        raise TypeError("EncodedRows trains in shuffled minibatches only (Network.fit with "
+                        "shuffle=True and batch_size below the rows), which gather dense "
+                        "rows; for other fits pass X.toarray()")
 
     def astype(self, dtype: Any) -> EncodedRows:
         """The same rows in ``dtype`` (the dense part converted; codes shared)."""
