@@ -56,9 +56,9 @@ class EncodedRows:
         code_at: (m,) the first column of each categorical block.
         n_outputs: columns of the full matrix.
 
-    Indexing rows (a slice, an index array) and ``np.take(X, idx, axis=0,
-    out=...)`` give dense rows; ``X[a:b]`` is a view, still encoded, as an
-    array's slice is. The values are finite by construction (checked once,
+    Indexing with row numbers (``X[idx]``) and ``np.take(X, idx, axis=0,
+    out=...)`` give dense rows; a slice ``X[a:b]`` is a view, still encoded,
+    as an array's slice is. The values are finite by construction (checked once,
     when the network takes the data). A network trains on it in shuffled
     minibatches (gathered dense) and predicts from it; a training step on the
     encoded matrix itself (unshuffled or full-batch fits) is refused.
