@@ -12,6 +12,10 @@ more than pandas.
     python benchmarks/bench_memory.py --quick     # 1 and 3 MB files, in seconds
     python benchmarks/bench_memory.py --sizes 10,50 --json out.json
 
+The last case trains with ``--max-categories none`` on a file whose text column
+holds 100,000 categories (200,000 rows; ``--categories ROWS,CATEGORIES``): with
+rows x categories floats that is 160 GB; encoded, a few times the file.
+
 Linux only (it reads /proc). Sizes are of the uncompressed CSV; a .gz copy of
 the largest file is read too.
 """
@@ -31,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+_MANY = "synnet train --max-categories none"
+
 # The work each measure does, after its imports; ``path`` is the CSV file.
 _WORK = {
     "pandas read_csv": (
@@ -46,6 +52,13 @@ _WORK = {
         "assert main(['train', path, '-t', 'label', '-o', path + '.synnet', '--epochs', '1',"
         " '--hidden', '16', '--batch-size', '256', '--patience', '0', '--seed', '0', '-q',"
         " '--valid-fraction', '0.1']) == 0\ntable_bytes = None"),
+    # Issue 11: 100k categories one-hot are rows x 100k floats unless rows stay encoded.
+    _MANY: (
+        "from synnet.cli import main",
+        "exit_code = main(['train', path, '-t', 'label', '-o', path + '.synnet', '--epochs',"
+        " '1', '--hidden', '16', '--batch-size', '256', '--patience', '0', '--seed', '0',"
+        " '-q', '--valid-fraction', '0.1', '--max-categories', 'none', '--keep-columns',"
+        " 'key'])\ntable_bytes = None"),
     "synnet predict": (
         "from synnet.cli import main",
         "assert main(['predict', path + '.synnet', path, '-o', path + '.pred.csv']) == 0\n"
@@ -69,7 +82,7 @@ t = time.perf_counter()
 {work}
 seconds = time.perf_counter() - t
 print(json.dumps({{"base": base, "peak": status("VmHWM"), "seconds": seconds,
-                  "table_bytes": table_bytes}}))
+                  "table_bytes": table_bytes, "exit": globals().get("exit_code")}}))
 """
 
 
@@ -97,6 +110,19 @@ def make_csv(path: Path, megabytes: float, seed: int = 0) -> int:
     return path.stat().st_size
 
 
+def make_categories_csv(path: Path, rows: int, categories: int, seed: int = 0) -> int:
+    """``rows`` rows of a text column drawn from ``categories`` values, a number and a
+    yes/no label; returns the file size in bytes."""
+    rng = np.random.default_rng(seed)
+    key = rng.integers(0, categories, rows)
+    x = rng.normal(size=rows).round(4)
+    label = np.where(x + (key % 2) > 0.5, "yes", "no")
+    with open(path, "w") as f:
+        f.write("key,x,label\n")
+        f.write("".join(f"k{k},{v},{lab}\n" for k, v, lab in zip(key, x, label)))
+    return path.stat().st_size
+
+
 def measure(name: str, path: Path) -> dict[str, float]:
     imports, work = _WORK[name]
     code = _CHILD.format(imports=imports, work=work, path=str(path))
@@ -113,8 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 and 3 MB files")
     parser.add_argument("--sizes", help="comma-separated CSV sizes in MB (default 20,80)")
+    parser.add_argument("--categories", help="ROWS,CATEGORIES of the many-categories "
+                        "training case (default 200000,100000; 5000,2000 with --quick)")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
+    args.categories = args.categories or ("5000,2000" if args.quick else "200000,100000")
     if not Path("/proc/self/clear_refs").exists():
         print("bench_memory needs Linux (/proc/self/clear_refs)", file=sys.stderr)
         return 1
@@ -129,35 +158,37 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     folder = Path(tempfile.mkdtemp(prefix="bench_memory_"))
     try:
+        runs = []
         for size in sizes:
             path = folder / f"data_{size:g}mb.csv"
-            file_bytes = make_csv(path, size)
-            files = [path]
+            runs.append((path, make_csv(path, size), [c for c in _WORK if c != _MANY]))
             if size == sizes[-1]:
                 packed = folder / f"data_{size:g}mb.csv.gz"
                 packed.write_bytes(gzip.compress(path.read_bytes(), compresslevel=1))
-                files.append(packed)
-            table_bytes = None
-            for file in files:
-                cases = list(_WORK) if file is path else ["synnet read_table"]
-                for case in cases:
-                    r = measure(case, file)
-                    label = file.name
-                    if "error" in r:
-                        print(f"| {label} | {case} | {file_bytes / mb:.1f} | | failed: "
-                              f"{r['error']} | | | |")
-                        results.append({"file": label, "case": case, **r})
-                        continue
-                    if case == "synnet read_table":
-                        table_bytes = r["table_bytes"]
-                    shown = r["table_bytes"] or table_bytes
-                    per_table = "" if not shown else f"{r['extra'] / shown:.2f}"
-                    print(f"| {label} | {case} | {file_bytes / mb:.1f} | "
-                          f"{(shown or 0) / mb:.1f} | {r['extra'] / mb:.1f} | "
-                          f"{r['extra'] / file_bytes:.2f} | {per_table} | {r['seconds']:.1f} |",
-                          flush=True)
-                    results.append({"file": label, "case": case, "file_bytes": file_bytes,
-                                    **r})
+                runs.append((packed, runs[-1][1], ["synnet read_table"]))
+        rows, cats = (int(v) for v in args.categories.split(","))
+        path = folder / f"categories_{rows}x{cats}.csv"
+        runs.append((path, make_categories_csv(path, rows, cats), [_MANY]))
+        table_bytes = None
+        for file, file_bytes, cases in runs:
+            for case in cases:
+                r = measure(case, file)
+                label = file.name
+                if "error" in r:
+                    print(f"| {label} | {case} | {file_bytes / mb:.1f} | | failed: "
+                          f"{r['error']} | | | |")
+                    results.append({"file": label, "case": case, **r})
+                    continue
+                if case == "synnet read_table":
+                    table_bytes = r["table_bytes"]
+                shown = r["table_bytes"] or (table_bytes if case != _MANY else None)
+                per_table = "" if not shown else f"{r['extra'] / shown:.2f}"
+                note = "" if not r.get("exit") else f" (exit {r['exit']})"
+                print(f"| {label} | {case}{note} | {file_bytes / mb:.1f} | "
+                      f"{(shown or 0) / mb:.1f} | {r['extra'] / mb:.1f} | "
+                      f"{r['extra'] / file_bytes:.2f} | {per_table} | {r['seconds']:.1f} |",
+                      flush=True)
+                results.append({"file": label, "case": case, "file_bytes": file_bytes, **r})
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     if args.json:

@@ -453,7 +453,7 @@ def test_memory_errors_are_messages(tmp_path, table, capsys, monkeypatch):
     assert_bad_input(code, err, r"not enough memory to run synnet train; try")
     monkeypatch.undo()
     # Named: which step, and what to try
-    monkeypatch.setattr("synnet.tabular.files._concatenate", no_memory)
+    monkeypatch.setattr("synnet.tabular.files._fill_columns", no_memory)
     code, _, err = run(capsys, "train", table, "-t", "churn", "-o", out, *FAST)
     assert_bad_input(code, err, r"not enough memory to read .*customers\.csv; try a smaller")
     monkeypatch.undo()

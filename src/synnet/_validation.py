@@ -16,6 +16,12 @@ def is_sparse(x: Any) -> bool:
     return hasattr(x, "tocsr") and hasattr(x, "nnz")
 
 
+def is_encoded(x: Any) -> bool:
+    """True for matrices held encoded, whose rows become dense when gathered
+    (``synnet.tabular.encoded.EncodedRows``); their finite values are in ``x.dense``."""
+    return getattr(x, "expands_rows", False) is True
+
+
 def check_X(X: Any, n_features: int | None, dtype: np.dtype[Any] | None, what: str = "X") -> Any:
     """Validate a 2-D feature matrix; return it, converted only if it must be.
 
@@ -26,6 +32,8 @@ def check_X(X: Any, n_features: int | None, dtype: np.dtype[Any] | None, what: s
     if is_sparse(X):
         X = X.tocsr()
         values = X.data
+    elif is_encoded(X):  # the one-hot part is 0s and 1s; the rest is checked here
+        values = X.dense
     else:
         X = np.asarray(X)
         values = X

@@ -337,35 +337,88 @@ def _sniff(head: bytes) -> str:
 
 def _read_csv(pd: Any, opener: _Opener, source: str, sep: str,
               na_values: tuple[str, ...]) -> Table:
-    """The CSV file as a Table, parsed by pandas CSV_CHUNK_ROWS rows at a time: each
-    chunk becomes NumPy columns at once, so the parser's memory stays at one chunk."""
-    check_structure(opener, source, sep)
-    parts, labels = _parse_chunks(pd, opener, source, sep, na_values, {})
+    """The CSV file as a Table, parsed by pandas in chunks of rows: each chunk is
+    written into columns sized for the whole file (the structure check counts the
+    rows) and let go, so memory is the table plus one chunk's parse."""
+    rows = check_structure(opener, source, sep)
+    columns, mixed = _fill_columns(pd, opener, sep, na_values, {}, rows)
     # A column that is numbers in some chunks and text in others is text, as in a
     # whole-file read, with every value as written ("007", not 7): read it again as text.
-    mixed = {labels[name]: object for name, chunks in parts.items()
-             if {c.dtype.kind for c in chunks} & set("iuf")
-             and any(c.dtype.kind == "O" for c in chunks)}
     if mixed:
-        del parts
-        parts, _ = _parse_chunks(pd, opener, source, sep, na_values, mixed)
-    return Table({name: _concatenate(chunks) for name, chunks in parts.items()}, source)
+        del columns
+        columns, _ = _fill_columns(pd, opener, sep, na_values, mixed, rows)
+    return Table(columns, source)
 
 
-#: Rows pandas parses at a time (see _read_csv).
+#: Rows pandas parses at a time (see _read_csv): a sixteenth of the file, within these
+#: bounds. A chunk's parse takes about four times its share of the table, so smaller
+#: files get smaller chunks (the peak stays near the table plus a quarter).
 CSV_CHUNK_ROWS = 1 << 16
+CSV_MIN_CHUNK_ROWS = 1 << 12
 
 
-def _parse_chunks(pd: Any, opener: _Opener, source: str, sep: str, na_values: tuple[str, ...],
-                  dtype: dict[Any, Any]) -> tuple[dict[str, list[np.ndarray]], dict[str, Any]]:
-    """({name: the column's chunks as arrays}, {name: pandas' label for it})."""
-    parts: dict[str, list[np.ndarray]] = {}
-    labels: dict[str, Any] = {}
-    for columns, chunk_labels in csv_chunks(pd, opener, sep, na_values, dtype):
-        labels.update(chunk_labels)
-        for name, column in columns.items():
-            parts.setdefault(name, []).append(column)
-    return parts, labels
+def _fill_columns(pd: Any, opener: _Opener, sep: str, na_values: tuple[str, ...],
+                  dtype: dict[Any, Any], rows: int,
+                  ) -> tuple[dict[str, np.ndarray], dict[Any, type]]:
+    """({name: column}, {pandas' label: object} for the columns whose chunks mix numbers
+    and text: those are left out, to be read again as text)."""
+    filled: dict[str, _Column] = {}
+    mixed: dict[Any, type] = {}
+    chunk = min(CSV_CHUNK_ROWS, max(CSV_MIN_CHUNK_ROWS, rows // 16))
+    for columns, labels in csv_chunks(pd, opener, sep, na_values, dtype, chunk):
+        for name, values in columns.items():
+            column = filled.setdefault(name, _Column(rows))
+            if not column.add(values):
+                mixed[labels[name]] = object
+    return {name: column.array() for name, column in filled.items()
+            if column.data is not None}, mixed
+
+
+class _Column:
+    """One column, filled chunk by chunk into an array of the expected length, typed as
+    a whole-file read types it: int and float chunks give float64; True/False beside
+    gaps or numbers give objects; numbers in some chunks and text in others are to be
+    read again as text."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows  # expected; more or fewer rows only cost a copy
+        self.data: np.ndarray | None = None
+        self.n = 0
+        self.kinds: set[str] = set()
+
+    def add(self, values: np.ndarray) -> bool:
+        """Append a chunk; False (and nothing kept) once the column mixes numbers and text."""
+        if (values.dtype.kind == "f" and self.data is not None and self.data.dtype.kind in "bO"
+                and np.isnan(values).all()):  # pandas types a chunk of gaps as floats
+            values = np.full(len(values), None, dtype=object)
+        kinds = self.kinds
+        kinds.add(values.dtype.kind)
+        if kinds & {"i", "f"} and "O" in kinds:
+            self.data = None
+            return False
+        if "O" in kinds or ("b" in kinds and len(kinds) > 1):
+            dtype = np.dtype(object)  # True/False beside gaps (or numbers): objects
+        elif "f" in kinds:
+            dtype = np.dtype(np.float64)  # int64 and float64 -> float64, as pandas
+        else:
+            dtype = values.dtype
+        end = self.n + len(values)
+        if self.data is None:
+            self.data = np.empty(max(self.rows, end), dtype=dtype)
+        elif self.data.dtype != dtype:  # int chunks, then a float chunk (or bools, gaps)
+            self.data = self.data.astype(dtype)
+        if end > len(self.data):  # more rows than counted: grow
+            grown = np.empty(max(end, 2 * len(self.data)), dtype=dtype)
+            grown[:self.n] = self.data[:self.n]
+            self.data = grown
+        self.data[self.n:end] = values if values.dtype == dtype else values.astype(dtype)
+        self.n = end
+        return True
+
+    def array(self) -> np.ndarray:
+        """The column's values (n,), trimmed to the rows read."""
+        assert self.data is not None
+        return self.data if len(self.data) == self.n else self.data[:self.n].copy()
 
 
 def csv_chunks(pd: Any, opener: _Opener, sep: str, na_values: tuple[str, ...],
@@ -397,24 +450,14 @@ def csv_chunks(pd: Any, opener: _Opener, sep: str, na_values: tuple[str, ...],
         raise DataError(f"cannot parse {source} as CSV ({exc})") from None
 
 
-def _concatenate(chunks: list[np.ndarray]) -> np.ndarray:
-    """One column from its chunks, typed as a whole-file read types it: int and float
-    chunks give float64; True/False beside text or numbers give objects."""
-    if len(chunks) == 1:
-        return chunks[0]
-    kinds = {c.dtype.kind for c in chunks}
-    if "O" in kinds or ("b" in kinds and len(kinds) > 1):
-        return np.concatenate([c.astype(object) for c in chunks])
-    return np.concatenate(chunks)  # int64 and float64 -> float64, as pandas
-
-
-def check_structure(opener: _Opener, source: str, sep: str) -> None:
+def check_structure(opener: _Opener, source: str, sep: str) -> int:
     """Header names present and distinct; every row as many fields as the header.
+    Returns the number of data rows (blank lines left out).
 
     Streams the file (line by line through the decoder): no copy of its text.
     """
     header: list[str] | None = None
-    line = 0
+    line = rows = 0
     try:
         with opener.errors(), opener.open() as f:
             text = io.TextIOWrapper(f, encoding="utf-8-sig", newline="")
@@ -434,11 +477,13 @@ def check_structure(opener: _Opener, source: str, sep: str) -> None:
                         f"{source}, line {line}: {len(row)} field(s) but the header "
                         f"has {len(header)}; give every row one value per column (quote values "
                         "that contain the separator)")
+                rows += 1
             text.detach()
     except csv.Error as exc:
         raise DataError(f"{source}, line {line + 1}: malformed CSV ({exc})") from None
     except UnicodeDecodeError:
         raise _utf8_error(opener) from None
+    return rows
 
 
 def _check_single_column(header: list[str], source: str, sep: str) -> None:

@@ -51,6 +51,7 @@ from synnet.tabular.columns import (
     rows_text,
     text_values,
 )
+from synnet.tabular.encoded import EncodedRows, expand_into
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -339,6 +340,11 @@ class Preprocessor:
         return sum(_width(c) for c in self.columns)
 
     @property
+    def n_outputs_dense(self) -> int:
+        """The numeric and date outputs (those that are not one-hot)."""
+        return sum(_width(c) for c in self.columns if c["kind"] != CATEGORICAL)
+
+    @property
     def chunk_rows(self) -> int:
         """Rows per transformed block: about CHUNK_CELLS cells, at least one row."""
         return max(1, CHUNK_CELLS // max(1, self.n_outputs))
@@ -359,8 +365,10 @@ class Preprocessor:
         """
         cols, n = self._checked(data, first_row)
         out = np.empty((n, self.n_outputs), dtype=dtype)
-        for start, block in self._blocks(cols, n, first_row, warn_unknown, out.dtype):
-            out[start:start + len(block)] = block
+        dense_at, code_at = self.layout
+        for start, dense, codes in self._blocks(cols, n, first_row, warn_unknown, out.dtype,
+                                                self.chunk_rows):
+            expand_into(out[start:start + len(dense)], dense, dense_at, codes, code_at)
         return out
 
     def transform_blocks(self, data: Mapping[str, Any], first_row: int = 1,
@@ -372,8 +380,44 @@ class Preprocessor:
         memory stays at one block (:attr:`chunk_rows` rows), whatever the data's size.
         """
         cols, n = self._checked(data, first_row)
-        return (block for _, block in self._blocks(cols, n, first_row, warn_unknown,
-                                                   np.dtype(dtype)))
+        dense_at, code_at = self.layout
+        dtype = np.dtype(dtype)
+        return (expand_into(np.empty((len(dense), self.n_outputs), dtype=dtype), dense,
+                            dense_at, codes, code_at)
+                for _, dense, codes in self._blocks(cols, n, first_row, warn_unknown, dtype,
+                                                    self.chunk_rows))
+
+    def encode(self, data: Mapping[str, Any], first_row: int = 1, warn_unknown: bool = True,
+               dtype: Any = np.float64) -> EncodedRows:
+        """The rows of :meth:`transform`, without their one-hot part: (n, numeric and date
+        outputs) floats of ``dtype`` plus (n, categorical columns) codes, expanded to
+        exactly :meth:`transform`'s values when indexed (see :class:`EncodedRows`)."""
+        cols, n = self._checked(data, first_row)
+        dense_at, code_at = self.layout
+        dtype = np.dtype(dtype)
+        dense = np.empty((n, len(dense_at)), dtype=dtype)
+        codes = np.empty((n, len(code_at)), dtype=np.int32)
+        step = max(1, CHUNK_CELLS // max(1, len(dense_at) + len(code_at)))
+        for start, d, c in self._blocks(cols, n, first_row, warn_unknown, dtype, step):
+            dense[start:start + len(d)] = d
+            codes[start:start + len(c)] = c
+        return EncodedRows(dense, dense_at, codes, code_at, self.n_outputs)
+
+    @property
+    def layout(self) -> tuple[np.ndarray, np.ndarray]:
+        """(dense_at, code_at): the output columns of the numeric and date outputs, in
+        order, and the first output column of each categorical column's one-hot block."""
+        dense_at: list[int] = []
+        code_at: list[int] = []
+        j = 0
+        for c in self.columns:
+            width = _width(c)
+            if c["kind"] == CATEGORICAL:
+                code_at.append(j)
+            else:
+                dense_at.extend(range(j, j + width))
+            j += width
+        return np.array(dense_at, dtype=np.intp), np.array(code_at, dtype=np.intp)
 
     def _checked(self, data: Mapping[str, Any],
                  first_row: int) -> tuple[dict[str, np.ndarray], int]:
@@ -398,13 +442,14 @@ class Preprocessor:
         return cols, n
 
     def _blocks(self, cols: dict[str, np.ndarray], n: int, first_row: int, warn_unknown: bool,
-                dtype: np.dtype[Any]) -> Iterator[tuple[int, np.ndarray]]:
+                dtype: np.dtype[Any], step: int,
+                ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(first row, dense outputs, category codes) per block of ``step`` rows."""
         unknown: dict[str, tuple[set[str], list[np.ndarray]]] = {}
-        step = self.chunk_rows
         with np.errstate(under="ignore"):
             for start in range(0, n, step):
                 rows = {name: col[start:start + step] for name, col in cols.items()}
-                yield start, self._block(rows, first_row + start, dtype, unknown, start)
+                yield start, *self._block(rows, first_row + start, dtype, unknown, start)
         if warn_unknown:
             for name, (unseen, where) in unknown.items():
                 shown = ", ".join(map(repr, sorted(unseen)[:MAX_LISTED]))
@@ -415,11 +460,15 @@ class Preprocessor:
 
     def _block(self, cols: dict[str, np.ndarray], first_row: int, dtype: np.dtype[Any],
                unknown: dict[str, tuple[set[str], list[np.ndarray]]],
-               offset: int) -> np.ndarray:
-        """One block of rows, transformed; unseen categories are added to ``unknown``."""
+               offset: int) -> tuple[np.ndarray, np.ndarray]:
+        """One block of rows, encoded: (k, numeric and date outputs) standardized values
+        of ``dtype``, and (k, categorical columns) int32 codes within each column's block
+        (-1 for a category unseen in training, which is added to ``unknown``)."""
         n = common_length(cols)
-        out = np.zeros((n, self.n_outputs), dtype=dtype)
-        j = 0
+        n_codes = sum(c["kind"] == CATEGORICAL for c in self.columns)
+        dense = np.empty((n, self.n_outputs_dense), dtype=dtype)
+        codes = np.empty((n, n_codes), dtype=np.int32)
+        d = m = 0
         for c in self.columns:
             name, width = c["name"], _width(c)
             column = cols[name]
@@ -428,26 +477,28 @@ class Preprocessor:
                 x = numeric_values(column, name, first_row, mask, "predict")
                 if mask.any():
                     x[mask] = c["fill"]
-                out[:, j] = (x - c["mean"]) / c["scale"]
+                dense[:, d] = (x - c["mean"]) / c["scale"]
+                d += 1
             elif c["kind"] == DATETIME:
                 x = _date_parts(column, name, mask, c["parts"], first_row)
                 if mask.any():
                     x[mask] = c["fill"]
-                out[:, j:j + width] = (x - c["mean"]) / np.asarray(c["scale"])
+                dense[:, d:d + width] = (x - c["mean"]) / np.asarray(c["scale"])
+                d += width
             else:
                 text = text_values(column)
                 if mask.any():
                     text[mask] = c["fill"]
                 index = self._category_codes(c)
-                codes = np.fromiter((index.get(t, -1) for t in text), dtype=np.intp, count=n)
-                known = codes >= 0
-                out[np.flatnonzero(known), j + codes[known]] = 1.0
+                codes[:, m] = np.fromiter((index.get(t, -1) for t in text), dtype=np.intp,
+                                          count=n)
+                known = codes[:, m] >= 0
                 if not known.all():
                     unseen, where = unknown.setdefault(name, (set(), []))
                     unseen.update(text[~known].tolist())
                     where.append(np.flatnonzero(~known) + offset)
-            j += width
-        return out
+                m += 1
+        return dense, codes
 
     def _category_codes(self, spec: dict[str, Any]) -> dict[str, int]:
         """category -> its output within the column's block (infrequent ones share the last)."""

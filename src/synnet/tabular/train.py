@@ -36,6 +36,11 @@ from synnet.tabular.target import TargetEncoder, infer_task
 from synnet.training.callbacks import EarlyStopping
 from synnet.training.checkpoint import Checkpoint, latest_checkpoint
 
+#: In-memory training builds the whole (rows, inputs) feature matrix, the fastest to
+#: train on, unless its one-hot part would take more than this many bytes: then the
+#: categorical columns stay integer codes and each minibatch is expanded on its own.
+ONE_HOT_BUDGET = 64 << 20
+
 
 @dataclass
 class Result:
@@ -182,7 +187,17 @@ def build_network(n_inputs: int, n_outputs: int, task: str, settings: Settings,
     return Network(layers, seed=seed, dtype=settings.dtype), loss
 
 
-def score(model: Model, X: np.ndarray, y: np.ndarray, raw_y: np.ndarray) -> dict[str, Any]:
+def encode_categories(preprocessor: Preprocessor, n_rows: int, dtype: np.dtype[Any],
+                      batch_size: int) -> bool:
+    """Whether to train on :class:`synnet.tabular.encoded.EncodedRows` (categories kept
+    as codes, one-hot rows built per minibatch) rather than the whole feature matrix:
+    when the one-hot part of ``n_rows`` rows would exceed ONE_HOT_BUDGET bytes, and the
+    batches are smaller than the data (a full batch is the whole matrix anyway)."""
+    one_hot = preprocessor.n_outputs - preprocessor.n_outputs_dense
+    return batch_size < n_rows and n_rows * one_hot * dtype.itemsize > ONE_HOT_BUDGET
+
+
+def score(model: Model, X: Any, y: np.ndarray, raw_y: np.ndarray) -> dict[str, Any]:
     """Accuracy and log loss, or R², MAE and RMSE in target units, on prepared data."""
     out = model.network.predict(X)
     if model.task == "classification":
@@ -281,7 +296,10 @@ def _train(table: Table, settings: Settings, callbacks: Sequence[Callback],
     train_columns = {c: table.columns[c][train_rows] for c in features}
     preprocessor.fit(train_columns, features)
     dtype = np.dtype(settings.dtype)
-    X_train = preprocessor.transform(train_columns, dtype=dtype)  # built block by block
+    compact = fit is None and encode_categories(preprocessor, len(train_rows), dtype,
+                                                settings.batch_size)
+    to_matrix = preprocessor.encode if compact else preprocessor.transform
+    X_train: Any = to_matrix(train_columns, dtype=dtype)  # built block by block
     del train_columns
     y_train = y_all[train_rows]
     n_outputs = target.n_outputs
@@ -290,8 +308,8 @@ def _train(table: Table, settings: Settings, callbacks: Sequence[Callback],
     network, loss = build_network(X_train.shape[1], n_outputs, task, settings, net_seed)
     validation = None
     if len(valid_rows):
-        X_valid = preprocessor.transform({c: table.columns[c][valid_rows] for c in features},
-                                         warn_unknown=False, dtype=dtype)
+        X_valid = to_matrix({c: table.columns[c][valid_rows] for c in features},
+                            warn_unknown=False, dtype=dtype)
         y_valid = y_all[valid_rows]
         if task == "classification" and n_outputs == 1:
             y_valid = y_valid.astype(dtype)

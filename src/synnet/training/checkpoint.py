@@ -40,7 +40,7 @@ import numpy as np
 
 from synnet._rng import check_state as check_rng_state
 from synnet._rng import get_state, set_state
-from synnet._validation import check_int, is_sparse
+from synnet._validation import check_int, is_encoded, is_sparse
 from synnet.core.callback import Callback, Logs
 from synnet.core.history import History
 from synnet.core.optimizers import get_optimizer
@@ -387,7 +387,8 @@ def digest(data: Any) -> str:
         if part is None:
             h.update(b"none")
             continue
-        arrays = [part.data, part.indices, part.indptr] if is_sparse(part) else [part]
+        arrays = ([part.data, part.indices, part.indptr] if is_sparse(part) else
+                  part.arrays if is_encoded(part) else [part])
         for a in arrays:
             h.update(repr((a.shape, a.dtype.str)).encode())
             rows = max(1, (1 << 22) // max(1, a[:1].nbytes))  # ~4 MB at a time
