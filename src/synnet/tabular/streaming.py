@@ -82,14 +82,19 @@ class Moments:
     def add(self, x: np.ndarray) -> None:
         if not len(x):
             return
-        n_b = len(x)
         with np.errstate(over="ignore", invalid="ignore"):
             mean_b = float(np.mean(x))
             m2_b = float(np.sum((x - mean_b) ** 2))
-        n = self.n + n_b
-        delta = mean_b - self.mean
-        self.mean += delta * n_b / n
-        self.m2 += m2_b + delta * delta * self.n * n_b / n
+        self.merge(Moments(len(x), mean_b, m2_b))
+
+    def merge(self, other: Moments) -> None:
+        """Add the moments of rows counted elsewhere (Chan et al.'s pairwise update)."""
+        if not other.n:
+            return
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        self.mean += delta * other.n / n
+        self.m2 += other.m2 + delta * delta * self.n * other.n / n
         self.n = n
 
     def std(self, n: int | None = None) -> float:
@@ -119,6 +124,7 @@ class _Column:
     #: numbers strictly increasing in file order (a row number: all different, known
     #: without counting them)
     increasing: bool = True
+    head: float = math.inf  # the first number (for merging: -inf < every number)
     last: float = -math.inf
     #: when counting stopped: whether every value so far was different (an ID?)
     distinct_when_capped: bool = False
@@ -176,6 +182,8 @@ class _Column:
         self.numbers.add(x)
         with np.errstate(invalid="ignore"):
             self.whole = self.whole and bool(np.all(x == np.round(x)))
+            if len(x) and self.head == math.inf:
+                self.head = float(x[0])
             if self.increasing and len(x):
                 self.increasing = bool(x[0] > self.last and np.all(np.diff(x) > 0))
                 self.last = float(x[-1])
@@ -185,6 +193,48 @@ class _Column:
             if len(self.texts) > limit:
                 self.distinct_when_capped = len(self.texts) == self.present
                 self.texts = None  # too many to be categories: numbers, or refused below
+
+    def merge(self, b: _Column) -> None:
+        """Add the counts of the rows ``b`` saw, which come after this column's rows
+        (chunks counted apart, e.g. on a cluster's workers, merged in file order)."""
+        self.rows += b.rows
+        self.missing = (self.missing + b.missing)[:MAX_LISTED]
+        self.bad = (self.bad + b.bad)[:MAX_LISTED]
+        self.not_dates = (self.not_dates + b.not_dates)[:MAX_LISTED]
+        self.n_missing += b.n_missing
+        self.n_bad += b.n_bad
+        if self.decimal_commas:
+            self.first = (self.first + b.first)[:3]
+        self.decimal_commas = self.decimal_commas and b.decimal_commas
+        self.present += b.present
+        self.parsed += b.parsed
+        self.dates += b.dates
+        self.numbers.merge(b.numbers)
+        for mine, theirs in zip(self.parts, b.parts):
+            mine.merge(theirs)
+        for counts, more in zip(self.part_counts, b.part_counts):
+            counts.update(more)
+        self.object_dtype = self.object_dtype or b.object_dtype
+        self.timed = self.timed or b.timed
+        self.whole = self.whole and b.whole
+        self.increasing = self.increasing and b.increasing and b.head > self.last
+        if b.last > -math.inf:
+            self.last = b.last
+        if self.head == math.inf:
+            self.head = b.head
+        if self.texts is None or b.texts is None:
+            # Counting stopped on one side: all different so far only if both were
+            if self.texts is not None:
+                assert b.texts is None
+                self.distinct_when_capped = (len(self.texts) == self.present - b.present
+                                             and b.distinct_when_capped)
+            self.texts = None
+            return
+        self.texts.update(b.texts)
+        limit = MAX_DISTINCT if self.object_dtype or self.count_numbers else NUMBER_DISTINCT
+        if len(self.texts) > limit:
+            self.distinct_when_capped = len(self.texts) == self.present
+            self.texts = None
 
     def _add_dates(self, x: np.ndarray) -> None:
         """(k, len(ALL_PARTS)) parts of a chunk's dates."""
@@ -249,67 +299,110 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
     of the rows the preprocessing learns from (the training rows; the target's
     classes or scale come from every row, as the in-memory job's do).
     """
-    if impute == "median":
-        raise ConfigError("impute='median' needs every value of a column at once, which a "
-                          "streamed file does not give; use 'mean' or 'most_frequent', or "
-                          "read the file into memory", params=["impute"])
-    pre = Preprocessor(impute, categorical, max_categories, min_frequency)
-    encoder = TargetEncoder(task, target)
-    pre.check_names(names)
-    columns = {name: _Column(count_numbers=impute == "most_frequent" or name in categorical)
-               for name in names}
-    # ID detection counts every row (as in memory): its own counts when some rows are held out
-    exempt = set(keep or ())
-    watched = [] if keep is None else [n for n in names if n not in exempt]
-    every = ({name: _Column() for name in watched} if feature_rows is not None
-             else {name: columns[name] for name in watched})
-    y_moments = Moments()
-    labels: set[Any] = set()
+    stats = Stats(names, target, task, impute, categorical, feature_rows is not None, keep,
+                  max_categories, min_frequency)
     start = 0
-    n_features = 0
     for table in chunks:
+        stats.add(table, start, feature_rows)
+        start += table.n_rows
+    return stats.result()
+
+
+class Stats:
+    """The statistics of :func:`fit_streaming`, counted chunk by chunk; mergeable, so
+    chunks counted apart (a cluster's partitions) give the same result merged in file
+    order. The arguments are fit_streaming's (``split``: whether some rows are held out).
+    """
+
+    def __init__(self, names: Sequence[str], target: str, task: str, impute: str | None,
+                 categorical: Sequence[str], split: bool, keep: Sequence[str] | None,
+                 max_categories: int | None = None,
+                 min_frequency: int | float | None = None) -> None:
+        if impute == "median":
+            raise ConfigError("impute='median' needs every value of a column at once, which "
+                              "a streamed file does not give; use 'mean' or 'most_frequent', "
+                              "or read the file into memory", params=["impute"])
+        self.pre = Preprocessor(impute, categorical, max_categories, min_frequency)
+        self.encoder = TargetEncoder(task, target)
+        self.pre.check_names(names)
+        self.names, self.target, self.task = list(names), target, task
+        self.columns = {name: _Column(count_numbers=impute == "most_frequent"
+                                      or name in categorical) for name in names}
+        # ID detection counts every row (as in memory): its own counts when rows are held out
+        exempt = set(keep or ())
+        self.watched = [] if keep is None else [n for n in names if n not in exempt]
+        self.every = ({name: _Column() for name in self.watched} if split
+                      else {name: self.columns[name] for name in self.watched})
+        self.split = split
+        self.y_moments = Moments()
+        self.labels: set[Any] = set()
+        self.rows = self.n_features = 0
+
+    def add(self, table: Table, start: int,
+            feature_rows: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        """Count ``table``, the rows ``start``... of the file (0-based)."""
         ids = np.arange(start, start + table.n_rows)
         rows = None if feature_rows is None else np.flatnonzero(feature_rows(ids))
-        n_features += len(ids) if rows is None else len(rows)
-        for name in names:
+        self.n_features += len(ids) if rows is None else len(rows)
+        for name in self.names:
             col = as_column(table.columns[name], name)
-            columns[name].add(col if rows is None else col[rows],
-                              ids if rows is None else ids[rows])
-            if rows is not None and name in every:
-                every[name].add(col, ids)
-        y = encoder._check(table.columns[target], start + 1)
-        if task == "classification":
-            labels.update(np.unique(_class_labels(y)).tolist())
-            if len(labels) > MAX_DISTINCT:
-                raise DataError(f"the target column {target!r} has more than {MAX_DISTINCT} "
-                                "classes; is it a regression target?", params=["task"])
+            self.columns[name].add(col if rows is None else col[rows],
+                                   ids if rows is None else ids[rows])
+            if self.split and name in self.every:
+                self.every[name].add(col, ids)
+        y = self.encoder._check(table.columns[self.target], start + 1)
+        if self.task == "classification":
+            self.labels.update(np.unique(_class_labels(y)).tolist())
+            self._check_labels()
         else:
-            y_moments.add(encoder.values(y, start + 1))
-        start += table.n_rows
-    if n_features == 0:
-        raise DataError("the data has no rows" if start == 0 else
-                        "no rows are left for training; lower valid_fraction",
-                        params=[] if start == 0 else ["valid_fraction"])
-    ignored = {name: why for name in watched if (why := every[name].id_like(name))}
-    kept = [name for name in names if name not in ignored]
-    if not kept:
-        raise DataError(f"no feature columns are left after leaving out {list(ignored)} "
-                        "(they look like IDs or high-cardinality text); keep some with "
-                        "keep_columns=[...]", params=["keep_columns"])
-    if impute is None:
-        missing = {name: _rows(columns[name].missing, columns[name].n_missing)
-                   for name in kept if columns[name].n_missing}
-        if missing:
-            raise missing_error(missing)
-    pre.columns = [_spec(name, columns[name], pre) for name in kept]
-    listed = {c["name"]: _n_listed(c) for c in pre.columns}
-    if sum(listed.values()) > MAX_CATEGORIES:  # Preprocessor.fit's cap
-        worst = max(listed, key=lambda k: listed[k])
-        raise DataError(f"the categorical columns hold {sum(listed.values()):,} distinct "
-                        f"values ({listed[worst]:,} in {worst!r}); a model file holds at "
-                        f"most {MAX_CATEGORIES:,}: leave out such columns", params=["drop"])
-    _fit_target(encoder, labels, y_moments)
-    return pre, encoder, n_features, ignored
+            self.y_moments.add(self.encoder.values(y, start + 1))
+        self.rows += table.n_rows
+
+    def merge(self, other: Stats) -> None:
+        """Add ``other``'s counts, of rows that come after this one's."""
+        for name in self.names:
+            self.columns[name].merge(other.columns[name])
+            if self.split and name in self.every:
+                self.every[name].merge(other.every[name])
+        self.labels.update(other.labels)
+        self._check_labels()
+        self.y_moments.merge(other.y_moments)
+        self.rows += other.rows
+        self.n_features += other.n_features
+
+    def _check_labels(self) -> None:
+        if len(self.labels) > MAX_DISTINCT:
+            raise DataError(f"the target column {self.target!r} has more than {MAX_DISTINCT} "
+                            "classes; is it a regression target?", params=["task"])
+
+    def result(self) -> tuple[Preprocessor, TargetEncoder, int, dict[str, str]]:
+        """fit_streaming's result from the counts."""
+        if self.n_features == 0:
+            raise DataError("the data has no rows" if self.rows == 0 else
+                            "no rows are left for training; lower valid_fraction",
+                            params=[] if self.rows == 0 else ["valid_fraction"])
+        pre, columns = self.pre, self.columns
+        ignored = {name: why for name in self.watched
+                   if (why := self.every[name].id_like(name))}
+        kept = [name for name in self.names if name not in ignored]
+        if not kept:
+            raise DataError(f"no feature columns are left after leaving out {list(ignored)} "
+                            "(they look like IDs or high-cardinality text); keep some with "
+                            "keep_columns=[...]", params=["keep_columns"])
+        if pre.impute is None:
+            missing = {name: _rows(columns[name].missing, columns[name].n_missing)
+                       for name in kept if columns[name].n_missing}
+            if missing:
+                raise missing_error(missing)
+        pre.columns = [_spec(name, columns[name], pre) for name in kept]
+        listed = {c["name"]: _n_listed(c) for c in pre.columns}
+        if sum(listed.values()) > MAX_CATEGORIES:  # Preprocessor.fit's cap
+            worst = max(listed, key=lambda k: listed[k])
+            raise DataError(f"the categorical columns hold {sum(listed.values()):,} distinct "
+                            f"values ({listed[worst]:,} in {worst!r}); a model file holds at "
+                            f"most {MAX_CATEGORIES:,}: leave out such columns", params=["drop"])
+        _fit_target(self.encoder, self.labels, self.y_moments)
+        return pre, self.encoder, self.n_features, ignored
 
 
 def _spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
