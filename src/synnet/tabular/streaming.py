@@ -308,6 +308,14 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
     return stats.result()
 
 
+def check_streamable(impute: str | None) -> None:
+    """ConfigError for ``impute='median'``, which needs every value of a column at once."""
+    if impute == "median":
+        raise ConfigError("impute='median' needs every value of a column at once, which a "
+                          "streamed file does not give; use 'mean' or 'most_frequent', or "
+                          "read the file into memory", params=["impute"])
+
+
 class Stats:
     """The statistics of :func:`fit_streaming`, counted chunk by chunk; mergeable, so
     chunks counted apart (a cluster's partitions) give the same result merged in file
@@ -318,10 +326,7 @@ class Stats:
                  categorical: Sequence[str], split: bool, keep: Sequence[str] | None,
                  max_categories: int | None = None,
                  min_frequency: int | float | None = None) -> None:
-        if impute == "median":
-            raise ConfigError("impute='median' needs every value of a column at once, which "
-                              "a streamed file does not give; use 'mean' or 'most_frequent', "
-                              "or read the file into memory", params=["impute"])
+        check_streamable(impute)
         self.pre = Preprocessor(impute, categorical, max_categories, min_frequency)
         self.encoder = TargetEncoder(task, target)
         self.pre.check_names(names)
