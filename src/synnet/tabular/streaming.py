@@ -459,7 +459,9 @@ def _spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
                             "impute='most_frequent' cannot count them in a stream (use 'mean')",
                             params=["impute"])
         best = max(c.texts.values())
-        fill = min(float(v) for v, k in c.texts.items() if k == best)
+        # numbers counted as written: "1,234.5" too (read as the column is)
+        fill = min(f for v, k in c.texts.items()
+                   if k == best and (f := parse_float(v)) is not None)
     mean, scale = _filled(m, c, fill, pre.impute)
     spec.update(mean=mean, scale=scale)
     if fill is not None:
