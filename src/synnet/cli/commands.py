@@ -140,7 +140,11 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # The split and the preprocessing depend on the seed: reuse the checkpoint's.
         settings.seed = checkpoint_seed(settings.checkpoint_dir)
     on_cluster = args.workers is not None or args.scheduler is not None
-    # On a cluster the workers read DATA in partitions: streamed or not, memory here stays small
+    if on_cluster and args.stream:
+        raise ConfigError("--stream and a Dask cluster (--workers/--scheduler) do not go "
+                          "together; on a cluster the workers read DATA in partitions "
+                          "themselves, so memory here does not grow with it: drop --stream",
+                          params=["stream"])
     streaming = not on_cluster and should_stream(args.data, args.stream)
     if args.valid and not streaming:
         raise ConfigError("--valid FILE goes with --stream (in memory, --valid-fraction "

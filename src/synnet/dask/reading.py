@@ -109,7 +109,16 @@ def read_part(layout: Layout, k: int, na_values: Sequence[str] = ()) -> Table:
             with fs.open(name, "rb") as f:
                 data = read_block(f, start, length, delimiter=b"\n")
             data = data if start == 0 else layout.header + data
-            opener = _Opener(lambda: io.BytesIO(data), path)
+            try:
+                return _read_csv(_pandas(), _Opener(lambda: io.BytesIO(data), path), path,
+                                 layout.sep, tuple(na_values))
+            except DataError as exc:
+                raise DataError(
+                    f"{exc} [in partition {k + 1} of {len(layout.parts)}, from byte {start} "
+                    "of the file; its lines are counted from there, after the header. If a "
+                    "quoted value holds a line break, the file cannot be cut at line breaks: "
+                    "compress it (one partition) or save it as Parquet]",
+                    params=exc.params) from None
         return _read_csv(_pandas(), opener, path, layout.sep, tuple(na_values))
 
 
@@ -127,14 +136,14 @@ def _parquet_part(layout: Layout, k: int) -> Table:
 
 
 def _filesystem(path: str) -> tuple[Any, str]:
-    return fsspec.core.url_to_fs(path)  # type: ignore[no-any-return]
+    return fsspec.core.url_to_fs(path)
 
 
 def _opener(path: str) -> _Opener:
     fs, name = _filesystem(path)
 
     def raw() -> IO[bytes]:
-        return fs.open(name, "rb")  # type: ignore[no-any-return]
+        return fs.open(name, "rb")
     return _Opener(raw, path)
 
 
