@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -24,27 +23,16 @@ import pandas as pd  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import GridSearchCV, train_test_split  # noqa: E402
 
+import dask_cluster  # noqa: E402
 import synnet  # noqa: E402
 import synnet.dask as sd  # noqa: E402
 from synnet.core.optimizers import Adam  # noqa: E402
 from synnet.errors import DataError  # noqa: E402
 
+client = dask_cluster.client  # the shared LocalCluster fixture
+
 # Short fits on purpose: the comparisons are between equally short fits.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[distributed.Client]:
-    with dask.config.set({"distributed.scheduler.work-stealing": False,
-                          "distributed.comm.timeouts.connect": "20s"}):
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=":0", death_timeout=30)
-        try:
-            with distributed.Client(cluster, timeout=30) as c:
-                c.wait_for_workers(2, timeout=60)
-                yield c
-        finally:
-            cluster.close(timeout=30)
 
 
 def _pinned(client: distributed.Client, arrays: list[np.ndarray], n_parts: int

@@ -9,7 +9,6 @@ in-memory Preprocessor fitted on the same file.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -20,6 +19,7 @@ dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 import pandas as pd  # noqa: E402
 
+import dask_cluster  # noqa: E402
 import synnet  # noqa: E402
 from synnet.cli.main import main  # noqa: E402
 from synnet.dask.reading import describe  # noqa: E402
@@ -30,21 +30,11 @@ from synnet.tabular.preprocessing import Preprocessor, ignored_columns  # noqa: 
 from synnet.tabular.streaming import Stats, fit_streaming  # noqa: E402
 from synnet.tabular.target import TargetEncoder  # noqa: E402
 from synnet.tabular.train_stream import valid_rows  # noqa: E402
+from test_streaming_stats import _close  # noqa: E402 - numbers to 1e-12 relative
+
+client = dask_cluster.client  # the shared LocalCluster fixture
 
 N = 600
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[distributed.Client]:
-    with dask.config.set({"distributed.comm.timeouts.connect": "20s"}):
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=":0", death_timeout=30)
-        try:
-            with distributed.Client(cluster, timeout=30) as c:
-                c.wait_for_workers(2, timeout=60)
-                yield c
-        finally:
-            cluster.close(timeout=30)
 
 
 def _frame(seed: int = 0) -> pd.DataFrame:
@@ -75,22 +65,6 @@ def _write(tmp_path: Path, kind: str) -> Path:
         frame.to_csv(path, index=False, sep=";",
                      compression="gzip" if kind == "csv.gz" else None)
     return path
-
-
-def _close(a: object, b: object) -> None:
-    """Equal structures, numbers to 1e-12 relative."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        assert a.keys() == b.keys()
-        for k in a:
-            _close(a[k], b[k])
-    elif isinstance(a, list) and isinstance(b, list):
-        assert len(a) == len(b)
-        for x, y in zip(a, b):
-            _close(x, y)
-    elif isinstance(a, float):
-        assert b == pytest.approx(a, rel=1e-12, abs=0.0), (a, b)
-    else:
-        assert a == b
 
 
 NAMES = ["id", "num", "count", "colour", "amount", "when"]
