@@ -349,3 +349,47 @@ def test_estimator_with_checkpoint_resumes(client: distributed.Client, tmp_path:
     assert resume.resumed_from == 1
     for a, b in zip(resumed.coefs_ + resumed.intercepts_, whole.coefs_ + whole.intercepts_):
         np.testing.assert_array_equal(a, b)
+
+
+def _contribute(reducer: Any, rank: int, steps: int) -> list[Any]:
+    rng = np.random.default_rng(rank)
+    return [reducer.allreduce(step, rank, ({"W": rng.normal(size=(3, 4)),
+                                            "b": rng.normal(size=4)}, float(rank), 1.0)
+                              ).result(timeout=30) for step in range(steps)]
+
+
+def _tree_sum(own: list[dict[str, np.ndarray]], r: int) -> dict[str, np.ndarray]:
+    """Rank r's own part, then each child's subtotal added in order: the tree's order."""
+    from synnet.dask.reducer import children
+
+    total = {k: v.copy() for k, v in own[r].items()}
+    for child in children(r, len(own)):
+        for k, v in _tree_sum(own, child).items():
+            total[k] += v
+    return total
+
+
+def test_tree_allreduce_gives_every_rank_the_same_fixed_order_sum() -> None:
+    """Five ranks: an interior node (rank 1: children 3, 4), a leaf under the root (2)."""
+    from synnet.dask.reducer import start_tree
+
+    n, steps = 5, 3
+    with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster, timeout=30) as c:
+        workers = sorted(c.scheduler_info(n_workers=-1)["workers"])
+        actors = start_tree(c, workers, 30.0)
+        got = c.gather([c.submit(_contribute, actors[r], r, steps, workers=[w], pure=False)
+                        for r, w in enumerate(workers)])
+    rngs = [np.random.default_rng(r) for r in range(n)]
+    for step in range(steps):
+        own = [{"W": g.normal(size=(3, 4)), "b": g.normal(size=4)} for g in rngs]
+
+        tree = _tree_sum(own, 0)
+        for rank in range(n):
+            grads, loss, weight = got[rank][step]
+            assert (loss, weight) == (float(sum(range(n))), float(n))
+            for k in tree:  # the same bits on every rank; the sum of every rank's part
+                np.testing.assert_array_equal(grads[k], got[0][step][0][k])
+                np.testing.assert_allclose(grads[k], sum(o[k] for o in own), rtol=1e-12)
+                np.testing.assert_array_equal(grads[k], tree[k])
