@@ -44,22 +44,14 @@ from synnet.dask.fit import fit as dask_fit
 from synnet.dask.reading import Layout, absolute, describe, read_part
 from synnet.errors import DataError, DivergenceError
 from synnet.tabular import scores as metrics
+from synnet.tabular import train as job
 from synnet.tabular.files import Table, check_reading
 from synnet.tabular.model import Model
 from synnet.tabular.preprocessing import Preprocessor
 from synnet.tabular.settings import Settings
 from synnet.tabular.streaming import Stats, check_streamable
 from synnet.tabular.target import TargetEncoder
-from synnet.tabular.train import (
-    Diverged,
-    Interrupted,
-    Result,
-    build_network,
-    feature_names,
-    job_callbacks,
-    resolve_task,
-    warn_ignored,
-)
+from synnet.tabular.train import Result
 from synnet.tabular.train_stream import _targets, valid_rows
 
 #: A prepared partition: (X, the network's targets, the truth the scores compare with).
@@ -139,7 +131,7 @@ def train_table(client: Client, path: str, settings: Settings,
         client, data, features, settings.target, task, settings.impute, settings.categorical,
         split, settings.max_categories, settings.min_frequency,
         keep=[*settings.keep_columns, *settings.features, *settings.categorical])
-    warn_ignored(ignored)
+    job.warn_ignored(ignored)
     dtype = np.dtype(settings.dtype)
     prepare = _Prepare(pre, target, settings.target, task, dtype, split)
     train_parts = [client.submit(prepare, t, s, False, pure=False)
@@ -149,11 +141,11 @@ def train_table(client: Client, path: str, settings: Settings,
     train_rows = _rows_of(client, train_parts)
     valid_n = _rows_of(client, valid_parts)
     del data  # the tables are released once the parts are made
-    network, loss = build_network(pre.n_outputs, target.n_outputs, task, settings, seed)
+    network, loss = job.build_network(pre.n_outputs, target.n_outputs, task, settings, seed)
     model = Model(network, pre, target,
                   metadata={"feature_names": pre.input_names, "target_name": settings.target})
     validation = sum(valid_n) > 0
-    own, early, checkpoint = job_callbacks(settings, model, validation)
+    own, early, checkpoint = job.job_callbacks(settings, model, validation)
     X = _array(train_parts, train_rows, 0, (pre.n_outputs,), dtype)
     y = _array(train_parts, train_rows, 1, (), prepare.y_dtype)
     weights = None
@@ -171,9 +163,9 @@ def train_table(client: Client, path: str, settings: Settings,
                            batch_size=settings.batch_size, sample_weight=weights,
                            l2=settings.l2, callbacks=[*extra, *own, *callbacks])
     except KeyboardInterrupt:
-        raise Interrupted(None if checkpoint is None else checkpoint.last_path) from None
+        raise job.Interrupted(None if checkpoint is None else checkpoint.last_path) from None
     except DivergenceError as exc:
-        raise Diverged(str(exc), model) from exc
+        raise job.Diverged(str(exc), model) from exc
     seconds = time.perf_counter() - started
     found = {"train": _scores(client, model, train_parts)}
     if validation:
@@ -191,8 +183,8 @@ def _n_rows(table: Table) -> int:
 
 def _head(table: Table, settings: Settings) -> tuple[list[str], str, str]:
     """(feature columns, task, why) from the first partition, as ``--stream`` decides them."""
-    features = feature_names(table, settings)
-    task, reason = resolve_task(table, settings)
+    features = job.feature_names(table, settings)
+    task, reason = job.resolve_task(table, settings)
     if settings.task == "auto":
         reason += f" (from the first {table.n_rows} rows)"
     return features, task, reason
