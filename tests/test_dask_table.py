@@ -185,3 +185,24 @@ def test_a_path_the_workers_cannot_read_is_a_clear_error(client: distributed.Cli
     with pytest.raises(DataError, match="readable by each of them"):
         read_partitions(client, str(missing))
     assert not (tmp_path / "m.synnet").exists()
+
+
+def test_class_weight_on_an_inferred_regression_is_refused(client: distributed.Client,
+                                                          tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    frame = _frame().drop(columns=["label"])
+    frame["y"] = np.linspace(0.0, 1.0, N) ** 2  # fractions: a regression target
+    frame.to_csv(path, index=False)
+    code, text = _cli("train", str(path), "-t", "y", "--scheduler", client.scheduler.address,
+                      "--class-weight", "balanced", "-o", str(tmp_path / "m.synnet"))
+    assert code == 2 and "class_weight needs a classification task" in text
+    assert "--class-weight" in text and not (tmp_path / "m.synnet").exists()
+
+
+def test_a_cluster_without_workers_is_a_clear_error(tmp_path: Path) -> None:
+    with distributed.LocalCluster(n_workers=0, processes=False,
+                                  dashboard_address=":0") as empty:
+        code, text = _cli("train", str(_write(tmp_path, "csv")), "-t", "label",
+                          "--scheduler", empty.scheduler_address,
+                          "-o", str(tmp_path / "m.synnet"))
+    assert code == 2 and "has no workers" in text and "Traceback" not in text

@@ -40,7 +40,11 @@ def train_on_cluster(path: str, settings: Settings, callbacks: Sequence[Callback
                                dashboard_address=":0")
     try:
         with Client(cluster if cluster is not None else scheduler, timeout=30) as client:
-            n = workers or max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+            n = workers or len(client.scheduler_info(n_workers=-1)["workers"])
+            if not n:
+                raise ConfigError(f"the Dask cluster at {scheduler} has no workers; start "
+                                  "some (dask worker ...) and run again",
+                                  params=["scheduler"])
             return train_table(client, path, settings, callbacks, sep=sep,
                                na_values=na_values, n_parts=2 * n)
     finally:

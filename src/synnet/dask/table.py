@@ -42,7 +42,7 @@ from synnet.core.callback import Callback, Logs
 from synnet.core.network import Network
 from synnet.dask.fit import fit as dask_fit
 from synnet.dask.reading import Layout, absolute, describe, read_part
-from synnet.errors import DataError, DivergenceError
+from synnet.errors import ConfigError, DataError, DivergenceError
 from synnet.tabular import scores as metrics
 from synnet.tabular import train as job
 from synnet.tabular.files import Table, check_reading
@@ -124,6 +124,9 @@ def train_table(client: Client, path: str, settings: Settings,
     first = next(k for k, n in enumerate(data.rows) if n)
     features, task, reason = client.submit(_head, data.tables[first], settings,
                                            pure=False).result()
+    if settings.class_weight is not None and task != "classification":
+        raise ConfigError(f"class_weight needs a classification task; the target "
+                          f"{settings.target!r} is {reason}", params=["class_weight"])
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
     settings.seed = seed
     split = Split(settings.valid_fraction, seed)
