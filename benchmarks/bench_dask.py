@@ -10,12 +10,15 @@ something). Printed as markdown:
 2. the overhead share of a round: 1 - (the round's compute, from the measured
    one-thread compute per sample, split over the workers) / (the round's time);
 3. measured exchange costs against the weight size: one gradient all-reduce
-   (worker -> actor -> worker) and one local-SGD round (tasks, state out, average back);
+   (up and down the tree of actors, one per worker) and one local-SGD round
+   (tasks, state out, average back);
 4. a scaling *model* (a projection, not a measurement) of epoch time for 1-64
    workers: compute per sample x rows / workers, plus per step (gradient) or per
-   round (local SGD) the measured exchange cost at this weight size, grown
-   linearly with the worker count (one actor receives and sends every worker's
-   gradient; one client averages every worker's state).
+   round (local SGD) the measured exchange cost at this weight size, grown with
+   the worker count: the all-reduce with the tree's depth, floor(log2(workers))
+   levels each way, each costing what the one level of 2 workers costs (a
+   parent's two children send and receive at once); the local-SGD round
+   linearly (one client averages every worker's state).
 
     python benchmarks/bench_dask.py            # 20,000 rows, 3 epochs
     python benchmarks/bench_dask.py --quick    # a few thousand rows, 1 epoch, for CI
@@ -27,6 +30,7 @@ cannot show a cluster speed-up. The projection is only as good as its inputs.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 import warnings
 from typing import Any
@@ -39,7 +43,7 @@ from threadpoolctl import threadpool_limits
 import synnet
 from synnet.core.optimizers import Adam
 from synnet.dask import fit as dask_fit
-from synnet.dask.reducer import Reducer
+from synnet.dask.reducer import start_tree
 
 FEATURES, HIDDEN, CLASSES = 784, 128, 10
 
@@ -95,10 +99,9 @@ def exchange_costs(client: Client, sizes: list[int], steps: int) -> dict[int, di
     workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
     out = {}
     for size in sizes:
-        reducer = client.submit(Reducer, len(workers), 60.0, actor=True,
-                                workers=workers[:1], pure=False).result()
+        tree = start_tree(client, workers, 60.0)
         per_step = max(client.gather([
-            client.submit(_allreduce_loop, reducer, r, size, steps, workers=[w], pure=False)
+            client.submit(_allreduce_loop, tree[r], r, size, steps, workers=[w], pure=False)
             for r, w in enumerate(workers)]))
         state = np.ones(size * 3, np.float32)  # weights + two Adam moments
         start = time.perf_counter()
@@ -121,8 +124,9 @@ def projection(compute_per_sample: float, cost: dict[str, float], n: int, batch:
     rows = []
     for w in (1, 2, 4, 8, 16, 32, 64):
         grow = w / measured_workers
+        levels = math.floor(math.log2(w)) / math.floor(math.log2(measured_workers))
         compute = n * compute_per_sample / w
-        gradient = compute + (steps * cost["allreduce_s"] * grow if w > 1 else 0.0)
+        gradient = compute + (steps * cost["allreduce_s"] * levels if w > 1 else 0.0)
         local = compute + (-(-steps // steps_per_round) * cost["round_s"] * grow
                            if w > 1 else 0.0)
         rows.append((w, gradient, local))
@@ -173,8 +177,9 @@ def main() -> None:
               f"{c['round_s'] * 1e3:.1f} |")
     print(f"\nProjection (a model, not a measurement): 60,000 rows, batch {batch}, local SGD "
           f"every {steps_per_round} steps, compute {compute_per_sample * 1e6:.1f} us/sample "
-          "(measured, 1 thread), exchange costs measured at 2 workers, grown linearly "
-          "with the worker count.\n")
+          "(measured, 1 thread), exchange costs measured at 2 workers, grown with the "
+          "tree's depth (gradient all-reduce) or linearly (local-SGD round) with the "
+          "worker count.\n")
     print("| workers | gradient mode epoch (s) | local-SGD epoch (s) |")
     print("|---|---|---|")
     for w, g, loc in projection(compute_per_sample, costs[size], 60000, batch,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -24,27 +23,16 @@ import pandas as pd  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import GridSearchCV, train_test_split  # noqa: E402
 
+import dask_cluster  # noqa: E402
 import synnet  # noqa: E402
 import synnet.dask as sd  # noqa: E402
 from synnet.core.optimizers import Adam  # noqa: E402
 from synnet.errors import DataError  # noqa: E402
 
+client = dask_cluster.client  # the shared LocalCluster fixture
+
 # Short fits on purpose: the comparisons are between equally short fits.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[distributed.Client]:
-    with dask.config.set({"distributed.scheduler.work-stealing": False,
-                          "distributed.comm.timeouts.connect": "20s"}):
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=":0", death_timeout=30)
-        try:
-            with distributed.Client(cluster, timeout=30) as c:
-                c.wait_for_workers(2, timeout=60)
-                yield c
-        finally:
-            cluster.close(timeout=30)
 
 
 def _pinned(client: distributed.Client, arrays: list[np.ndarray], n_parts: int
@@ -361,3 +349,47 @@ def test_estimator_with_checkpoint_resumes(client: distributed.Client, tmp_path:
     assert resume.resumed_from == 1
     for a, b in zip(resumed.coefs_ + resumed.intercepts_, whole.coefs_ + whole.intercepts_):
         np.testing.assert_array_equal(a, b)
+
+
+def _contribute(reducer: Any, rank: int, steps: int) -> list[Any]:
+    rng = np.random.default_rng(rank)
+    return [reducer.allreduce(step, rank, ({"W": rng.normal(size=(3, 4)),
+                                            "b": rng.normal(size=4)}, float(rank), 1.0)
+                              ).result(timeout=30) for step in range(steps)]
+
+
+def _tree_sum(own: list[dict[str, np.ndarray]], r: int) -> dict[str, np.ndarray]:
+    """Rank r's own part, then each child's subtotal added in order: the tree's order."""
+    from synnet.dask.reducer import children
+
+    total = {k: v.copy() for k, v in own[r].items()}
+    for child in children(r, len(own)):
+        for k, v in _tree_sum(own, child).items():
+            total[k] += v
+    return total
+
+
+def test_tree_allreduce_gives_every_rank_the_same_fixed_order_sum() -> None:
+    """Five ranks: an interior node (rank 1: children 3, 4), a leaf under the root (2)."""
+    from synnet.dask.reducer import start_tree
+
+    n, steps = 5, 3
+    with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster, timeout=30) as c:
+        workers = sorted(c.scheduler_info(n_workers=-1)["workers"])
+        actors = start_tree(c, workers, 30.0)
+        got = c.gather([c.submit(_contribute, actors[r], r, steps, workers=[w], pure=False)
+                        for r, w in enumerate(workers)])
+    rngs = [np.random.default_rng(r) for r in range(n)]
+    for step in range(steps):
+        own = [{"W": g.normal(size=(3, 4)), "b": g.normal(size=4)} for g in rngs]
+
+        tree = _tree_sum(own, 0)
+        for rank in range(n):
+            grads, loss, weight = got[rank][step]
+            assert (loss, weight) == (float(sum(range(n))), float(n))
+            for k in tree:  # the same bits on every rank; the sum of every rank's part
+                np.testing.assert_array_equal(grads[k], got[0][step][0][k])
+                np.testing.assert_allclose(grads[k], sum(o[k] for o in own), rtol=1e-12)
+                np.testing.assert_array_equal(grads[k], tree[k])

@@ -13,7 +13,6 @@ import io
 import json
 import os
 import tempfile
-from contextlib import nullcontext
 from dataclasses import fields
 from importlib.resources import files
 from pathlib import Path
@@ -112,14 +111,17 @@ def _check_stdout_model(out: TextIO) -> None:
                           "name")
 
 
-def _cluster_fit(workers: int | None, scheduler: str | None) -> Any:
-    """synnet.dask's fit for the table job, imported only when a cluster is asked for."""
+def _cluster_train(args: argparse.Namespace, settings: Settings,
+                   progress: list[Any]) -> Any:
+    """The table job on a Dask cluster (dask imported only when one is asked for)."""
     try:
-        from synnet.dask.cluster import cluster_fit
+        from synnet.dask.cluster import train_on_cluster
     except ImportError as exc:
         raise ConfigError(f"training on a cluster needs dask: pip install synnet[dask] ({exc})",
-                          params=["workers" if workers is not None else "scheduler"]) from None
-    return cluster_fit(workers, scheduler)
+                          params=["workers" if args.workers is not None else "scheduler"]
+                          ) from None
+    return train_on_cluster(args.data, settings, progress, workers=args.workers,
+                            scheduler=args.scheduler, sep=args.sep, na_values=args.na_values)
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -138,21 +140,22 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # The split and the preprocessing depend on the seed: reuse the checkpoint's.
         settings.seed = checkpoint_seed(settings.checkpoint_dir)
     on_cluster = args.workers is not None or args.scheduler is not None
-    # On a cluster the data is read in memory unless --stream asks otherwise (refused)
-    streaming = should_stream(args.data, False if on_cluster and args.stream is None
-                              else args.stream)
-    if on_cluster and streaming:
+    if on_cluster and args.stream:
         raise ConfigError("--stream and a Dask cluster (--workers/--scheduler) do not go "
-                          "together; the cluster reads the data in memory: pass --no-stream, "
-                          "or train here without --workers/--scheduler",
+                          "together; on a cluster the workers read DATA in partitions "
+                          "themselves, so memory here does not grow with it: drop --stream",
                           params=["stream"])
+    streaming = not on_cluster and should_stream(args.data, args.stream)
     if args.valid and not streaming:
         raise ConfigError("--valid FILE goes with --stream (in memory, --valid-fraction "
                           "holds rows out)")
     check_int("shuffle_buffer", args.shuffle_buffer, 1)
     progress = [] if args.quiet else [progress_callback(settings.epochs, err)]
     try:
-        if streaming:
+        if on_cluster:
+            source = args.data
+            result = _cluster_train(args, settings, progress)
+        elif streaming:
             source = args.data
             progress += [] if args.quiet else [RowRate(err)]
             result = train_stream(args.data, settings, progress, args.valid,
@@ -165,9 +168,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     f"(the loss shown is the mean squared error of the standardized target "
                     f"{settings.target!r}, in units of its variance; the scores at the end are "
                     "in its own units)", err))
-            with (_cluster_fit(args.workers, args.scheduler) if on_cluster
-                  else nullcontext()) as fit:
-                result = train(table, settings, progress, fit=fit)
+            result = train(table, settings, progress)
     except Interrupted as exc:
         return _interrupted(exc, settings, err)
     except Diverged as exc:

@@ -1,10 +1,17 @@
-"""The all-reduce of gradient mode: a Dask actor that sums each step's contributions.
+"""The all-reduce of gradient mode: a binary tree of Dask actors.
 
-Every worker of a round sends its contribution for step ``s`` straight to the
-actor (worker to worker; the scheduler only placed the actor), and gets back
-the sum over all ranks, added in rank order so every worker receives the same
-bits and applies the same update. One actor lives for one round: if it dies
-with its worker, the round fails and the client retries it.
+Ranks form a binary tree (rank ``r``'s children are ``2r+1`` and ``2r+2``).
+Each rank with children has an actor on its own worker; for step ``s`` that
+actor waits for its rank's contribution and its children's subtotals, adds
+them in that fixed order, and passes the subtotal up to its parent's actor,
+whose answer is the total; the total goes back down as the answer to every
+call that waited. A leaf rank calls its parent's actor directly. Every
+message goes worker to worker (the scheduler only placed the actors), and an
+actor handles at most three gradients a step, so a step costs about
+``2 log2(n)`` hops, where one central actor received and sent all ``n``. The
+additions happen in a fixed order: every rank gets the same bits, and a rerun
+the same result. The actors live for one round: if one dies with its worker,
+the round fails and the client retries it.
 """
 
 from __future__ import annotations
@@ -17,30 +24,46 @@ class ReducerAborted(RuntimeError):
     """The client aborted the round (a peer was lost), or a peer never arrived."""
 
 
+def children(rank: int, n_ranks: int) -> list[int]:
+    """The ranks whose subtotals ``rank`` adds to its own, in the order it adds them."""
+    return [c for c in (2 * rank + 1, 2 * rank + 2) if c < n_ranks]
+
+
 class Reducer:
-    """Sums ``n_ranks`` contributions per step; ``allreduce`` returns when all arrived.
+    """Rank ``rank``'s node of the tree; ``allreduce`` answers the sum over every rank.
 
     A contribution is ``(grads: {name: array}, loss_sum: float, weight: float)``.
+    ``parent``: the parent rank's actor (None at the root).
     """
 
-    def __init__(self, n_ranks: int, timeout: float) -> None:
-        self.n_ranks = n_ranks
-        self.timeout = timeout
-        self._parts: dict[int, dict[int, Any]] = {}
+    def __init__(self, rank: int, n_ranks: int, timeout: float, parent: Any = None) -> None:
+        self.rank, self.timeout, self.parent = rank, timeout, parent
+        self.children = children(rank, n_ranks)
+        self._parts: dict[int, dict[int, Any]] = {}  # step -> {rank: contribution}
         self._done: dict[int, asyncio.Event] = {}
-        self._sums: dict[int, list[Any]] = {}  # step -> [sum, ranks still to collect it]
+        self._totals: dict[int, list[Any]] = {}  # step -> [total, calls still to answer]
         self._aborted = False
 
     async def allreduce(self, step: int, rank: int, contribution: Any) -> Any:
-        """The sum over ranks of the contributions to ``step`` (as the same tuple type)."""
+        """``rank``'s contribution (this node's rank, or a child's subtotal) to ``step``;
+        returns the sum over every rank (as the same tuple type)."""
         if self._aborted:
             raise ReducerAborted("the round was aborted")
         parts = self._parts.setdefault(step, {})
         done = self._done.setdefault(step, asyncio.Event())
         parts[rank] = contribution
-        if len(parts) == self.n_ranks:
-            self._sums[step] = [_sum([parts[r] for r in sorted(parts)]), self.n_ranks]
+        if len(parts) == 1 + len(self.children):
             del self._parts[step]
+            total = _sum([parts[r] for r in (self.rank, *self.children)])
+            if self.parent is not None:
+                try:
+                    total = await asyncio.wait_for(
+                        self.parent.allreduce(step, self.rank, total), self.timeout)
+                except BaseException:
+                    self._aborted = True  # the calls waiting here give up too
+                    done.set()
+                    raise
+            self._totals[step] = [total, len(parts)]
             done.set()
         else:
             try:
@@ -50,10 +73,10 @@ class Reducer:
                                      f"{self.timeout} s") from None
         if self._aborted:
             raise ReducerAborted("the round was aborted")
-        entry = self._sums[step]
+        entry = self._totals[step]
         entry[1] -= 1
-        if entry[1] == 0:  # the last rank collected it
-            del self._sums[step], self._done[step]
+        if entry[1] == 0:  # the last call answered
+            del self._totals[step], self._done[step]
         return entry[0]
 
     async def abort(self) -> None:
@@ -64,9 +87,35 @@ class Reducer:
 
 
 def _sum(contributions: list[Any]) -> Any:
-    """Element-wise sum, in the order given (rank order), so the result is reproducible."""
+    """Element-wise sum, in the order given, so the result is reproducible."""
     grads = {name: g.copy() for name, g in contributions[0][0].items()}
     for c in contributions[1:]:
         for name, g in c[0].items():
             grads[name] += g
     return grads, sum(c[1] for c in contributions), sum(c[2] for c in contributions)
+
+
+def start_tree(client: Any, workers: list[str], timeout: float) -> list[Any]:
+    """The actor each rank calls, in rank (``workers``) order: its own where it has
+    children (placed on its worker), else its parent's."""
+    nodes: dict[int, Any] = {}
+    for rank, w in enumerate(workers):
+        if children(rank, len(workers)):  # parents come first: their ranks are lower
+            nodes[rank] = client.submit(
+                Reducer, rank, len(workers), timeout, nodes.get((rank - 1) // 2) if rank
+                else None, actor=True, workers=[w], allow_other_workers=False,
+                pure=False).result()
+    if not nodes:  # one rank: it sums its own contribution
+        nodes[0] = client.submit(Reducer, 0, 1, timeout, actor=True, workers=workers[:1],
+                                 allow_other_workers=False, pure=False).result()
+    return [nodes[rank] if rank in nodes else nodes[(rank - 1) // 2]
+            for rank in range(len(workers))]
+
+
+def abort_tree(actors: list[Any]) -> None:
+    """Release every rank still waiting in the tree (best effort: some may be gone)."""
+    for actor in {id(a): a for a in actors}.values():
+        try:
+            actor.abort().result(timeout=5)
+        except Exception:  # its worker is gone; its ranks give up on the abort Event
+            pass

@@ -7,7 +7,7 @@ worker, in local-SGD mode). That object's future also starts the next round,
 so workers fetch it from each other and the client uploads nothing between
 rounds. The client adopts every round's state, so it holds the authoritative
 weights and optimizer state: a round that loses a worker, or its all-reduce
-actor, costs only that round. It warns, sends its state out again and runs the
+actors, costs only that round. It warns, sends its state out again and runs the
 round again on the workers that are left.
 """
 
@@ -27,7 +27,7 @@ from synnet.core.network import Network
 from synnet.core.optimizers import Optimizer
 from synnet.dask import shards
 from synnet.dask.plan import rank_groups
-from synnet.dask.reducer import Reducer, ReducerAborted
+from synnet.dask.reducer import ReducerAborted, abort_tree, start_tree
 from synnet.dask.worker import PeerLost, RoundResult, RoundSpec, run_round
 from synnet.errors import SynnetError
 
@@ -50,7 +50,7 @@ class _RoundLost(Exception):
 
 @dataclass
 class Placement:
-    """What rounds share until a worker is lost: who trains on which parts, the actor,
+    """What rounds share until a worker is lost: who trains on which parts, the actors,
     the (network, optimizer) template on the workers and the future of the last state.
 
     Working these out costs round trips to the scheduler and an upload, so it
@@ -58,7 +58,7 @@ class Placement:
     """
 
     plan: dict[str, list[int]] = field(default_factory=dict)
-    reducer: Any = None
+    reducers: list[Any] = field(default_factory=list)  # the all-reduce tree, one per rank
     template: Future | None = None
     state: Future | None = None  # the last round's RoundResult, where the next one starts
     abort: str = ""  # the name of the Event that tells this placement's ranks to give up
@@ -67,7 +67,7 @@ class Placement:
     groups: list[list[int]] = field(default_factory=list)
 
     def reset(self) -> None:
-        self.plan, self.reducer, self.template, self.state = {}, None, None, None
+        self.plan, self.reducers, self.template, self.state = {}, [], None, None
 
 
 def train_round(client: Client, spec: RoundSpec, network: Network, optimizer: Optimizer,
@@ -118,8 +118,7 @@ def _place(client: Client, spec: RoundSpec, state: tuple[Network, Optimizer],
     placement.state = None
     placement.abort = f"synnet-abort-{uuid.uuid4().hex}"
     if spec.mode == "gradient":
-        placement.reducer = client.submit(Reducer, len(plan), timeout, actor=True,
-                                          workers=list(plan)[:1], pure=False).result()
+        placement.reducers = start_tree(client, list(plan), timeout)
 
 
 def _attempt(client: Client, spec: RoundSpec, parts: list[Future], placement: Placement,
@@ -127,7 +126,8 @@ def _attempt(client: Client, spec: RoundSpec, parts: list[Future], placement: Pl
     workers = list(placement.plan)
     spec = dataclasses.replace(spec, abort=placement.abort)
     futures = [client.submit(run_round, spec, placement.template, placement.state, rank,
-                             placement.reducer, *(parts[i] for i in placement.plan[w]),
+                             placement.reducers[rank] if placement.reducers else None,
+                             *(parts[i] for i in placement.plan[w]),
                              workers=[w], allow_other_workers=False, pure=False)
                for rank, w in enumerate(workers)]
     end = futures[0] if spec.mode == "gradient" else client.submit(
@@ -136,12 +136,9 @@ def _attempt(client: Client, spec: RoundSpec, parts: list[Future], placement: Pl
         _wait_for(client, futures, workers, timeout)
         result: RoundResult = end.result()
     except BaseException:
-        if placement.reducer is not None:
+        if placement.reducers:
             Event(placement.abort, client=client).set()  # ranks waiting on a dead actor
-            try:  # release peers still waiting in the actor
-                placement.reducer.abort().result(timeout=5)
-            except Exception:
-                pass
+            abort_tree(placement.reducers)  # release peers still waiting in the tree
         client.cancel([*futures, end])
         placement.reset()
         raise

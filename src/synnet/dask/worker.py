@@ -3,9 +3,9 @@
 The function is shipped to a worker with the round's starting network and
 optimizer, the worker's rank, and its partitions (which Dask hands over in
 place, so data never moves for a round). In gradient mode every step's
-gradient goes through the round's :class:`~synnet.dask.reducer.Reducer` and
-every rank applies the same summed update; in local-SGD mode a rank steps on
-its own and the client averages the ranks' results afterwards.
+gradient goes through the round's tree of :class:`~synnet.dask.reducer.Reducer`
+actors and every rank applies the same summed update; in local-SGD mode a rank
+steps on its own and the client averages the ranks' results afterwards.
 """
 
 from __future__ import annotations
@@ -96,8 +96,8 @@ def run_round(spec: RoundSpec, template: tuple[Network, Optimizer], start: Round
     ``template`` is a (network, optimizer), copied here so Dask's stored copy
     stays untouched; ``start``, when given, is the previous round's result,
     whose weights and optimizer state the round starts from (it comes from a
-    peer worker, not through the client). ``reducer`` is the all-reduce actor
-    in gradient mode, None in local-SGD mode.
+    peer worker, not through the client). ``reducer`` is this rank's all-reduce
+    actor in gradient mode, None in local-SGD mode.
     """
     network, optimizer = copy.deepcopy(template)
     if start is not None:

@@ -84,14 +84,19 @@ class Moments:
     def add(self, x: np.ndarray) -> None:
         if not len(x):
             return
-        n_b = len(x)
         with np.errstate(over="ignore", invalid="ignore"):
             mean_b = float(np.mean(x))
             m2_b = float(np.sum((x - mean_b) ** 2))
-        n = self.n + n_b
-        delta = mean_b - self.mean
-        self.mean += delta * n_b / n
-        self.m2 += m2_b + delta * delta * self.n * n_b / n
+        self.merge(Moments(len(x), mean_b, m2_b))
+
+    def merge(self, other: Moments) -> None:
+        """Add the moments of rows counted elsewhere (Chan et al.'s pairwise update)."""
+        if not other.n:
+            return
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        self.mean += delta * other.n / n
+        self.m2 += other.m2 + delta * delta * self.n * other.n / n
         self.n = n
 
     def std(self, n: int | None = None) -> float:
@@ -121,6 +126,7 @@ class _Column:
     #: numbers strictly increasing in file order (a row number: all different, known
     #: without counting them)
     increasing: bool = True
+    head: float = math.inf  # the first number (for merging: -inf < every number)
     last: float = -math.inf
     #: when counting stopped: whether every value so far was different (an ID?)
     distinct_when_capped: bool = False
@@ -184,6 +190,8 @@ class _Column:
             self.low, self.high = min(self.low, float(x.min())), max(self.high, float(x.max()))
         with np.errstate(invalid="ignore"):
             self.whole = self.whole and bool(np.all(x == np.round(x)))
+            if len(x) and self.head == math.inf:
+                self.head = float(x[0])
             if self.increasing and len(x):
                 self.increasing = bool(x[0] > self.last and np.all(np.diff(x) > 0))
                 self.last = float(x[-1])
@@ -193,6 +201,49 @@ class _Column:
             if len(self.texts) > limit:
                 self.distinct_when_capped = len(self.texts) == self.present
                 self.texts = None  # too many to be categories: numbers, or refused below
+
+    def merge(self, b: _Column) -> None:
+        """Add the counts of the rows ``b`` saw, which come after this column's rows
+        (chunks counted apart, e.g. on a cluster's workers, merged in file order)."""
+        self.rows += b.rows
+        self.missing = (self.missing + b.missing)[:MAX_LISTED]
+        self.bad = (self.bad + b.bad)[:MAX_LISTED]
+        self.not_dates = (self.not_dates + b.not_dates)[:MAX_LISTED]
+        self.n_missing += b.n_missing
+        self.n_bad += b.n_bad
+        if self.decimal_commas:
+            self.first = (self.first + b.first)[:3]
+        self.decimal_commas = self.decimal_commas and b.decimal_commas
+        self.present += b.present
+        self.parsed += b.parsed
+        self.dates += b.dates
+        self.numbers.merge(b.numbers)
+        self.low, self.high = min(self.low, b.low), max(self.high, b.high)
+        for mine, theirs in zip(self.parts, b.parts):
+            mine.merge(theirs)
+        for counts, more in zip(self.part_counts, b.part_counts):
+            counts.update(more)
+        self.object_dtype = self.object_dtype or b.object_dtype
+        self.timed = self.timed or b.timed
+        self.whole = self.whole and b.whole
+        self.increasing = self.increasing and b.increasing and b.head > self.last
+        if b.last > -math.inf:
+            self.last = b.last
+        if self.head == math.inf:
+            self.head = b.head
+        if self.texts is None or b.texts is None:
+            # Counting stopped on one side: all different so far only if both were
+            if self.texts is not None:
+                assert b.texts is None
+                self.distinct_when_capped = (len(self.texts) == self.present - b.present
+                                             and b.distinct_when_capped)
+            self.texts = None
+            return
+        self.texts.update(b.texts)
+        limit = MAX_DISTINCT if self.object_dtype or self.count_numbers else NUMBER_DISTINCT
+        if len(self.texts) > limit:
+            self.distinct_when_capped = len(self.texts) == self.present
+            self.texts = None
 
     def _add_dates(self, x: np.ndarray) -> None:
         """(k, len(ALL_PARTS)) parts of a chunk's dates."""
@@ -275,78 +326,26 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
         raise ConfigError("impute='median' needs more passes over the data than chunks "
                           "read once give (pass reread=); use 'mean' or 'most_frequent'",
                           params=["impute"])
-    pre = Preprocessor(impute, categorical, max_categories, min_frequency)
-    encoder = TargetEncoder(task, target)
-    pre.check_names(names)
-    # ID detection counts every row (as in memory): its own counts when some rows are held out
-    exempt = set(keep or ())
-    watched = [] if keep is None else [n for n in names if n not in exempt]
 
-    def count(tables: Iterable[Table]) -> _Pass:
-        counted = _Pass({name: _Column(count_numbers=impute == "most_frequent"
-                                       or name in categorical, count_parts=impute == "median")
-                         for name in names})
-        columns, kinds = counted.columns, counted.kinds
-        every = counted.every = ({name: _Column() for name in watched}
-                                 if feature_rows is not None
-                                 else {name: columns[name] for name in watched})
-        labels, start = counted.labels, 0
+    def count(tables: Iterable[Table]) -> Stats:
+        stats = Stats(names, target, task, impute, categorical, feature_rows is not None, keep,
+                      max_categories, min_frequency, count_classes=class_counts is not None)
+        start = 0
         for table in tables:
-            ids = np.arange(start, start + table.n_rows)
-            rows = None if feature_rows is None else np.flatnonzero(feature_rows(ids))
-            counted.n_features += len(ids) if rows is None else len(rows)
-            for name in names:
-                col = as_column(table.columns[name], name)
-                kinds.setdefault(name, set()).add(col.dtype.kind)
-                columns[name].add(col if rows is None else col[rows],
-                                  ids if rows is None else ids[rows])
-                if rows is not None and name in every:
-                    every[name].add(col, ids)
-            kinds.setdefault(target, set()).add(np.asarray(table.columns[target]).dtype.kind)
-            y = encoder._check(table.columns[target], start + 1)
-            if task == "classification":
-                labels.update(np.unique(_class_labels(y)).tolist())
-                if class_counts is not None:
-                    kept, n = np.unique(_class_labels(y if rows is None else y[rows]),
-                                        return_counts=True)
-                    counted.class_counts.update(dict(zip(kept.tolist(), n.tolist())))
-                if len(labels) > MAX_DISTINCT:
-                    raise DataError(f"the target column {target!r} has more than "
-                                    f"{MAX_DISTINCT} classes; is it a regression target?",
-                                    params=["task"])
-            else:
-                counted.y_moments.add(encoder.values(y, start + 1))
+            stats.add(table, start, feature_rows)
             start += table.n_rows
-        counted.rows = start
-        return counted
+        return stats
 
-    counted = count(chunks)
-    mixed = counted.mixed()
+    stats = count(chunks)
+    mixed = stats.mixed()
     if mixed and reread is not None:  # as a whole-file read: text throughout, as written
-        counted = count(reread(mixed))
+        stats = count(reread(mixed))
     else:
         mixed = []
-    columns, every, labels = counted.columns, counted.every, counted.labels
-    y_moments, n_features, start = counted.y_moments, counted.n_features, counted.rows
-    if n_features == 0:
-        raise DataError("the data has no rows" if start == 0 else
-                        "no rows are left for training; lower valid_fraction",
-                        params=[] if start == 0 else ["valid_fraction"])
-    ignored = {name: why for name in watched if (why := every[name].id_like(name))}
-    kept = [name for name in names if name not in ignored]
-    if not kept:
-        raise DataError(f"no feature columns are left after leaving out {list(ignored)} "
-                        "(they look like IDs or high-cardinality text); keep some with "
-                        "keep_columns=[...]", params=["keep_columns"])
-    if impute is None:
-        missing = {name: _rows(columns[name].missing, columns[name].n_missing)
-                   for name in kept if columns[name].n_missing}
-        if missing:
-            raise missing_error(missing)
-    if impute == "median":
+
+    def medians(columns: dict[str, tuple[int, float, float]]) -> dict[str, float]:
         assert reread is not None
-        numeric = [name for name in kept if name not in categorical
-                   and columns[name].looks_numeric() and not columns[name].n_bad]
+        numeric = list(columns)
 
         def passes() -> Iterator[dict[str, np.ndarray]]:
             start = 0
@@ -357,46 +356,161 @@ def fit_streaming(chunks: Iterable[Table], names: Sequence[str], target: str, ta
                 yield {name: _numbers(as_column(table.columns[name], name), rows)
                        for name in numeric}
 
-        found = exact_medians({name: (columns[name].parsed, columns[name].low,
-                                      columns[name].high) for name in numeric}, passes)
-        for name, value in found.items():
-            columns[name].median = value
-    pre.columns = [_spec(name, columns[name], pre) for name in kept]
-    listed = {c["name"]: _n_listed(c) for c in pre.columns}
-    if sum(listed.values()) > MAX_CATEGORIES:  # Preprocessor.fit's cap
-        worst = max(listed, key=lambda k: listed[k])
-        raise DataError(f"the categorical columns hold {sum(listed.values()):,} distinct "
-                        f"values ({listed[worst]:,} in {worst!r}); a model file holds at "
-                        f"most {MAX_CATEGORIES:,}: leave out such columns", params=["drop"])
-    _fit_target(encoder, labels, y_moments)
-    if class_counts is not None and encoder.classes is not None:
-        # Labels to class indices by the encoder's own lookup, as training encodes them.
-        codes, known = encoder.encode(np.array(list(counted.class_counts), dtype=object))
-        assert known.all()
-        per_class = np.zeros(len(encoder.classes), dtype=np.int64)
-        np.add.at(per_class, codes, list(counted.class_counts.values()))
-        class_counts[:] = per_class.tolist()
-    return pre, encoder, n_features, ignored
+        return exact_medians(columns, passes)
+
+    result = stats.result(medians if impute == "median" else None)
+    if class_counts is not None:
+        class_counts[:] = stats.class_counts_list()
+    return result
 
 
-@dataclass
-class _Pass:
-    """What one pass over the chunks counted: per column, the target, the rows."""
+def check_streamable(impute: str | None) -> None:
+    """ConfigError for ``impute='median'``, which needs more passes over the data than
+    partitions counted once give (a cluster's job)."""
+    if impute == "median":
+        raise ConfigError("impute='median' needs more passes over the data than a cluster's "
+                          "job makes; use 'mean' or 'most_frequent', or train on one machine "
+                          "(train --stream computes exact medians)", params=["impute"])
 
-    columns: dict[str, _Column]
-    every: dict[str, _Column] = field(default_factory=dict)  # every row, for ID detection
-    #: the NumPy kinds each column (and the target) came in, chunk by chunk
-    kinds: dict[str, set[str]] = field(default_factory=dict)
-    labels: set[Any] = field(default_factory=set)
-    class_counts: Counter[Any] = field(default_factory=Counter)  # the training rows'
-    y_moments: Moments = field(default_factory=Moments)
-    n_features: int = 0
-    rows: int = 0
+
+class Stats:
+    """The statistics of :func:`fit_streaming`, counted chunk by chunk; mergeable, so
+    chunks counted apart (a cluster's partitions) give the same result merged in file
+    order. The arguments are fit_streaming's (``split``: whether some rows are held out;
+    ``count_classes``: count the training rows of each class).
+    """
+
+    def __init__(self, names: Sequence[str], target: str, task: str, impute: str | None,
+                 categorical: Sequence[str], split: bool, keep: Sequence[str] | None,
+                 max_categories: int | None = None,
+                 min_frequency: int | float | None = None, count_classes: bool = False) -> None:
+        self.pre = Preprocessor(impute, categorical, max_categories, min_frequency)
+        self.encoder = TargetEncoder(task, target)
+        self.pre.check_names(names)
+        self.names, self.target, self.task = list(names), target, task
+        self.columns = {name: _Column(count_numbers=impute == "most_frequent"
+                                      or name in categorical, count_parts=impute == "median")
+                        for name in names}
+        # ID detection counts every row (as in memory): its own counts when rows are held out
+        exempt = set(keep or ())
+        self.watched = [] if keep is None else [n for n in names if n not in exempt]
+        self.every = ({name: _Column() for name in self.watched} if split
+                      else {name: self.columns[name] for name in self.watched})
+        self.split = split
+        #: the NumPy kinds each column (and the target) came in, chunk by chunk
+        self.kinds: dict[str, set[str]] = {}
+        self.count_classes = count_classes
+        self.class_counts: Counter[Any] = Counter()  # the training rows'
+        self.y_moments = Moments()
+        self.labels: set[Any] = set()
+        self.rows = self.n_features = 0
+
+    def add(self, table: Table, start: int,
+            feature_rows: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        """Count ``table``, the rows ``start``... of the file (0-based)."""
+        ids = np.arange(start, start + table.n_rows)
+        rows = None if feature_rows is None else np.flatnonzero(feature_rows(ids))
+        self.n_features += len(ids) if rows is None else len(rows)
+        for name in self.names:
+            col = as_column(table.columns[name], name)
+            self.kinds.setdefault(name, set()).add(col.dtype.kind)
+            self.columns[name].add(col if rows is None else col[rows],
+                                   ids if rows is None else ids[rows])
+            if self.split and name in self.every:
+                self.every[name].add(col, ids)
+        self.kinds.setdefault(self.target, set()).add(
+            np.asarray(table.columns[self.target]).dtype.kind)
+        y = self.encoder._check(table.columns[self.target], start + 1)
+        if self.task == "classification":
+            self.labels.update(np.unique(_class_labels(y)).tolist())
+            if self.count_classes:
+                kept, n = np.unique(_class_labels(y if rows is None else y[rows]),
+                                    return_counts=True)
+                self.class_counts.update(dict(zip(kept.tolist(), n.tolist())))
+            self._check_labels()
+        else:
+            self.y_moments.add(self.encoder.values(y, start + 1))
+        self.rows += table.n_rows
+
+    def merge(self, other: Stats) -> None:
+        """Add ``other``'s counts, of rows that come after this one's."""
+        for name in self.names:
+            self.columns[name].merge(other.columns[name])
+            if self.split and name in self.every:
+                self.every[name].merge(other.every[name])
+        for name, kinds in other.kinds.items():
+            self.kinds.setdefault(name, set()).update(kinds)
+        self.class_counts.update(other.class_counts)
+        self.labels.update(other.labels)
+        self._check_labels()
+        self.y_moments.merge(other.y_moments)
+        self.rows += other.rows
+        self.n_features += other.n_features
 
     def mixed(self) -> list[str]:
         """The columns read as numbers in some chunks and as text in others."""
         return [name for name, kinds in self.kinds.items()
                 if kinds & set("iuf") and "O" in kinds]
+
+    def _check_labels(self) -> None:
+        if len(self.labels) > MAX_DISTINCT:
+            raise DataError(f"the target column {self.target!r} has more than {MAX_DISTINCT} "
+                            "classes; is it a regression target?", params=["task"])
+
+    def result(self, medians: Callable[[dict[str, tuple[int, float, float]]],
+                                       dict[str, float]] | None = None,
+               ) -> tuple[Preprocessor, TargetEncoder, int, dict[str, str]]:
+        """fit_streaming's result from the counts. ``medians``: with impute='median', the
+        exact medians of the numeric columns named, from (count, low, high) each."""
+        if self.n_features == 0:
+            raise DataError("the data has no rows" if self.rows == 0 else
+                            "no rows are left for training; lower valid_fraction",
+                            params=[] if self.rows == 0 else ["valid_fraction"])
+        pre, columns = self.pre, self.columns
+        ignored = {name: why for name in self.watched
+                   if (why := self.every[name].id_like(name))}
+        kept = [name for name in self.names if name not in ignored]
+        if not kept:
+            raise DataError(f"no feature columns are left after leaving out {list(ignored)} "
+                            "(they look like IDs or high-cardinality text); keep some with "
+                            "keep_columns=[...]", params=["keep_columns"])
+        if pre.impute is None:
+            missing = {name: _rows(columns[name].missing, columns[name].n_missing)
+                       for name in kept if columns[name].n_missing}
+            if missing:
+                raise missing_error(missing)
+        if pre.impute == "median":
+            if medians is None:  # a cluster's job counts once: no passes for medians
+                check_streamable(pre.impute)
+            assert medians is not None
+            numeric = [name for name in kept if name not in pre.categorical
+                       and columns[name].looks_numeric() and not columns[name].n_bad]
+            found = medians({name: (columns[name].parsed, columns[name].low,
+                                    columns[name].high) for name in numeric})
+            for name, value in found.items():
+                columns[name].median = value
+        pre.columns = [_spec(name, columns[name], pre) for name in kept]
+        listed = {c["name"]: _n_listed(c) for c in pre.columns}
+        if sum(listed.values()) > MAX_CATEGORIES:  # Preprocessor.fit's cap
+            worst = max(listed, key=lambda k: listed[k])
+            raise DataError(f"the categorical columns hold {sum(listed.values()):,} distinct "
+                            f"values ({listed[worst]:,} in {worst!r}); a model file holds at "
+                            f"most {MAX_CATEGORIES:,}: leave out such columns", params=["drop"])
+        _fit_target(self.encoder, self.labels, self.y_moments)
+        return pre, self.encoder, self.n_features, ignored
+
+    def class_counts_list(self) -> list[int]:
+        """The training rows' count of each class, in the order of the encoder's classes
+        (after :meth:`result`)."""
+        encoder = self.encoder
+        if encoder.classes is None:
+            return []
+        # Labels to class indices by the encoder's own lookup, as training encodes them.
+        codes, known = encoder.encode(np.array(list(self.class_counts), dtype=object))
+        assert known.all()
+        per_class = np.zeros(len(encoder.classes), dtype=np.int64)
+        np.add.at(per_class, codes, list(self.class_counts.values()))
+        return per_class.tolist()
 
 
 def _spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
