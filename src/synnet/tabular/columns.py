@@ -61,7 +61,7 @@ def missing_mask(column: np.ndarray) -> np.ndarray:
         return np.isnan(column)
     if column.dtype.kind == "O":
         if only_text(column):  # the usual text column: a C loop, not a call per value
-            return np.equal(column, None)
+            return np.asarray(column == None, dtype=bool)  # noqa: E711 (each value)
         return np.fromiter(map(is_missing_value, column), dtype=bool, count=len(column))
     return np.zeros(len(column), dtype=bool)
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from synnet.core.callback import Callback
 from synnet.data import IterableSource
+from synnet.data.heap import return_freed_memory
 from synnet.errors import ConfigError, DataError, DivergenceError
 from synnet.tabular import scores as metrics
 from synnet.tabular.chunks import read_chunks
@@ -93,6 +94,7 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
     ``sep``, ``na_values``: as :func:`~synnet.tabular.files.read_table` reads.
     """
     settings.check()
+    return_freed_memory()  # chunk-sized arrays: freed back to the system, not kept
 
     def read(file: str) -> Iterator[tuple[int, Table]]:
         return read_chunks(file, TRAIN_CHUNK_ROWS, sep, na_values=na_values)
