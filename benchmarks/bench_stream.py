@@ -190,6 +190,7 @@ def run_job(*argv: str) -> dict[str, Any]:
     line = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")][-1]
     result: dict[str, Any] = json.loads(line[len("RESULT "):])
     result["wall_seconds"] = time.perf_counter() - started
+    print(f"{' '.join(Path(a).name for a in argv)}: {json.dumps(result)}", flush=True)
     return result
 
 
