@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -210,8 +211,12 @@ def main() -> None:
         _worker(sys.argv[2:])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--size", type=float, nargs="+", default=[2.0],
-                        help="GB of CSV, one or more (default 2)")
+    parser.add_argument("--size", type=float, nargs="*", default=[2.0],
+                        help="GB of CSV, one or more (default 2; none: only the subset)")
+    parser.add_argument("--blas-threads", type=int, default=0,
+                        help="BLAS threads in every job (default 0: the library's default). "
+                             "On a loaded machine, 1 keeps idle BLAS threads from dominating "
+                             "the small matrix products")
     parser.add_argument("--quick", action="store_true", help="tiny files (CI)")
     parser.add_argument("--subset-rows", type=int, default=200_000,
                         help="rows of the in-memory comparison (default 200000; 0: none)")
@@ -222,6 +227,9 @@ def main() -> None:
     parser.add_argument("--dir", default=None, help="folder for the files (default: temp)")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
+    if args.blas_threads:
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[name] = str(args.blas_threads)  # inherited by every job's process
     sizes = [0.0058] if args.quick else sorted(args.size)
     subset = 5_000 if args.quick else args.subset_rows
     folder = Path(tempfile.mkdtemp(prefix="synnet-bench-stream-", dir=args.dir))
@@ -255,6 +263,7 @@ def main() -> None:
             sub[f"source_{mode}"] = run_job("source", str(small_pq), mode, "64")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    print(f"BLAS threads: {args.blas_threads or 'default'}")
     _report(results, args.big_hidden)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
@@ -266,6 +275,12 @@ def _rate(job: dict[str, Any]) -> float:
 
 def _report(results: dict[str, Any], big: str) -> None:
     sizes = results["sizes"]
+    if sizes:
+        _report_sizes(sizes)
+    _report_subset(results["subset"], big)
+
+
+def _report_sizes(sizes: list[dict[str, Any]]) -> None:
     print("\nStreaming jobs on the whole file: peak RSS in MB (rows/s)\n")
     print("| job | " + " | ".join(f"{r['csv_gb']:.3f} GB ({r['rows']:,} rows)"
                                     for r in sizes) + " |")
@@ -289,18 +304,27 @@ def _report(results: dict[str, Any], big: str) -> None:
         print(f"largest growth from {sizes[0]['csv_gb']:.3f} to {sizes[-1]['csv_gb']:.3f} GB: "
               f"{growth:+.0f} MB")
     ran = [r for r in sizes if "pandas_mlp" in r]
-    if ran:
-        r = ran[-1]
-        job = r["pandas_mlp"]
-        per_gb = job["peak_mb"] / r["csv_gb"]
-        print(f"pandas read_csv + MLPClassifier at {r['csv_gb']:.3f} GB (the largest size it "
-              f"ran at): {job['seconds']:.1f} s, peak {job['peak_mb']:.0f} MB = "
-              f"{per_gb / 1000:.1f}x the CSV")
-        for other in sizes:
-            if "pandas_mlp" not in other:
-                print(f"  at {other['csv_gb']:.3f} GB it was not run; in proportion it would "
-                      f"need about {per_gb * other['csv_gb'] / 1000:.1f} GB (extrapolated)")
-    sub = results["subset"]
+    if not ran:
+        return
+    last = ran[-1]
+    job = last["pandas_mlp"]
+    print(f"pandas read_csv + MLPClassifier at {last['csv_gb']:.3f} GB (the largest size it "
+          f"ran at): {job['seconds']:.1f} s, peak {job['peak_mb']:.0f} MB")
+    if len(ran) < 2:
+        return
+    first = ran[-2]
+    slope = ((job["peak_mb"] - first["pandas_mlp"]["peak_mb"])
+             / (last["csv_gb"] - first["csv_gb"]))  # MB per GB of CSV, the baseline left out
+    print(f"  it grows by {slope:,.0f} MB per GB of CSV ({slope / 1000:.1f}x the file), "
+          f"measured between {first['csv_gb']:.3f} and {last['csv_gb']:.3f} GB")
+    for other in sizes:
+        if "pandas_mlp" not in other:
+            need = job["peak_mb"] + slope * (other["csv_gb"] - last["csv_gb"])
+            print(f"  at {other['csv_gb']:.3f} GB it was not run: it would need about "
+                  f"{need / 1000:.1f} GB (extrapolated along that line)")
+
+
+def _report_subset(sub: dict[str, Any], big: str) -> None:
     if not sub["rows"]:
         return
     print(f"\nThe same one-epoch job on a Parquet subset of {sub['rows']:,} rows: streamed "
