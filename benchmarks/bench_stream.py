@@ -345,10 +345,11 @@ def _report_subset(sub: dict[str, Any], big: str) -> None:
           f"{_rate(sub['source_ahead']) / _rate(sub['source_arrays']):.2f} "
           f"(without read-ahead {_rate(sub['source_plain']) / _rate(sub['source_arrays']):.2f})")
     short = [k for k, job in sub.items() if k != "rows" and job["seconds"] < 1.0]
-    if short:
-        print(f"note: {', '.join(short)} took under 1 s: start-up (the first chunk, the "
-              "read-ahead thread, first calls) weighs on these; their ratios say little. "
-              "Use a larger --subset-rows.")
+    if short or sub["rows"] < 50_000:
+        print(f"note: {sub['rows']:,} rows ({', '.join(short) or 'every epoch'} under 1 s "
+              "where the machine is quiet): start-up (the first chunk, the read-ahead "
+              "thread, first calls) dominates, so these ratios say little; use "
+              "--subset-rows 200000 or more.")
 
 
 if __name__ == "__main__":
