@@ -348,8 +348,8 @@ def _report_subset(sub: dict[str, Any], big: str) -> None:
     if short or sub["rows"] < 50_000:
         print(f"note: {sub['rows']:,} rows ({', '.join(short) or 'every epoch'} under 1 s "
               "where the machine is quiet): start-up (the first chunk, the read-ahead "
-              "thread, first calls) dominates, so these ratios say little; use "
-              "--subset-rows 200000 or more.")
+              "thread, first calls) weighs on these, so their ratios say little; use "
+              f"a larger --subset-rows (e.g. {max(200_000, 4 * sub['rows']):,}).")
 
 
 if __name__ == "__main__":
