@@ -363,3 +363,33 @@ def test_train_stream_fits_the_preprocessing_of_the_in_memory_job(
     code, _, err = run(capsys, "train", data, "--target", "label", "-o", tmp_path / "w.synnet",
                        "--stream", "--workers", "2")
     assert code == 2 and "--stream" in err
+
+
+@pytest.mark.parametrize("target", ["label", "score"])
+def test_streamed_scores_equal_the_scores_of_the_whole_part(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str) -> None:
+    """train --stream scores chunk by chunk from running sums; they equal the whole-part report."""
+    from synnet.tabular import scores
+    from synnet.tabular.chunks import read_chunks
+    from synnet.tabular.train_stream import _scores
+
+    header, rows = table_rows(700, seed=6)
+    data = write_csv(tmp_path / "d.csv", header, rows)
+    path = tmp_path / "m.synnet"
+    code, _, err = run(capsys, "train", data, "--target", target, "--drop", "id", "-o", path,
+                       "--stream", "--epochs", "2", "--seed", "3", "-q")
+    assert code == 0, err
+    model = load(path)
+    pre, encoder = model.preprocessor, model.target
+    assert pre is not None and encoder is not None
+    got = _scores(model, pre, target, lambda: (t for _, t in read_chunks(data, 64)))
+    columns = read_table(data).columns
+    out = model.network.predict(pre.transform(columns, warn_unknown=False))
+    if target == "label":
+        whole = scores.classification_report(encoder.encode(columns[target])[0],
+                                             model.proba_from_output(out))
+    else:
+        whole = scores.regression_report(encoder.values(columns[target]), encoder.decode(out))
+    assert got.keys() <= whole.keys() and len(got) >= 3
+    for key, value in got.items():
+        assert value == pytest.approx(whole[key], rel=1e-12), key

@@ -192,3 +192,24 @@ def test_killed_streaming_run_resumes_to_identical_weights(tmp_path: Path) -> No
     done = _run(tmp_path / "b.npz", ckpt, data, "--resume")
     assert 1 <= int(done.stdout.strip().rsplit("=", 1)[1]) < 25
     _assert_identical(tmp_path / "ref.npz", tmp_path / "b.npz")
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(0, 9), min_size=1, max_size=5), weighted=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_the_shuffle_buffer_gathers_rows_as_a_concatenation_would(sizes: list[int],
+                                                                  weighted: bool,
+                                                                  seed: int) -> None:
+    from synnet.data.source import _concat, _gather, _take
+
+    rng = np.random.default_rng(seed)
+    dtypes = [np.float32, np.float64]
+    chunks = [(rng.normal(size=(n, 3)).astype(dtypes[k % 2]), rng.integers(0, 5, (n, 2)),
+               rng.random(n) if weighted else None) for k, n in enumerate(sizes)]
+    idx = rng.permutation(sum(sizes))
+    want, got = _take(_concat(chunks), idx), _gather(chunks, idx)
+    for a, b in zip(want, got):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.dtype == b.dtype and a.shape == b.shape
+            assert np.array_equal(a, b)

@@ -24,6 +24,7 @@ from synnet._validation import check_int
 from synnet.cli import report as reporting
 from synnet.cli.plot import check_plot_path, plot_history
 from synnet.cli.progress import Note, RowRate, progress_callback
+from synnet.data.heap import return_freed_memory
 from synnet.errors import ConfigError, DataError
 from synnet.io.atomic import atomic_write, output_target, remove_stale_temp_files
 from synnet.io.reader import load_model
@@ -244,6 +245,7 @@ def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if clash:
         raise ConfigError(f"--keep {clash[0]!r} clashes with an output column name")
     # Chunk by chunk: read, predict, write; memory does not grow with the file.
+    return_freed_memory()
     chunks = (_prediction_columns(model, table, args, start)
               for start, table in read_chunks(args.data, sep=args.sep,
                                                  na_values=args.na_values))

@@ -260,12 +260,12 @@ def _shuffle_buffer(blocks: Iterable[Chunk], size: int, rng: Rng) -> Iterator[Ch
         buffer.append(block)
         held += int(np.shape(block[0])[0])
         if held >= size:
-            mixed = _take(_concat(buffer), rng.permutation(held))
+            mixed = _gather(buffer, rng.permutation(held))
             out = held - size // 2
             yield _rows(mixed, 0, out)
             buffer, held = [_rows(mixed, out, held)], held - out
     if held:
-        yield _take(_concat(buffer), rng.permutation(held))
+        yield _gather(buffer, rng.permutation(held))
 
 
 def _rows(chunk: Chunk, start: int, stop: int) -> Chunk:
@@ -278,12 +278,34 @@ def _take(chunk: Chunk, idx: np.ndarray) -> Chunk:
     return np.asarray(X)[idx], np.asarray(y)[idx], None if w is None else np.asarray(w)[idx]
 
 
-def _concat(chunks: list[Chunk]) -> Chunk:
+def _gather(chunks: list[Chunk], idx: np.ndarray) -> Chunk:
+    """``_take(_concat(chunks), idx)`` without the concatenation's copy of the buffer."""
     if len(chunks) == 1:
-        return chunks[0]
+        return _take(chunks[0], idx)
+    _check_weights(chunks)
+    ends = np.cumsum([int(np.shape(c[0])[0]) for c in chunks])
+    owner = np.searchsorted(ends, idx, side="right")
+    out = []
+    for part in range(3 if chunks[0][2] is not None else 2):
+        arrays = [np.asarray(c[part]) for c in chunks]
+        whole = np.empty((len(idx), *arrays[0].shape[1:]), dtype=np.result_type(*arrays))
+        for b, a in enumerate(arrays):
+            at = np.flatnonzero(owner == b)
+            whole[at] = a[idx[at] - (ends[b] - len(a))]
+        out.append(whole)
+    return out[0], out[1], out[2] if len(out) == 3 else None
+
+
+def _check_weights(chunks: list[Chunk]) -> None:
     if any((c[2] is None) != (chunks[0][2] is None) for c in chunks):
         raise DataError("some blocks have sample weights and some do not; give weights for "
                         "every block or for none")
+
+
+def _concat(chunks: list[Chunk]) -> Chunk:
+    if len(chunks) == 1:
+        return chunks[0]
+    _check_weights(chunks)
     X = np.concatenate([np.asarray(c[0]) for c in chunks])
     y = np.concatenate([np.asarray(c[1]) for c in chunks])
     w = None if chunks[0][2] is None else np.concatenate([np.asarray(c[2]) for c in chunks])

@@ -60,8 +60,18 @@ def missing_mask(column: np.ndarray) -> np.ndarray:
     if column.dtype.kind == "f":
         return np.isnan(column)
     if column.dtype.kind == "O":
-        return np.fromiter((is_missing_value(v) for v in column), dtype=bool, count=len(column))
+        if only_text(column):  # the usual text column: a C loop, not a call per value
+            return np.asarray(column == None, dtype=bool)  # noqa: E711 (each value)
+        return np.fromiter(map(is_missing_value, column), dtype=bool, count=len(column))
     return np.zeros(len(column), dtype=bool)
+
+
+def only_text(column: np.ndarray) -> bool:
+    """Whether an object column holds only str and None (checked by type: no value compared)."""
+    return set(map(type, column)) <= _TEXT_TYPES
+
+
+_TEXT_TYPES = {str, type(None)}
 
 
 # "1,234" and "-12,345,678.9": commas between groups of exactly three digits.
@@ -196,6 +206,8 @@ def numeric_values(column: np.ndarray, name: str, first_row: int, missing: np.nd
 def text_values(column: np.ndarray) -> np.ndarray:
     """Category labels as str (an object array); numbers become their text form."""
     if column.dtype.kind == "O":
+        if only_text(column):
+            return column.copy()
         return np.array([v if isinstance(v, str) or v is None else label_text(v)
                          for v in column], dtype=object)
     return np.array([label_text(v) for v in column.tolist()], dtype=object)

@@ -7,6 +7,8 @@ regression targets are standardized for training and mapped back for prediction.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -20,6 +22,7 @@ from synnet.tabular.columns import (
     label_text,
     missing_mask,
     numeric_values,
+    only_text,
     parse_float,
     require_keys,
     rows_text,
@@ -173,8 +176,11 @@ class TargetEncoder:
             assert self.classes is not None
             index = {_jsonable_label(c): i for i, c in enumerate(self.classes)}
             key = label_text if self.classes.dtype.kind == "O" else _label_key
-            codes = np.fromiter((index.get(key(v), -1) for v in col.tolist()),
-                                dtype=np.intp, count=len(col))
+            if key is label_text and only_text(col):  # str labels are their own keys
+                found: Iterator[Any] = map(index.get, col.tolist(), repeat(-1))
+            else:
+                found = (index.get(key(v), -1) for v in col.tolist())
+            codes = np.fromiter(found, dtype=np.intp, count=len(col))
             return codes, codes >= 0
         y = self.values(col, first_row)
         with np.errstate(under="ignore"):

@@ -11,6 +11,7 @@ the first chunk's target values (16,384 rows).
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import time
@@ -21,6 +22,7 @@ import numpy as np
 
 from synnet.core.callback import Callback
 from synnet.data import IterableSource
+from synnet.data.heap import return_freed_memory
 from synnet.errors import ConfigError, DataError, DivergenceError
 from synnet.tabular import scores as metrics
 from synnet.tabular.chunks import read_chunks
@@ -28,7 +30,7 @@ from synnet.tabular.files import Table
 from synnet.tabular.model import Model
 from synnet.tabular.preprocessing import Preprocessor
 from synnet.tabular.settings import Settings
-from synnet.tabular.streaming import fit_streaming
+from synnet.tabular.streaming import Moments, fit_streaming
 from synnet.tabular.target import TargetEncoder
 from synnet.tabular.train import (
     Diverged,
@@ -92,6 +94,7 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
     ``sep``, ``na_values``: as :func:`~synnet.tabular.files.read_table` reads.
     """
     settings.check()
+    return_freed_memory()  # chunk-sized arrays: freed back to the system, not kept
 
     # Columns that read as numbers in some chunks and text in others: read as text
     # throughout, as a whole-file read has them (found by the statistics pass).
@@ -220,21 +223,33 @@ def _targets(target: TargetEncoder, raw: np.ndarray, task: str) -> np.ndarray:
 
 def _scores(model: Model, preprocessor: Preprocessor, name: str,
             tables: Callable[[], Iterator[Table]]) -> dict[str, Any]:
-    """The job's scores of a part, predicted chunk by chunk (keeps targets and outputs)."""
+    """The job's scores of a part, predicted chunk by chunk, from running sums.
+
+    Each chunk's scores come from the in-memory functions, weighted by its rows,
+    so memory does not grow with the part (keeping every row's output did).
+    """
     assert model.target is not None
-    truth, outputs = [], []
+    rows, sums, spread = 0, [0.0, 0.0], Moments()
     for table in tables():
         X = preprocessor.transform(table.columns, warn_unknown=False)
-        outputs.append(model.network.predict(X.astype(model.network.param_dtype)))
+        out = model.network.predict(X.astype(model.network.param_dtype))
         raw = table.columns[name]
-        truth.append(model.target.encode(raw)[0] if model.task == "classification"
-                     else model.target.values(raw))
-    if not outputs:
+        n = len(out)
+        if model.task == "classification":
+            y = model.target.encode(raw)[0]
+            proba = model.proba_from_output(out)
+            parts = metrics.accuracy(y, np.argmax(proba, axis=1)), metrics.log_loss(y, proba)
+        else:
+            y = model.target.values(raw)
+            pred = model.target.decode(out)
+            parts = metrics.mae(y, pred), metrics.rmse(y, pred) ** 2
+            spread.add(np.ravel(y))  # about the part's mean, for R²
+        sums = [s + p * n for s, p in zip(sums, parts)]
+        rows += n
+    if not rows:
         return {"rows": 0}
-    out = np.concatenate(outputs)
     if model.task == "classification":
-        report = metrics.classification_report(np.concatenate(truth),
-                                               model.proba_from_output(out))
-        return {"rows": report["rows"], "accuracy": report["accuracy"],
-                "log_loss": report["log_loss"]}
-    return metrics.regression_report(np.concatenate(truth), model.target.decode(out))
+        return {"rows": rows, "accuracy": sums[0] / rows, "log_loss": sums[1] / rows}
+    ss_res = sums[1] * spread.n / rows  # the mean square over every value, times their count
+    r2 = 1.0 - ss_res / spread.m2 if spread.m2 > 0 else math.nan
+    return {"rows": rows, "r2": r2, "mae": sums[0] / rows, "rmse": math.sqrt(sums[1] / rows)}
