@@ -49,13 +49,13 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _kill_after_first_checkpoint(proc: subprocess.Popen[str], ckpt: Path,
-                                 sig: signal.Signals) -> int:
+                                 sig: signal.Signals, window: float = 1.0) -> int:
     deadline = time.monotonic() + 120
     while not any(ckpt.glob("ckpt-*.synnet")):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    time.sleep(random.uniform(0.0, 1.0))  # a random point after the first checkpoint
+    time.sleep(random.uniform(0.0, window))  # a random point after the first checkpoint
     proc.send_signal(sig)
     proc.communicate(timeout=120)
     return proc.returncode
