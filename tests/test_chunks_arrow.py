@@ -37,7 +37,7 @@ def _hostile() -> pa.Table:
         "i64_null": pa.array([1, None, 3, -(2**62), 5, None, 7, 8, 9, 10, 11, 12], pa.int64()),
         "i8": pa.array([1, -2, 3, 4, 5, 6, 7, 8, 9, 10, 11, -128], pa.int8()),
         "u32_null": pa.array([None, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 2**32 - 1], pa.uint32()),
-        "u64": pa.array([2**64 - 1] + list(range(n - 1)), pa.uint64()),
+        "u64": pa.array([2**64 - 1, *range(n - 1)], pa.uint64()),
         "f64": pa.array([0.1, None, float("nan"), -0.0, 1e308, 2.5, 3, 4, 5, 6, 7, 8],
                         pa.float64()),
         "f32": pa.array([0.1, None, 1.5, 2, 3, 4, 5, 6, 7, 8, 9, 1e-7], pa.float32()),
