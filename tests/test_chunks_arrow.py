@@ -93,6 +93,11 @@ def test_read_chunks_equals_the_pandas_path_and_transforms_bitwise(tmp_path: Pat
             X_fast = pre.transform(f, warn_unknown=False)
             X_slow = pre.transform(s, warn_unknown=False)
         np.testing.assert_array_equal(X_fast.view(np.uint8), X_slow.view(np.uint8))
+        # train --stream builds float32 features in float32 (as the in-memory job does)
+        # instead of converting float64 ones after: the same bits
+        X32 = pre.transform(f, warn_unknown=False, dtype=np.float32)
+        np.testing.assert_array_equal(X32.view(np.uint8),
+                                      X_slow.astype(np.float32).view(np.uint8))
 
 
 @pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
