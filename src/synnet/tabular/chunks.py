@@ -100,9 +100,55 @@ def _parquet_chunks(opener: _Opener, rows: int) -> Iterator[Table]:
         names = [str(c) for c in reader.schema_arrow.names]
         _check_names(names, path)
         for batch in reader.iter_batches(batch_size=rows):
-            frame = batch.to_pandas()
-            frame.columns = names
-            yield frame_to_table(frame, path)
+            yield Table({name: arrow_column(batch.column(i), name, path)
+                         for i, name in enumerate(names)}, path)
+
+
+def arrow_column(array: Any, name: str, source: str) -> np.ndarray:
+    """A pyarrow column as the NumPy column :func:`~synnet.tabular.files.frame_to_table`
+    makes of it through pandas (the same dtype and values), without pandas where it can.
+
+    Numbers go straight to NumPy; text (plain or dictionary) is dictionary-encoded,
+    so one Python string is made per distinct value of the chunk, not one per row.
+    Other types (dates, decimals, unsigned 64-bit, booleans with nulls...) take the
+    pandas path.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    nulls = array.null_count
+    if pa.types.is_boolean(kind) and not nulls:
+        return np.asarray(array.to_numpy(zero_copy_only=False), dtype=bool)
+    if pa.types.is_integer(kind) and kind != pa.uint64():
+        if not nulls:
+            return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.int64)
+        # pandas turns integers with nulls into float64 with NaN: the same here
+        values = array.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64)
+        values[array.is_null().to_numpy(zero_copy_only=False)] = np.nan
+        return values
+    if kind in (pa.float32(), pa.float64()):
+        values = array.fill_null(np.nan) if nulls else array
+        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
+    if pa.types.is_dictionary(kind) and _is_text(kind.value_type):
+        array = array.dictionary_decode()  # chunks of one file may have other dictionaries
+        kind = array.type
+    if _is_text(kind):
+        encoded = pc.dictionary_encode(array)
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
+        # the last: None, for missing (code -1)
+        distinct = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        return distinct[codes]
+    frame = pa.table({name: array}).to_pandas()
+    return frame_to_table(frame, source).columns[name]
+
+
+def _is_text(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
 def write_chunks(chunks: Iterable[dict[str, np.ndarray]], path: str | os.PathLike[str] | None,

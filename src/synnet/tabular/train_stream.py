@@ -162,7 +162,8 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
                  weighted: bool = False) -> Callable[[], Iterator[Any]]:
         def blocks() -> Iterator[Any]:
             for table in tables():
-                X = preprocessor.transform(table.columns, warn_unknown=False).astype(dtype)
+                X = preprocessor.transform(table.columns, warn_unknown=False,
+                                           dtype=dtype)  # built in dtype: no copy after
                 y = _targets(target, table.columns[settings.target], task)
                 w = None if per_class is None or not weighted else \
                     n_train / (present * per_class[y])
