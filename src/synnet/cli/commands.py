@@ -202,7 +202,9 @@ def _trained(args: argparse.Namespace, result: Any, source: str, stdout: TextIO,
     """Write the model (and plot) of a finished run and print its summary."""
     settings = result.settings
     if result.resumed_from is not None:
-        print(f"resumed from the checkpoint after epoch {result.resumed_from} in "
+        inside = (f" and {result.resumed_batches} batches of epoch {result.resumed_from + 1}"
+                  if result.resumed_batches else "")
+        print(f"resumed from the checkpoint after epoch {result.resumed_from}{inside} in "
               f"{settings.checkpoint_dir}", file=err)
     model = result.model
     _write_model_to(model, args.output, stdout, training=result.training_record(source))

@@ -57,6 +57,7 @@ class Result:
     n_valid: int
     resumed_from: int | None = None
     ignored: dict[str, str] | None = None
+    resumed_batches: int = 0  # of the epoch after resumed_from, for a mid-epoch checkpoint
 
     def training_record(self, source: str) -> dict[str, Any]:
         """The JSON stored as the model file's ``training`` section."""
@@ -340,6 +341,7 @@ def _train(table: Table, settings: Settings, callbacks: Sequence[Callback],
     best = None if early is None or early.best_epoch is None else early.best_epoch + 1
     return Result(model, settings, reason, scores, seconds, len(history.epoch), best,
                   len(train_rows), len(valid_rows),
-                  None if checkpoint is None else checkpoint.resumed_from, ignored)
+                  None if checkpoint is None else checkpoint.resumed_from, ignored,
+                  0 if checkpoint is None else checkpoint.resumed_batches)
 
 

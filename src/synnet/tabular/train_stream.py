@@ -207,7 +207,8 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
     best = None if early is None or early.best_epoch is None else early.best_epoch + 1
     return Result(model, settings, reason, found, seconds, len(history.epoch), best, n_train,
                   found.get("valid", {}).get("rows", 0),
-                  None if checkpoint is None else checkpoint.resumed_from, ignored)
+                  None if checkpoint is None else checkpoint.resumed_from, ignored,
+                  0 if checkpoint is None else checkpoint.resumed_batches)
 
 
 def _targets(target: TargetEncoder, raw: np.ndarray, task: str) -> np.ndarray:
