@@ -95,21 +95,33 @@ def _sum(contributions: list[Any]) -> Any:
     return grads, sum(c[1] for c in contributions), sum(c[2] for c in contributions)
 
 
-def start_tree(client: Any, workers: list[str], timeout: float) -> list[Any]:
+class Tree(list[Any]):
+    """The actors of :func:`start_tree`, one per rank, holding the futures that keep them
+    alive: the scheduler forgets an actor, and cancels tasks that take it as an argument
+    ("lost dependencies"), once no client holds its future."""
+
+    futures: list[Any]
+
+
+def start_tree(client: Any, workers: list[str], timeout: float) -> Tree:
     """The actor each rank calls, in rank (``workers``) order: its own where it has
     children (placed on its worker), else its parent's."""
     nodes: dict[int, Any] = {}
+    futures: list[Any] = []
     for rank, w in enumerate(workers):
         if children(rank, len(workers)):  # parents come first: their ranks are lower
-            nodes[rank] = client.submit(
+            futures.append(client.submit(
                 Reducer, rank, len(workers), timeout, nodes.get((rank - 1) // 2) if rank
-                else None, actor=True, workers=[w], allow_other_workers=False,
-                pure=False).result()
+                else None, actor=True, workers=[w], allow_other_workers=False, pure=False))
+            nodes[rank] = futures[-1].result()
     if not nodes:  # one rank: it sums its own contribution
-        nodes[0] = client.submit(Reducer, 0, 1, timeout, actor=True, workers=workers[:1],
-                                 allow_other_workers=False, pure=False).result()
-    return [nodes[rank] if rank in nodes else nodes[(rank - 1) // 2]
-            for rank in range(len(workers))]
+        futures.append(client.submit(Reducer, 0, 1, timeout, actor=True, workers=workers[:1],
+                                     allow_other_workers=False, pure=False))
+        nodes[0] = futures[-1].result()
+    tree = Tree(nodes[rank] if rank in nodes else nodes[(rank - 1) // 2]
+                for rank in range(len(workers)))
+    tree.futures = futures
+    return tree
 
 
 def abort_tree(actors: list[Any]) -> None:
