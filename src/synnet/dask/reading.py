@@ -90,7 +90,8 @@ def describe(path: str, sep: str | None, n_parts: int) -> Layout:
             header = f.readline()
         if opener.compression is not None:
             return Layout(path, sep, [(0, -1)], header, compressed=True)
-        size = _filesystem(path)[0].size(_filesystem(path)[1])
+        fs, name = _filesystem(path)
+        size = fs.size(name)
         block = min(BLOCK_BYTES, max(1, -(-size // max(1, n_parts))))
         return Layout(path, sep, [(start, min(block, size - start))
                                   for start in range(0, size, block)], header)

@@ -109,15 +109,12 @@ def start_tree(client: Any, workers: list[str], timeout: float) -> Tree:
     nodes: dict[int, Any] = {}
     futures: list[Any] = []
     for rank, w in enumerate(workers):
-        if children(rank, len(workers)):  # parents come first: their ranks are lower
+        # The root always has one (it sums its own part when it is the only rank).
+        if rank == 0 or children(rank, len(workers)):  # parents first: lower ranks
             futures.append(client.submit(
                 Reducer, rank, len(workers), timeout, nodes.get((rank - 1) // 2) if rank
                 else None, actor=True, workers=[w], allow_other_workers=False, pure=False))
             nodes[rank] = futures[-1].result()
-    if not nodes:  # one rank: it sums its own contribution
-        futures.append(client.submit(Reducer, 0, 1, timeout, actor=True, workers=workers[:1],
-                                     allow_other_workers=False, pure=False))
-        nodes[0] = futures[-1].result()
     tree = Tree(nodes[rank] if rank in nodes else nodes[(rank - 1) // 2]
                 for rank in range(len(workers)))
     tree.futures = futures

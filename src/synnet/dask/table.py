@@ -51,23 +51,11 @@ from synnet.tabular.preprocessing import Preprocessor
 from synnet.tabular.settings import Settings
 from synnet.tabular.streaming import Stats, check_streamable
 from synnet.tabular.target import TargetEncoder
-from synnet.tabular.train import Result
-from synnet.tabular.train_stream import _targets, valid_rows
+from synnet.tabular.train import Result, balanced_from_counts
+from synnet.tabular.train_stream import Split, _targets
 
 #: A prepared partition: (X, the network's targets, the truth the scores compare with).
 Part = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-@dataclass(frozen=True)
-class Split:
-    """Which rows are held out for validation: ``valid_rows(row, fraction, seed)``."""
-
-    fraction: float
-    seed: int
-
-    def train_mask(self, ids: np.ndarray) -> np.ndarray:
-        return ~valid_rows(ids, self.fraction, self.seed) if self.fraction else \
-            np.ones(len(ids), dtype=bool)
 
 
 @dataclass
@@ -97,20 +85,25 @@ def fit_statistics(client: Client, data: Partitions, names: Sequence[str], targe
                    task: str, impute: str | None = None, categorical: Sequence[str] = (),
                    split: Split | None = None, max_categories: int | None = None,
                    min_frequency: int | float | None = None, keep: Sequence[str] | None = None,
+                   class_counts: list[int] | None = None,
                    ) -> tuple[Preprocessor, TargetEncoder, int, dict[str, str]]:
     """``fit_streaming``'s result, counted on the workers and merged here in file order.
 
     ``split``: the preprocessing learns from the training rows only (the target's
-    classes or scale from every row, as in memory).
+    classes or scale from every row, as in memory). ``class_counts``: a list to fill
+    with the training rows' count of each class, as fit_streaming's.
     """
     args = (names, target, task, impute, categorical, split is not None, keep,
-            max_categories, min_frequency)
+            max_categories, min_frequency, class_counts is not None)
     counted = client.gather([client.submit(_count, table, start, args, split, pure=False)
                              for table, start in zip(data.tables, data.starts)])
     stats = Stats(*args)
     for part in counted:
         stats.merge(part)
-    return stats.result()
+    result = stats.result()
+    if class_counts is not None:
+        class_counts[:] = stats.class_counts_list()
+    return result
 
 
 def train_table(client: Client, path: str, settings: Settings,
@@ -118,7 +111,7 @@ def train_table(client: Client, path: str, settings: Settings,
                 na_values: Sequence[str] = (), n_parts: int = 2) -> Result:
     """The table job of :func:`synnet.tabular.train.train` on ``path``, read by the workers."""
     settings.check()
-    check_reading(sep, list(na_values) if isinstance(na_values, (list, tuple)) else na_values)
+    check_reading(sep, na_values)
     check_streamable(settings.impute)
     data = read_partitions(client, path, sep, na_values, n_parts)
     first = next(k for k, n in enumerate(data.rows) if n)
@@ -130,10 +123,12 @@ def train_table(client: Client, path: str, settings: Settings,
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
     settings.seed = seed
     split = Split(settings.valid_fraction, seed)
+    counts: list[int] | None = [] if settings.class_weight == "balanced" else None
     pre, target, n_train, ignored = fit_statistics(
         client, data, features, settings.target, task, settings.impute, settings.categorical,
         split, settings.max_categories, settings.min_frequency,
-        keep=[*settings.keep_columns, *settings.features, *settings.categorical])
+        keep=[*settings.keep_columns, *settings.features, *settings.categorical],
+        class_counts=counts)
     job.warn_ignored(ignored)
     dtype = np.dtype(settings.dtype)
     prepare = _Prepare(pre, target, settings.target, task, dtype, split)
@@ -152,10 +147,7 @@ def train_table(client: Client, path: str, settings: Settings,
     X = _array(train_parts, train_rows, 0, (pre.n_outputs,), dtype)
     y = _array(train_parts, train_rows, 1, (), prepare.y_dtype)
     weights = None
-    if settings.class_weight == "balanced":
-        assert target.classes is not None
-        counts = sum(client.gather(client.map(_class_counts, train_parts,
-                                              k=len(target.classes), pure=False)))
+    if counts is not None:
         w_parts = client.map(_balanced, train_parts, counts=counts, pure=False)
         weights = _array(w_parts, train_rows, None, (), np.dtype(np.float64))
     extra = [_Validation(client, valid_parts, loss)] if validation else []
@@ -233,14 +225,9 @@ class _Prepare:
         return X, y.astype(self.y_dtype, copy=False), truth
 
 
-def _class_counts(part: Part, k: int) -> np.ndarray:
-    return np.bincount(part[1].astype(np.int64).ravel(), minlength=k)
-
-
-def _balanced(part: Part, counts: np.ndarray) -> np.ndarray:
+def _balanced(part: Part, counts: list[int]) -> np.ndarray:
     """``balanced_weights`` of the partition's rows, from the class counts of every part."""
-    y = part[1].astype(np.int64).ravel()
-    return counts.sum() / (np.count_nonzero(counts) * counts[y].astype(np.float64))
+    return balanced_from_counts(counts, part[1].astype(np.int64).ravel())
 
 
 def _loss_sum(part: Part, network: Network, loss: str) -> tuple[float, int]:

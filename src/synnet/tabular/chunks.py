@@ -58,7 +58,7 @@ def read_chunks(path: str | os.PathLike[str], rows: int | None = None,
     to read them as a whole-file read does (a CSV file's; Parquet columns are
     typed by the file).
     """
-    check_reading(sep, list(na_values) if isinstance(na_values, (list, tuple)) else na_values)
+    check_reading(sep, na_values)
     pd = _pandas()
     rows = rows or CHUNK_ROWS
     opener = open_data(path, stdin)

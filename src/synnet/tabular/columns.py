@@ -240,7 +240,11 @@ def most_frequent_text(values: list[str]) -> str:
 
     Not via NumPy: its fixed-width strings drop trailing NUL characters.
     """
-    counts = Counter(values)
+    return mode_of_counts(Counter(values))
+
+
+def mode_of_counts(counts: Mapping[Any, int]) -> Any:
+    """The value counted most often (ties: the smallest), from {value: count}."""
     best = max(counts.values())
     return min(v for v, c in counts.items() if c == best)
 

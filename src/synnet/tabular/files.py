@@ -115,7 +115,7 @@ def read_table(path: str | os.PathLike[str], stdin: IO[bytes] | None = None, *,
         OSError: the file cannot be opened (missing, a folder, no permission).
         ImportError: pandas (or pyarrow for Parquet, zstandard for .zst) is not installed.
     """
-    check_reading(sep, list(na_values) if isinstance(na_values, (list, tuple)) else na_values)
+    check_reading(sep, na_values)
     pd = _pandas()
     opener = open_data(path, stdin)
     with memory_guard(f"read {opener.source}", "a smaller file (fewer rows or columns), or the "

@@ -472,7 +472,8 @@ class Preprocessor:
         for c in self.columns:
             name, width = c["name"], _width(c)
             column = cols[name]
-            mask = missing_mask(column)
+            # _checked has found no missing value in a column without a fill: no second scan
+            mask = missing_mask(column) if "fill" in c else np.zeros(n, dtype=bool)
             if c["kind"] == NUMERIC:
                 x = numeric_values(column, name, first_row, mask, "predict")
                 if mask.any():

@@ -44,7 +44,7 @@ from synnet.tabular.columns import (
     has_time,
     missing_error,
     missing_mask,
-    most_frequent_text,
+    mode_of_counts,
     parse_datetime,
     parse_float,
     rows_text,
@@ -197,10 +197,7 @@ class _Column:
                 self.last = float(x[-1])
         if self.texts is not None:
             self.texts.update(text_values(column[present]).tolist())
-            limit = MAX_DISTINCT if self.object_dtype or self.count_numbers else NUMBER_DISTINCT
-            if len(self.texts) > limit:
-                self.distinct_when_capped = len(self.texts) == self.present
-                self.texts = None  # too many to be categories: numbers, or refused below
+            self._cap()
 
     def merge(self, b: _Column) -> None:
         """Add the counts of the rows ``b`` saw, which come after this column's rows
@@ -240,6 +237,12 @@ class _Column:
             self.texts = None
             return
         self.texts.update(b.texts)
+        self._cap()
+
+    def _cap(self) -> None:
+        """Stop counting distinct values past the limit (too many to be categories:
+        numbers, or refused in the spec), noting whether all were different."""
+        assert self.texts is not None
         limit = MAX_DISTINCT if self.object_dtype or self.count_numbers else NUMBER_DISTINCT
         if len(self.texts) > limit:
             self.distinct_when_capped = len(self.texts) == self.present
@@ -533,7 +536,7 @@ def _spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
         counts = Counter(c.texts)
         spec: dict[str, Any] = {"name": name, "kind": CATEGORICAL}
         if pre.impute is not None:
-            spec["fill"] = most_frequent_text(list(c.texts.elements()))
+            spec["fill"] = mode_of_counts(c.texts)
             counts[spec["fill"]] += c.n_missing  # the encoder sees the filled column
         categories = sorted(counts)
         rare = set(infrequent_categories(categories, [counts[k] for k in categories], c.rows,
@@ -569,8 +572,7 @@ def _spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
             value = parse_float(text)
             assert value is not None  # text among the numbers was refused above
             by_value[value] += k
-        best = max(by_value.values())
-        fill = min(v for v, k in by_value.items() if k == best)
+        fill = mode_of_counts(by_value)
     mean, scale = _filled(m, c, fill, pre.impute)
     spec.update(mean=mean, scale=scale)
     if fill is not None:
@@ -607,8 +609,7 @@ def _date_spec(name: str, c: _Column, pre: Preprocessor) -> dict[str, Any]:
             fills.append(_median_of_counts(c.part_counts[k]))
         elif pre.impute == "most_frequent":
             counts = c.part_counts[k]
-            best = max(counts.values())
-            fills.append(min(v for v, n in counts.items() if n == best))
+            fills.append(mode_of_counts(counts))
         else:
             fills.append(None)
     if pre.impute is not None:

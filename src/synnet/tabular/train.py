@@ -161,9 +161,14 @@ def balanced_weights(y: np.ndarray, k: int) -> np.ndarray:
     The weights of scikit-learn's ``class_weight='balanced'``
     (``compute_sample_weight``): every class weighs the same in total.
     """
-    counts = np.bincount(y, minlength=k).astype(np.float64)
-    present = np.count_nonzero(counts)
-    return len(y) / (present * counts[y])
+    return balanced_from_counts(np.bincount(y, minlength=k), y)
+
+
+def balanced_from_counts(counts: Any, y: np.ndarray) -> np.ndarray:
+    """:func:`balanced_weights` of the rows ``y`` (n,) of a larger set whose classes were
+    counted apart: ``counts`` (k,) over every training row (chunks, a cluster's parts)."""
+    per_class = np.asarray(counts, dtype=np.float64)
+    return per_class.sum() / (np.count_nonzero(per_class) * per_class[y])
 
 
 def build_network(n_inputs: int, n_outputs: int, task: str, settings: Settings,

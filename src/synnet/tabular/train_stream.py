@@ -16,6 +16,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ from synnet.tabular.train import (
     Diverged,
     Interrupted,
     Result,
+    balanced_from_counts,
     build_network,
     feature_names,
     job_callbacks,
@@ -70,6 +72,18 @@ def valid_rows(rows: np.ndarray, fraction: float, seed: int) -> np.ndarray:
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         z ^= z >> np.uint64(31)
     return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53 < fraction
+
+
+@dataclass(frozen=True)
+class Split:
+    """Which rows are held out for validation: ``valid_rows(row, fraction, seed)``."""
+
+    fraction: float
+    seed: int
+
+    def train_mask(self, ids: np.ndarray) -> np.ndarray:
+        return ~valid_rows(ids, self.fraction, self.seed) if self.fraction else \
+            np.ones(len(ids), dtype=bool)
 
 
 def _part(read: Callable[[str], Iterator[tuple[int, Table]]], path: str, fraction: float,
@@ -130,7 +144,7 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
     def feature_rows(ids: np.ndarray) -> np.ndarray:
         if rows_of_data:  # the validation file
             return np.zeros(len(ids), dtype=bool)
-        return ~valid_rows(ids, fraction, seed) if fraction else np.ones(len(ids), dtype=bool)
+        return Split(fraction, seed).train_mask(ids)
 
     def reread(mixed: list[str]) -> Iterator[Table]:
         text[:] = mixed
@@ -153,10 +167,7 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
         return {"file": os.path.abspath(file), "part": part, "fraction": fraction, "seed": seed,
                 "size": st and st.st_size, "mtime_ns": st and st.st_mtime_ns}
 
-    # class_weight='balanced': n / (classes present * count(class)) from the statistics
-    # pass's counts of the training rows, the in-memory job's balanced_weights per row.
-    per_class = None if counts is None else np.asarray(counts, dtype=np.float64)
-    present = 0 if counts is None else np.count_nonzero(counts)
+    # class_weight='balanced' from the statistics pass's counts of the training rows
 
     def prepared(tables: Callable[[], Iterator[Table]],
                  weighted: bool = False) -> Callable[[], Iterator[Any]]:
@@ -165,8 +176,8 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
                 X = preprocessor.transform(table.columns, warn_unknown=False,
                                            dtype=dtype)  # built in dtype: no copy after
                 y = _targets(target, table.columns[settings.target], task)
-                w = None if per_class is None or not weighted else \
-                    n_train / (present * per_class[y])
+                w = None if counts is None or not weighted else \
+                    balanced_from_counts(counts, y)
                 yield X, (y.astype(dtype) if binary else y), w
         return blocks
 

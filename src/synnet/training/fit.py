@@ -55,9 +55,7 @@ class _Batches:
             self._fixed = [data.rows(s, s + batch_size) for s in range(0, len(data), batch_size)]
 
     def __iter__(self) -> Iterator[Batch]:
-        if self._fixed is not None:
-            return iter(self._fixed)
-        return self._shuffled()
+        return self.start(0)
 
     def start(self, skip: int) -> Iterator[Batch]:
         """The epoch's batches after its first ``skip`` (its order is drawn now, as by iter)."""
@@ -65,10 +63,8 @@ class _Batches:
             return iter(self._fixed[skip:])
         return self._shuffled(self.network.rng.permutation(len(self.data)), skip)
 
-    def _shuffled(self, order: np.ndarray | None = None, skip: int = 0) -> Iterator[Batch]:
+    def _shuffled(self, order: np.ndarray, skip: int) -> Iterator[Batch]:
         data, n, bs = self.data, len(self.data), self.batch_size
-        if order is None:
-            order = self.network.rng.permutation(n)
         for start in range(skip * bs, n, bs):
             idx = order[start:start + bs]
             yield Batch(self._take("X", data.X, idx), self._take("y", data.y, idx),
@@ -160,8 +156,8 @@ def fit(
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be synnet Callback instances, got {type(cb).__name__}")
     source = source_of(X, y, sample_weight)
-    if source is not None and arrays_of(source) is not None:
-        X, y, sample_weight = arrays_of(source)  # type: ignore[misc]
+    if source is not None and (arrays := arrays_of(source)) is not None:
+        X, y, sample_weight = arrays
         source = None
     dtype = source.dtype if source is not None and network.dtype is None else \
         _training_dtype(network, X)

@@ -54,6 +54,13 @@ Op = Callable[[], Any]
 _SMALL = 1024
 
 
+def _const(like: np.ndarray, value: float) -> np.ndarray:
+    """``value`` in ``like``'s dtype as an array operand: a ufunc converts a scalar
+    operand on every call, which for a small batch costs more than the arithmetic.
+    Shaped like ``like`` when it is small (the cheapest call), else 0-d."""
+    return np.full(like.shape if like.size <= _SMALL else (), value, dtype=like.dtype)
+
+
 class _Layer:
     """One Dense layer's parameters and buffers, for n rows, in -> out units."""
 
@@ -67,11 +74,8 @@ class _Layer:
         self.dx = np.empty((n, layer.in_features), dtype=W.dtype)  # dL/dx, for the layer below
 
     def const(self, value: float) -> np.ndarray:
-        """``value`` in the layer's dtype as an array operand: a ufunc converts a scalar
-        operand on every call, which for a small batch costs more than the arithmetic.
-        Shaped like the buffers when they are small (the cheapest call), else 0-d."""
-        z = self.z
-        return np.full(z.shape if z.size <= _SMALL else (), value, dtype=z.dtype)
+        """``value`` as an array operand for the layer's buffers (see :func:`_const`)."""
+        return _const(self.z, value)
 
     def forward_ops(self, x: np.ndarray) -> list[Op]:
         """z = act(x @ W + b) into self.z, as Dense.forward computes it."""
@@ -189,8 +193,7 @@ class FullBatchPlan:
                     self._update.append(partial(np.subtract, param, grad, param))
                 else:  # SGD's own two steps: step = lr * g; W -= step
                     step = np.empty_like(param)
-                    rate = np.full(param.shape if param.size <= _SMALL else (), lr,
-                                   dtype=param.dtype)  # as _Layer.const
+                    rate = _const(param, lr)
                     self._update += [partial(np.multiply, grad, rate, step),
                                      partial(np.subtract, param, step, param)]
         return self._update
