@@ -13,6 +13,7 @@ round again on the workers that are left.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 import uuid
@@ -134,7 +135,7 @@ def _attempt(client: Client, spec: RoundSpec, parts: list[Future], placement: Pl
         average, *futures, workers=workers[:1], allow_other_workers=True, pure=False)
     try:
         _wait_for(client, futures, workers, timeout)
-        result: RoundResult = end.result()
+        result: RoundResult = _gather_end(end)
     except BaseException:
         if placement.reducers:
             Event(placement.abort, client=client).set()  # ranks waiting on a dead actor
@@ -143,6 +144,18 @@ def _attempt(client: Client, spec: RoundSpec, parts: list[Future], placement: Pl
         placement.reset()
         raise
     placement.state = end
+    return result
+
+
+def _gather_end(end: Future) -> RoundResult:
+    """The finished round's result; a worker that dies after its rank finished takes the
+    result (or the actor it depends on) with it: that round is lost, not failed."""
+    try:
+        result: RoundResult = end.result()
+    except FATAL:
+        raise
+    except (Exception, asyncio.CancelledError) as exc:
+        raise _RoundLost(f"the round's result was lost with its worker ({exc})") from None
     return result
 
 
