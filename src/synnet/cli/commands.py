@@ -249,8 +249,8 @@ def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # Chunk by chunk: read, predict, write; memory does not grow with the file.
     return_freed_memory()
     chunks = (_prediction_columns(model, table, args, start)
-              for start, table in read_chunks(args.data, sep=args.sep,
-                                                 na_values=args.na_values))
+              for start, table in read_chunks(args.data, sep=args.sep, na_values=args.na_values,
+                                              text=model.text_columns()))
     rows = write_chunks(chunks, args.output, stdout=out)
     if args.output and args.output != "-":
         print(f"{rows} prediction(s) written to {args.output}", file=err)
@@ -288,46 +288,38 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     name = args.target or model.target.name
     target = copy.copy(model.target)
     target.name = name  # messages name the column read, which --target may have changed
-    # Chunk by chunk: only the true values and the predictions are kept, not the table.
-    truth: list[Any] = []
-    outputs: list[Any] = []
+    # Chunk by chunk, into running sums: memory does not grow with the file (but for
+    # two classes' ROC AUC, which ranks every row's score: 9 bytes a row).
+    sums = (scores.ClassificationSums(len(model.classes)) if model.classes is not None
+            else scores.RegressionSums())
     source = str(args.data)
-    for start, table in read_chunks(args.data, sep=args.sep, na_values=args.na_values):
+    for start, table in read_chunks(args.data, sep=args.sep, na_values=args.na_values,
+                                    text=model.text_columns(name)):
         source = table.source
         if name is None or name not in table.columns:
             raise DataError(f"{table.source} has no target column {name!r}; pass --target COL "
                             "to name the column with the true values")
         raw = table.columns[name]
-        X = _model_input(model, table)
-        if model.task == "classification":
-            truth.append(target.encode(raw, first_row=start + 1))
-            outputs.append(model.predict_with_proba(X, first_row=start + 1)[1])
+        pred, proba = model.predict_with_proba(_model_input(model, table), first_row=start + 1)
+        if isinstance(sums, scores.ClassificationSums):
+            assert proba is not None
+            sums.add(target.encode(raw, first_row=start + 1)[0], proba)
         else:
-            truth.append(target.values(raw, start + 1, context="evaluate"))
-            outputs.append(np.asarray(model.predict_with_proba(X, first_row=start + 1)[0],
-                                      dtype=np.float64))
-    if model.task == "classification":
+            sums.add(target.values(raw, start + 1, context="evaluate"),
+                     np.asarray(pred, dtype=np.float64))
+    if isinstance(sums, scores.ClassificationSums):
         assert model.classes is not None
-        codes = np.concatenate([c for c, _ in truth])
-        known = np.concatenate([k for _, k in truth])
-        if not known.any():
+        if not sums.known:
             shown = ", ".join(repr(str(c)) for c in model.classes[:10])
             raise DataError(f"no label in column {name!r} of {source} is one of the "
                             f"model's classes ({shown}{', ...' if len(model.classes) > 10 else ''}"
                             "): the labels do not match; check that --target names the column "
                             "of true labels", params=["target"])
-        proba = np.concatenate(outputs)
-        report = scores.classification_report(codes[known], proba[known])
-        if not known.all():
-            correct = int(np.sum(np.argmax(proba[known], axis=1) == codes[known]))
-            majority = int(np.bincount(codes[known]).max())
-            report.update(rows=len(codes), accuracy=correct / len(codes),
-                          majority_baseline=majority / len(codes),
-                          unknown_rows=int((~known).sum()))
+        report = sums.report()
         report["classes"] = [str(c) for c in model.classes]
         text = reporting.classification_text(report, model.classes)
     else:
-        report = scores.regression_report(np.concatenate(truth), np.concatenate(outputs))
+        report = sums.report()
         text = reporting.regression_text(report)
     if args.json:
         print(json.dumps(report, indent=1, allow_nan=True), file=out)

@@ -221,6 +221,18 @@ def label_text(v: Any) -> str | None:
     return str(v)
 
 
+def written_as_number(label: str) -> bool:
+    """Whether ``label`` is a number as :func:`label_text` writes one ("7", "-2", "1.5"),
+    so a column whose labels are all such could have been read as numbers. Text that a
+    number read would change ("007", "+7", "1.50", " 7") is not."""
+    for parse in (int, float):
+        try:
+            return label_text(parse(label)) == label
+        except ValueError:
+            continue
+    return False
+
+
 def looks_numeric(column: np.ndarray, missing: np.ndarray) -> bool:
     """Whether a text column is numbers with some typos (most values parse as numbers)."""
     present = [v for v, m in zip(column, missing) if not m]

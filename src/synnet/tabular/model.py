@@ -21,9 +21,10 @@ from synnet.errors import ConfigError, DataError, ModelFileError
 from synnet.io.model_file import DEFAULT_MAX_BYTES, ModelFile
 from synnet.io.reader import load_model
 from synnet.io.writer import save_model
+from synnet.tabular.columns import written_as_number
 from synnet.tabular.files import frame_to_table
 from synnet.tabular.memory import memory_guard
-from synnet.tabular.preprocessing import Preprocessor
+from synnet.tabular.preprocessing import CATEGORICAL, Preprocessor
 from synnet.tabular.target import TargetEncoder
 
 
@@ -132,6 +133,22 @@ class Model:
             return self.preprocessor.input_names
         names = self.metadata.get("feature_names")
         return list(names) if isinstance(names, list) else None
+
+    def text_columns(self, target: str | None = None) -> list[str]:
+        """The columns to read as text from a file (``read_chunks(text=...)``), whatever
+        its cells hold, so that a chunk of all-digit codes keeps "007" as training had
+        it, not the number 7: the categorical inputs that training read as text, and
+        the target column (``target``, default the one trained on) when its classes are
+        text. A categorical column whose categories are all numbers as a number read
+        writes them ("7", "1.5") was read as numbers, and stays so."""
+        text = [] if self.preprocessor is None else [
+            c["name"] for c in self.preprocessor.columns if c["kind"] == CATEGORICAL
+            and not all(map(written_as_number, [*c["categories"], *c.get("infrequent", ())]))]
+        classes = self.classes
+        name = target or (self.target.name if self.target is not None else None)
+        if classes is not None and classes.dtype.kind == "O" and name and name not in text:
+            text.append(name)
+        return text
 
     def __repr__(self) -> str:
         return (f"Model(task={self.task!r}, features={self.feature_names!r}, "

@@ -3,6 +3,8 @@
 Classification metrics take class indices ``y`` (n,) in [0, k) and predicted
 probabilities ``proba`` (n, k); regression metrics take true and predicted
 values (n,). Every function returns plain Python floats / lists.
+:class:`ClassificationSums` and :class:`RegressionSums` give the same reports
+from data seen a chunk at a time (``synnet evaluate``, the streamed job's scores).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import math
 from typing import Any
 
 import numpy as np
+
+from synnet.tabular.streaming import Moments
 
 #: Probabilities are clipped to [EPS, 1] before the log in log loss.
 EPS = 1e-15
@@ -140,3 +144,97 @@ def regression_report(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
     """R², MAE and RMSE in the target's units."""
     return {"rows": len(y), "r2": r2_score(y, pred), "mae": mae(y, pred),
             "rmse": rmse(y, pred)}
+
+
+class ClassificationSums:
+    """:func:`classification_report` of rows added a chunk at a time, from running counts.
+
+    Memory: a (k, k) confusion matrix; with two classes (and ``ranks``), also each
+    row's positive-class score and label (9 bytes a row), since ROC AUC and average
+    precision rank every score. Rows whose true class is unknown (index -1) count
+    as wrong in :meth:`report`'s ``accuracy`` and ``majority_baseline``.
+    """
+
+    def __init__(self, k: int, ranks: bool = True) -> None:
+        self.k = k
+        self.confusion = np.zeros((k, k), dtype=np.int64)
+        self.log_sum = 0.0  # of log p(true class), clipped as log_loss clips
+        self.unknown = 0
+        self._ranked: tuple[list[np.ndarray], list[np.ndarray]] | None = \
+            ([], []) if ranks and k == 2 else None
+
+    @property
+    def known(self) -> int:
+        """Rows added whose true class is known."""
+        return int(self.confusion.sum())
+
+    @property
+    def rows(self) -> int:
+        """Rows added."""
+        return self.known + self.unknown
+
+    def add(self, y: np.ndarray, proba: np.ndarray) -> None:
+        """Add rows: class indices ``y`` (n,), -1 where unknown; probabilities (n, k)."""
+        known = y >= 0
+        if not known.all():
+            self.unknown += len(y) - int(np.count_nonzero(known))
+            y, proba = y[known], proba[known]
+        self.confusion += confusion_matrix(y, np.argmax(proba, axis=1), self.k)
+        picked = proba[np.arange(len(y)), y]
+        with np.errstate(under="ignore"):
+            self.log_sum += float(np.sum(np.log(np.clip(picked, EPS, 1.0))))
+        if self._ranked is not None:
+            self._ranked[0].append(y == 1)
+            self._ranked[1].append(np.array(proba[:, 1], dtype=np.float64))  # a copy
+
+    def report(self) -> dict[str, Any]:
+        """:func:`classification_report` of the known rows; with unknown rows, ``rows``,
+        ``accuracy`` and ``majority_baseline`` over every row, and ``unknown_rows``."""
+        n = self.known
+        support = self.confusion.sum(axis=1)
+        correct = int(np.trace(self.confusion))
+        report: dict[str, Any] = {
+            "rows": n, "accuracy": correct / n if n else math.nan,
+            "majority_baseline": int(support.max()) / n if n else math.nan,
+            "log_loss": -self.log_sum / n if n else math.nan}
+        if self._ranked is not None:
+            positive, score = (np.concatenate(part) for part in self._ranked)
+            report.update(roc_auc=roc_auc(positive, score),
+                          average_precision=average_precision(positive, score))
+        report.update(per_class=per_class(self.confusion),
+                      confusion_matrix=self.confusion.tolist())
+        if self.unknown:
+            total = n + self.unknown
+            report.update(rows=total, accuracy=correct / total,
+                          majority_baseline=int(support.max()) / total,
+                          unknown_rows=self.unknown)
+        return report
+
+
+class RegressionSums:
+    """:func:`regression_report` of rows added a chunk at a time: running sums, and
+    the true values' running mean and squared deviations (for R², numerically stable)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.abs_sum = 0.0
+        self.square_sum = 0.0
+        self.spread = Moments()  # of every true value (all outputs), as r2_score's mean
+
+    def add(self, y: np.ndarray, pred: np.ndarray) -> None:
+        """Add rows: true and predicted values, (n,) or (n, k)."""
+        with np.errstate(under="ignore"):
+            error = y - pred
+            self.abs_sum += float(np.sum(np.abs(error)))
+            self.square_sum += float(np.sum(error * error))
+        self.spread.add(np.ravel(y))
+        self.rows += len(y)
+
+    def report(self) -> dict[str, Any]:
+        """R², MAE and RMSE in the target's units, as :func:`regression_report`."""
+        values = self.spread.n
+        if not values:
+            return {"rows": self.rows, "r2": math.nan, "mae": math.nan, "rmse": math.nan}
+        r2 = 1.0 - self.square_sum / self.spread.m2 if self.spread.m2 != 0.0 else math.nan
+        return {"rows": self.rows, "r2": r2, "mae": self.abs_sum / values,
+                "rmse": math.sqrt(self.square_sum / values)}

@@ -11,7 +11,6 @@ the first chunk's target values (16,384 rows).
 
 from __future__ import annotations
 
-import math
 import os
 import secrets
 import time
@@ -31,7 +30,7 @@ from synnet.tabular.files import Table
 from synnet.tabular.model import Model
 from synnet.tabular.preprocessing import Preprocessor
 from synnet.tabular.settings import Settings
-from synnet.tabular.streaming import Moments, fit_streaming
+from synnet.tabular.streaming import fit_streaming
 from synnet.tabular.target import TargetEncoder
 from synnet.tabular.train import (
     Diverged,
@@ -236,33 +235,24 @@ def _targets(target: TargetEncoder, raw: np.ndarray, task: str) -> np.ndarray:
 
 def _scores(model: Model, preprocessor: Preprocessor, name: str,
             tables: Callable[[], Iterator[Table]]) -> dict[str, Any]:
-    """The job's scores of a part, predicted chunk by chunk, from running sums.
-
-    Each chunk's scores come from the in-memory functions, weighted by its rows,
-    so memory does not grow with the part (keeping every row's output did).
-    """
+    """The job's scores of a part, predicted chunk by chunk, from running sums
+    (:class:`~synnet.tabular.scores.ClassificationSums` / ``RegressionSums``), so memory
+    does not grow with the part."""
     assert model.target is not None
-    rows, sums, spread = 0, [0.0, 0.0], Moments()
+    classes = model.classes
+    sums = metrics.RegressionSums() if classes is None else \
+        metrics.ClassificationSums(len(classes), ranks=False)
     for table in tables():
         X = preprocessor.transform(table.columns, warn_unknown=False)
         out = model.network.predict(X.astype(model.network.param_dtype))
         raw = table.columns[name]
-        n = len(out)
-        if model.task == "classification":
-            y = model.target.encode(raw)[0]
-            proba = model.proba_from_output(out)
-            parts = metrics.accuracy(y, np.argmax(proba, axis=1)), metrics.log_loss(y, proba)
+        if isinstance(sums, metrics.ClassificationSums):
+            sums.add(model.target.encode(raw)[0], model.proba_from_output(out))
         else:
-            y = model.target.values(raw)
-            pred = model.target.decode(out)
-            parts = metrics.mae(y, pred), metrics.rmse(y, pred) ** 2
-            spread.add(np.ravel(y))  # about the part's mean, for R²
-        sums = [s + p * n for s, p in zip(sums, parts)]
-        rows += n
-    if not rows:
+            sums.add(model.target.values(raw), model.target.decode(out))
+    if not sums.rows:
         return {"rows": 0}
-    if model.task == "classification":
-        return {"rows": rows, "accuracy": sums[0] / rows, "log_loss": sums[1] / rows}
-    ss_res = sums[1] * spread.n / rows  # the mean square over every value, times their count
-    r2 = 1.0 - ss_res / spread.m2 if spread.m2 > 0 else math.nan
-    return {"rows": rows, "r2": r2, "mae": sums[0] / rows, "rmse": math.sqrt(sums[1] / rows)}
+    report = sums.report()
+    if isinstance(sums, metrics.ClassificationSums):
+        return {key: report[key] for key in ("rows", "accuracy", "log_loss")}
+    return report
