@@ -122,6 +122,8 @@ def average_precision(positive: np.ndarray, score: np.ndarray) -> float:
 
 def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
     """Coefficient of determination 1 - SS_res / SS_tot (NaN when y is constant)."""
+    if y.size and np.all(y == y.flat[0]):  # SS_tot is 0, but a rounded mean makes it tiny
+        return math.nan
     with np.errstate(under="ignore"):
         ss_res = float(np.sum((y - pred) ** 2))
         ss_tot = float(np.sum((y - np.mean(y)) ** 2))
@@ -219,15 +221,21 @@ class RegressionSums:
         self.rows = 0
         self.abs_sum = 0.0
         self.square_sum = 0.0
-        self.spread = Moments()  # of every true value (all outputs), as r2_score's mean
+        # Of every true value (all outputs), as r2_score's mean, less the first value:
+        # a mean far from 0 (values 1e6 +- 1) would lose digits in the merged means.
+        self.spread = Moments()
+        self.shift: float | None = None
 
     def add(self, y: np.ndarray, pred: np.ndarray) -> None:
         """Add rows: true and predicted values, (n,) or (n, k)."""
+        values = np.ravel(y)
+        if self.shift is None and len(values):
+            self.shift = float(values[0])
         with np.errstate(under="ignore"):
             error = y - pred
             self.abs_sum += float(np.sum(np.abs(error)))
             self.square_sum += float(np.sum(error * error))
-        self.spread.add(np.ravel(y))
+            self.spread.add(values - (self.shift or 0.0))
         self.rows += len(y)
 
     def report(self) -> dict[str, Any]:
