@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synnet.errors import DataError
+from synnet.errors import ConfigError, DataError
 from synnet.tabular import chunks
 from synnet.tabular.columns import written_as_number
 from synnet.tabular.files import read_table
@@ -120,6 +120,47 @@ def test_a_categorical_column_of_numbers_stays_numbers(
     assert "not seen in training" not in err
     expected = load(path).predict(read_table(new))
     assert pd.read_csv(io.StringIO(out))["prediction"].tolist() == expected.tolist()
+
+
+def test_kept_columns_are_copied_as_written(
+        tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """--keep ref: "0012" in an all-digit chunk is written "0012" (not 12), as in later
+    chunks where a letter makes the column text; to Parquet, columns keep their types."""
+    header, rows = _rows(200, 6, letters_from=0)
+    refs = [f"{i:04d}" if i < 150 else f"R{i}" for i in range(200)]
+    data = write_csv(tmp_path / "d.csv", [*header, "ref"], [[*r, f] for r, f in zip(rows, refs)])
+    monkeypatch.setattr(chunks, "CHUNK_ROWS", 50)
+    code, out, err = run(capsys, "predict", model, data, "--keep", "ref,x")
+    assert code == 0, err
+    got = pd.read_csv(io.StringIO(out), dtype=str)
+    assert got["ref"].tolist() == refs
+    assert got["x"].tolist() == [str(r[0]) for r in rows]
+    parquet = tmp_path / "out.parquet"
+    head = write_csv(tmp_path / "head.csv", [*header, "ref"],
+                     [[*r, i] for i, r in enumerate(rows[:120])])
+    code, _, err = run(capsys, "predict", model, head, "--keep", "ref", "-o", parquet)
+    assert code == 0, err
+    assert pd.read_parquet(parquet)["ref"].tolist() == list(range(120))
+
+
+def test_a_file_of_all_digit_codes_read_whole_or_in_chunks(
+        tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The in-memory sibling: a whole file whose codes are all digits reads them as
+    numbers (unknown categories, with a warning) unless told the model's text columns."""
+    header, rows = _rows(120, 5, letters_from=120)
+    data = write_csv(tmp_path / "digits.csv", header, rows)
+    code, out, err = run(capsys, "predict", model, data)  # one chunk
+    assert code == 0, err
+    streamed = pd.read_csv(io.StringIO(out))["prediction"].tolist()
+    m = load(model)
+    table = read_table(data, text=m.text_columns())
+    assert table.columns["code"].tolist() == [r[1] for r in rows]
+    assert m.predict(table).tolist() == streamed
+    with pytest.warns(UnknownCategoryWarning):
+        m.predict(read_table(data))
+    with pytest.raises(ConfigError, match="list of column names"):
+        read_table(data, text="code")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("command", ["predict", "evaluate"])

@@ -246,11 +246,16 @@ def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     clash = [c for c in args.keep if c.startswith(("prediction", "proba_"))]
     if clash:
         raise ConfigError(f"--keep {clash[0]!r} clashes with an output column name")
-    # Chunk by chunk: read, predict, write; memory does not grow with the file.
+    # Chunk by chunk: read, predict, write; memory does not grow with the file. Columns
+    # read as training read them; kept ones copied to CSV as written ("007" in any chunk).
+    text = model.text_columns()
+    if not (args.output or "-").lower().endswith(PARQUET_SUFFIXES):
+        inputs = set(model.feature_names or ())
+        text += [c for c in args.keep if c not in inputs and c not in text]
     return_freed_memory()
     chunks = (_prediction_columns(model, table, args, start)
               for start, table in read_chunks(args.data, sep=args.sep, na_values=args.na_values,
-                                              text=model.text_columns()))
+                                              text=text))
     rows = write_chunks(chunks, args.output, stdout=out)
     if args.output and args.output != "-":
         print(f"{rows} prediction(s) written to {args.output}", file=err)

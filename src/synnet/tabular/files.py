@@ -98,13 +98,17 @@ def check_reading(sep: Any, na_values: Any) -> None:
 
 
 def read_table(path: str | os.PathLike[str], stdin: IO[bytes] | None = None, *,
-               sep: str | None = None, na_values: Sequence[str] = ()) -> Table:
+               sep: str | None = None, na_values: Sequence[str] = (),
+               text: Sequence[str] = ()) -> Table:
     """Read a CSV/TSV/Parquet file (``"-"``: standard input) into a :class:`Table`.
 
     Files compressed with gzip, bzip2, xz or zstd are recognised by their first
     bytes. ``sep``: the CSV separator (default: tab for ``.tsv``, else sniffed
     among comma, semicolon, tab and ``|``). ``na_values``: text that marks a
     missing value, besides an empty cell (nothing else is missing by default).
+    ``text``: CSV columns to read as text whatever they hold (a file of all-digit
+    codes keeps "007"); ``read_table(path, text=model.text_columns())`` reads new
+    data as the model's training read its own.
     Files are read as streams: no copy of the whole file is held beside the table.
 
     Raises:
@@ -116,11 +120,14 @@ def read_table(path: str | os.PathLike[str], stdin: IO[bytes] | None = None, *,
         ImportError: pandas (or pyarrow for Parquet, zstandard for .zst) is not installed.
     """
     check_reading(sep, na_values)
+    if isinstance(text, str) or not all(isinstance(name, str) for name in text):
+        raise ConfigError(f"text must be a list of column names, got {text!r}",
+                          params=["text"])
     pd = _pandas()
     opener = open_data(path, stdin)
     with memory_guard(f"read {opener.source}", "a smaller file (fewer rows or columns), or the "
                       "data as Parquet, which stores numbers compactly"):
-        return _read(pd, opener, sep, tuple(na_values))
+        return _read(pd, opener, sep, tuple(na_values), tuple(text))
 
 
 def open_data(path: str | os.PathLike[str], stdin: IO[bytes] | None = None) -> _Opener:
@@ -243,13 +250,14 @@ def _zstandard() -> Any:
     return zstandard
 
 
-def _read(pd: Any, opener: _Opener, sep: str | None, na_values: tuple[str, ...]) -> Table:
+def _read(pd: Any, opener: _Opener, sep: str | None, na_values: tuple[str, ...],
+          text: tuple[str, ...] = ()) -> Table:
     source = opener.source
     sep = data_format(opener, sep)
     if sep is None:
         table = _frame_to_table(_read_parquet(pd, opener, source), source, consume=True)
     else:
-        table = _read_csv(pd, opener, source, sep, na_values)
+        table = _read_csv(pd, opener, source, sep, na_values, text)
     if not table.columns:
         raise DataError(f"{source} has no columns")
     if table.n_rows == 0:
@@ -336,18 +344,31 @@ def _sniff(head: bytes) -> str:
 
 
 def _read_csv(pd: Any, opener: _Opener, source: str, sep: str,
-              na_values: tuple[str, ...]) -> Table:
+              na_values: tuple[str, ...], text: tuple[str, ...] = ()) -> Table:
     """The CSV file as a Table, parsed by pandas in chunks of rows: each chunk is
     written into columns sized for the whole file (the structure check counts the
     rows) and let go, so memory is the table plus one chunk's parse."""
     rows = check_structure(opener, source, sep)
-    columns, mixed = _fill_columns(pd, opener, sep, na_values, {}, rows)
+    named = text_dtype(pd, opener, sep, text)
+    columns, mixed = _fill_columns(pd, opener, sep, na_values, named, rows)
     # A column that is numbers in some chunks and text in others is text, as in a
     # whole-file read, with every value as written ("007", not 7): read it again as text.
     if mixed:
         del columns
-        columns, _ = _fill_columns(pd, opener, sep, na_values, mixed, rows)
+        columns, _ = _fill_columns(pd, opener, sep, na_values, {**named, **mixed}, rows)
     return Table(columns, source)
+
+
+def text_dtype(pd: Any, opener: _Opener, sep: str, text: Sequence[str]) -> dict[Any, type]:
+    """pandas' ``dtype`` that reads the CSV columns named in ``text`` as text: keyed by
+    their labels as the header writes them (read from the file)."""
+    if not text:
+        return {}
+    with opener.errors(), opener.open() as f:
+        header = pd.read_csv(f, sep=sep, encoding="utf-8-sig", skipinitialspace=True,
+                             nrows=0).columns
+    names = set(text)
+    return {label: object for label in header if str(label).strip() in names}
 
 
 #: Rows pandas parses at a time (see _read_csv): a sixteenth of the file, within these
