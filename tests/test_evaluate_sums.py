@@ -100,7 +100,7 @@ def test_regression_sums_equal_the_report_of_the_whole(
 
 
 def test_only_two_classes_keep_a_score_per_row() -> None:
-    """Three classes: counts only; two: the positive score and the label (9 bytes a row)."""
+    """Three classes: counts only; two: the positive class's score (8 bytes a row)."""
     three, two = scores.ClassificationSums(3), scores.ClassificationSums(2)
     rng = np.random.default_rng(0)
     for sums, k in ((three, 3), (two, 2)):
@@ -109,7 +109,9 @@ def test_only_two_classes_keep_a_score_per_row() -> None:
     assert three._ranked is None
     assert two._ranked is not None
     kept = sum(a.nbytes for part in two._ranked for a in part)
-    assert kept == 9 * 1000
+    assert kept == 8 * 1000
+    two.report()  # sorts them, one array for each kind
+    assert sum(a.nbytes for part in two._ranked for a in part) == kept
     assert scores.ClassificationSums(2, ranks=False)._ranked is None
 
 
@@ -154,3 +156,25 @@ def test_evaluate_json_equals_the_report_functions_on_the_whole_arrays(
         assert ("roc_auc" in got) == (case != "3 classes")
         assert ("unknown_rows" in got) == (case == "unknown labels")
     assert_same(got, expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(truth=st.lists(st.booleans(), min_size=2, max_size=80), seed=st.integers(0, 2**31),
+       distinct=st.integers(1, 50), block=st.integers(1, 7))
+def test_ranking_scores_in_blocks_are_scikit_learns(truth: list[bool], seed: int,
+                                                    distinct: int, block: int) -> None:
+    """ROC AUC and average precision from sorted scores, a few positives at a time."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    positive = np.array(truth)
+    score = np.random.default_rng(seed).integers(0, distinct, len(truth)) / distinct
+    old, scores.RANK_BLOCK = scores.RANK_BLOCK, block
+    try:
+        auc, ap = scores.roc_auc(positive, score), scores.average_precision(positive, score)
+    finally:
+        scores.RANK_BLOCK = old
+    if positive.all() or not positive.any():
+        assert math.isnan(auc)
+    else:
+        assert auc == pytest.approx(roc_auc_score(positive, score), abs=1e-12)
+        assert ap == pytest.approx(average_precision_score(positive, score), abs=1e-12)

@@ -294,7 +294,7 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     target = copy.copy(model.target)
     target.name = name  # messages name the column read, which --target may have changed
     # Chunk by chunk, into running sums: memory does not grow with the file (but for
-    # two classes' ROC AUC, which ranks every row's score: 9 bytes a row).
+    # two classes' ROC AUC, which ranks every row's score: 8 bytes a row).
     sums = (scores.ClassificationSums(len(model.classes)) if model.classes is not None
             else scores.RegressionSums())
     source = str(args.data)

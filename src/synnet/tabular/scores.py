@@ -76,17 +76,13 @@ def majority_baseline(y: np.ndarray, k: int) -> float:
     return float(np.bincount(y, minlength=k).max() / len(y)) if len(y) else math.nan
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks of ``values``, ties sharing their mean rank."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    # Each run of equal values gets the mean of the ranks it spans.
-    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
-    ends = np.r_[starts[1:], len(values)]
-    mean_rank = (starts + 1 + ends) / 2.0
-    ranks = np.empty(len(values))
-    ranks[order] = np.repeat(mean_rank, ends - starts)
-    return ranks
+#: Positives scored at a time in the ranking sums: bounds their temporaries.
+RANK_BLOCK = 1 << 16
+
+
+def split_scores(positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The scores of the positives and of the negatives, each sorted ascending."""
+    return np.sort(score[positive]), np.sort(score[~positive])
 
 
 def roc_auc(positive: np.ndarray, score: np.ndarray) -> float:
@@ -94,12 +90,22 @@ def roc_auc(positive: np.ndarray, score: np.ndarray) -> float:
 
     ``positive`` (n,) bool, ``score`` (n,) float; NaN unless both kinds are present.
     """
-    n_pos = int(np.count_nonzero(positive))
-    n_neg = len(positive) - n_pos
-    if n_pos == 0 or n_neg == 0:
+    return roc_auc_sorted(*split_scores(positive, score))
+
+
+def roc_auc_sorted(pos: np.ndarray, neg: np.ndarray) -> float:
+    """:func:`roc_auc` from the sorted scores of the positives and of the negatives:
+    the Mann-Whitney U (negatives below each positive, ties half) over n_pos * n_neg.
+    Exact counts; temporaries of RANK_BLOCK rows, whatever the number of scores."""
+    if not len(pos) or not len(neg):
         return math.nan
-    rank_sum = float(_ranks(score)[positive].sum())  # Mann-Whitney U
-    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+    below = ties = 0
+    for start in range(0, len(pos), RANK_BLOCK):
+        block = pos[start:start + RANK_BLOCK]
+        left = np.searchsorted(neg, block, "left")
+        below += int(left.sum())
+        ties += int((np.searchsorted(neg, block, "right") - left).sum())
+    return (below + 0.5 * ties) / (len(pos) * len(neg))
 
 
 def average_precision(positive: np.ndarray, score: np.ndarray) -> float:
@@ -108,16 +114,23 @@ def average_precision(positive: np.ndarray, score: np.ndarray) -> float:
     The step-wise area under the precision-recall curve (no interpolation), as
     scikit-learn's ``average_precision_score``; NaN when there is no positive.
     """
-    n_pos = int(np.count_nonzero(positive))
-    if n_pos == 0:
+    return average_precision_sorted(*split_scores(positive, score))
+
+
+def average_precision_sorted(pos: np.ndarray, neg: np.ndarray) -> float:
+    """:func:`average_precision` from the sorted scores of the positives and of the
+    negatives: recall rises by 1/n_pos at each positive, and the precision there is
+    that of the threshold at its score (every row scored at least as high)."""
+    n_pos = len(pos)
+    if not n_pos:
         return math.nan
-    order = np.argsort(-score, kind="mergesort")
-    hits, ordered = positive[order], score[order]
-    last = np.r_[np.flatnonzero(ordered[1:] != ordered[:-1]), len(ordered) - 1]
-    true_pos = np.cumsum(hits)[last].astype(np.float64)
-    precision = true_pos / (last + 1)
-    recall = true_pos / n_pos
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    total = 0.0
+    for start in range(0, n_pos, RANK_BLOCK):
+        block = pos[start:start + RANK_BLOCK]
+        hits = n_pos - np.searchsorted(pos, block, "left")  # positives scored >= each
+        misses = len(neg) - np.searchsorted(neg, block, "left")
+        total += float(np.sum(hits / (hits + misses)))
+    return total / n_pos
 
 
 def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
@@ -152,9 +165,10 @@ class ClassificationSums:
     """:func:`classification_report` of rows added a chunk at a time, from running counts.
 
     Memory: a (k, k) confusion matrix; with two classes (and ``ranks``), also each
-    row's positive-class score and label (9 bytes a row), since ROC AUC and average
-    precision rank every score. Rows whose true class is unknown (index -1) count
-    as wrong in :meth:`report`'s ``accuracy`` and ``majority_baseline``.
+    row's positive-class score (8 bytes a row, kept apart for positive and negative
+    rows), since ROC AUC and average precision rank every score. Rows whose true
+    class is unknown (index -1) count as wrong in :meth:`report`'s ``accuracy`` and
+    ``majority_baseline``.
     """
 
     def __init__(self, k: int, ranks: bool = True) -> None:
@@ -162,6 +176,7 @@ class ClassificationSums:
         self.confusion = np.zeros((k, k), dtype=np.int64)
         self.log_sum = 0.0  # of log p(true class), clipped as log_loss clips
         self.unknown = 0
+        # two classes: the scores of the positive rows and of the negative ones
         self._ranked: tuple[list[np.ndarray], list[np.ndarray]] | None = \
             ([], []) if ranks and k == 2 else None
 
@@ -186,8 +201,9 @@ class ClassificationSums:
         with np.errstate(under="ignore"):
             self.log_sum += float(np.sum(np.log(np.clip(picked, EPS, 1.0))))
         if self._ranked is not None:
-            self._ranked[0].append(y == 1)
-            self._ranked[1].append(np.array(proba[:, 1], dtype=np.float64))  # a copy
+            positive = y == 1
+            self._ranked[0].append(proba[positive, 1].astype(np.float64))  # copies
+            self._ranked[1].append(proba[~positive, 1].astype(np.float64))
 
     def report(self) -> dict[str, Any]:
         """:func:`classification_report` of the known rows; with unknown rows, ``rows``,
@@ -200,9 +216,13 @@ class ClassificationSums:
             "majority_baseline": int(support.max()) / n if n else math.nan,
             "log_loss": -self.log_sum / n if n else math.nan}
         if self._ranked is not None:
-            positive, score = (np.concatenate(part) for part in self._ranked)
-            report.update(roc_auc=roc_auc(positive, score),
-                          average_precision=average_precision(positive, score))
+            for part in self._ranked:  # one sorted array each, in place of the chunks'
+                whole = np.concatenate(part) if part else np.empty(0)
+                whole.sort()
+                part[:] = [whole]
+            pos, neg = (part[0] for part in self._ranked)
+            report.update(roc_auc=roc_auc_sorted(pos, neg),
+                          average_precision=average_precision_sorted(pos, neg))
         report.update(per_class=per_class(self.confusion),
                       confusion_matrix=self.confusion.tolist())
         if self.unknown:
