@@ -27,11 +27,14 @@ def accuracy(y: np.ndarray, pred: np.ndarray) -> float:
 
 def log_loss(y: np.ndarray, proba: np.ndarray) -> float:
     """Mean of -log p(true class), probabilities clipped to [1e-15, 1]."""
-    if not len(y):
-        return math.nan
+    return -log_likelihood(y, proba) / len(y) if len(y) else math.nan
+
+
+def log_likelihood(y: np.ndarray, proba: np.ndarray) -> float:
+    """Sum of log p(true class), probabilities clipped to [1e-15, 1]."""
     picked = proba[np.arange(len(y)), y]
     with np.errstate(under="ignore"):
-        return float(-np.mean(np.log(np.clip(picked, EPS, 1.0))))
+        return float(np.sum(np.log(np.clip(picked, EPS, 1.0))))
 
 
 def confusion_matrix(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
@@ -82,6 +85,7 @@ RANK_BLOCK = 1 << 16
 
 def split_scores(positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The scores of the positives and of the negatives, each sorted ascending."""
+    positive = np.asarray(positive, dtype=bool)
     return np.sort(score[positive]), np.sort(score[~positive])
 
 
@@ -197,9 +201,7 @@ class ClassificationSums:
             self.unknown += len(y) - int(np.count_nonzero(known))
             y, proba = y[known], proba[known]
         self.confusion += confusion_matrix(y, np.argmax(proba, axis=1), self.k)
-        picked = proba[np.arange(len(y)), y]
-        with np.errstate(under="ignore"):
-            self.log_sum += float(np.sum(np.log(np.clip(picked, EPS, 1.0))))
+        self.log_sum += log_likelihood(y, proba)
         if self._ranked is not None:
             positive = y == 1
             self._ranked[0].append(proba[positive, 1].astype(np.float64))  # copies
