@@ -194,22 +194,59 @@ def test_killed_streaming_run_resumes_to_identical_weights(tmp_path: Path) -> No
     _assert_identical(tmp_path / "ref.npz", tmp_path / "b.npz")
 
 
-@settings(max_examples=40, deadline=None)
-@given(sizes=st.lists(st.integers(0, 9), min_size=1, max_size=5), weighted=st.booleans(),
-       seed=st.integers(0, 2**16))
-def test_the_shuffle_buffer_gathers_rows_as_a_concatenation_would(sizes: list[int],
-                                                                  weighted: bool,
-                                                                  seed: int) -> None:
-    from synnet.data.source import _concat, _gather, _take
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(0, 30), min_size=1, max_size=8), size=st.integers(1, 40),
+       weighted=st.booleans(), seed=st.integers(0, 2**16))
+def test_the_shuffle_buffer_hands_out_every_row_once_whole(sizes: list[int], size: int,
+                                                           weighted: bool, seed: int) -> None:
+    """Blocks of any sizes and dtypes (float32 then float64 rows, int labels): every row
+    goes out once, whole (X, y and w of one row together), in the widest dtype; the
+    same generator state gives the same order; a row goes out within ``size`` pieces."""
+    from synnet.data.source import _shuffle_buffer
 
-    rng = np.random.default_rng(seed)
-    dtypes = [np.float32, np.float64]
-    chunks = [(rng.normal(size=(n, 3)).astype(dtypes[k % 2]), rng.integers(0, 5, (n, 2)),
-               rng.random(n) if weighted else None) for k, n in enumerate(sizes)]
-    idx = rng.permutation(sum(sizes))
-    want, got = _take(_concat(chunks), idx), _gather(chunks, idx)
-    for a, b in zip(want, got):
-        assert (a is None) == (b is None)
-        if a is not None:
-            assert a.dtype == b.dtype and a.shape == b.shape
-            assert np.array_equal(a, b)
+    n = sum(sizes)
+    ids = np.arange(n)
+    blocks, at = [], 0
+    for k, m in enumerate(sizes):
+        rows = ids[at:at + m]
+        X = np.stack([rows, -rows], axis=1).astype([np.float32, np.float64][k % 2])
+        blocks.append((X, rows.copy(), rows * 0.5 if weighted else None))
+        at += m
+    out = list(_shuffle_buffer(iter(blocks), size, np.random.default_rng(seed)))
+    again = list(_shuffle_buffer(iter(blocks), size, np.random.default_rng(seed)))
+    X = np.concatenate([o[0] for o in out]) if out else np.zeros((0, 2))
+    y = np.concatenate([o[1] for o in out]) if out else np.zeros(0, dtype=int)
+    assert np.array_equal(np.sort(y), ids)
+    assert np.array_equal(X[:, 0], y) and np.array_equal(X[:, 1], -y)
+    if out and len(sizes) > 1 and any(sizes[1::2]):
+        assert X.dtype == np.float64
+    if weighted and out:
+        assert np.array_equal(np.concatenate([o[2] for o in out]), y * 0.5)
+    else:
+        assert all(o[2] is None for o in out)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(out, again))
+    assert len(out) == len(again)
+
+
+def test_the_shuffle_buffer_mixes_rows_across_blocks() -> None:
+    """A row can go out long after it came in, and rows of one block spread out."""
+    from synnet.data.source import _shuffle_buffer
+
+    blocks = [(np.arange(k, k + 100)[:, None] * 1.0, np.arange(k, k + 100), None)
+              for k in range(0, 10_000, 100)]
+    y = np.concatenate([o[1] for o in _shuffle_buffer(iter(blocks), 1000,
+                                                      np.random.default_rng(0))])
+    moved = np.abs(np.arange(len(y)) - y)
+    assert np.array_equal(np.sort(y), np.arange(10_000))
+    assert 200 < np.median(moved) < 2000  # mixed over about the buffer's size, not more
+    first_block = np.flatnonzero(y < 100)
+    assert first_block.max() - first_block.min() > 1000
+
+
+def test_the_shuffle_buffer_refuses_weights_in_some_blocks_only() -> None:
+    from synnet.data.source import _shuffle_buffer
+
+    blocks = [(np.ones((50, 1)), np.zeros(50), np.ones(50)), (np.ones((50, 1)), np.zeros(50),
+                                                              None)]
+    with pytest.raises(DataError, match="sample weights"):
+        list(_shuffle_buffer(iter(blocks), 40, np.random.default_rng(0)))

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from synnet import Network
 from synnet.cli import main
@@ -73,7 +75,7 @@ def test_expand_into_a_strided_buffer() -> None:
     rows = pre.encode(data)
     rows.codes[5, 1] = -1  # unseen: no one in that block
     out = np.full((40, 2 * pre.n_outputs), 9.0)[:, ::2]
-    expand_into(out, rows.dense, rows.dense_at, rows.codes, rows.code_at)
+    expand_into(out, rows.dense, rows.runs, rows.codes, rows.code_at)
     assert np.array_equal(out, rows.toarray())
     assert out[5].sum() == rows.toarray()[5].sum() and np.isin(out, [0, 1]).sum() > 0
 
@@ -258,3 +260,38 @@ def test_cli_trains_many_categories_without_the_whole_matrix(
     assert isinstance(seen[0], EncodedRows) and seen[0].shape[1] > 1000
     assert main(["predict", str(out), str(path), "-o", str(tmp_path / "p.csv")]) == 0
     capsys.readouterr()
+
+
+@settings(max_examples=60, deadline=None)
+@given(kinds=st.lists(st.sampled_from(["dense", "onehot"]), min_size=1, max_size=12),
+       seed=st.integers(0, 2**16))
+def test_expand_into_any_layout_equals_indexing_column_by_column(kinds: list[str],
+                                                                  seed: int) -> None:
+    """Dense and one-hot columns interleaved in any order: the runs write what indexing
+    each column does."""
+    from synnet.tabular.encoded import column_runs, expand_into
+    rng = np.random.default_rng(seed)
+    dense_at = np.array([j for j, k in enumerate(kinds) if k == "dense"], dtype=np.intp)
+    code_at_list: list[int] = []
+    widths: list[int] = []  # each run of one-hot columns is one categorical block
+    for j, kind in enumerate(kinds):
+        if kind == "onehot":
+            if j and kinds[j - 1] == "onehot":
+                widths[-1] += 1
+            else:
+                code_at_list.append(j)
+                widths.append(1)
+    code_at = np.array(code_at_list, dtype=np.intp)
+    k = 6
+    dense = rng.normal(size=(k, len(dense_at)))
+    codes = np.stack([rng.integers(-1, w, k) for w in widths], axis=1) if widths else \
+        np.zeros((k, 0), dtype=np.int64)
+    want = np.zeros((k, len(kinds)))
+    want[:, dense_at] = dense
+    for j, a in enumerate(code_at):
+        for i in range(k):
+            if codes[i, j] >= 0:
+                want[i, a + codes[i, j]] = 1
+    out = np.full((k, len(kinds)), 7.0)
+    expand_into(out, dense, column_runs(dense_at, len(kinds)), codes, code_at)
+    assert np.array_equal(out, want)

@@ -308,7 +308,7 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         pred, proba = model.predict_with_proba(_model_input(model, table), first_row=start + 1)
         if isinstance(sums, scores.ClassificationSums):
             assert proba is not None
-            sums.add(target.encode(raw, first_row=start + 1)[0], proba)
+            sums.add(target.encode(raw, start + 1, table.coded.get(name))[0], proba)
         else:
             sums.add(target.values(raw, start + 1, context="evaluate"),
                      np.asarray(pred, dtype=np.float64))

@@ -218,9 +218,9 @@ class _Prepare:
                     np.empty(0))
         part = table.take(rows) if len(rows) < table.n_rows else table
         X = self.pre.transform(part.columns, first_row=start + 1, warn_unknown=False,
-                               dtype=self.dtype)
+                               dtype=self.dtype, coded=part.coded)
         raw = part.columns[self.name]
-        y = _targets(self.target, raw, self.task)
+        y = _targets(self.target, part, self.name, self.task)
         truth = y if self.task == "classification" else self.target.values(raw)
         return X, y.astype(self.y_dtype, copy=False), truth
 

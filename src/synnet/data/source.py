@@ -8,9 +8,9 @@ shuffled:
 
 - the order of the blocks is shuffled each epoch where the source can read
   blocks in any order (Parquet); a CSV file or an iterable is read in order;
-- rows are shuffled inside a buffer of ``shuffle_buffer`` rows: it is filled,
-  shuffled, and its first half is handed out while the rest stays to mix with
-  the next blocks. A bigger buffer mixes better (a row can move up to about
+- rows are shuffled inside a buffer of ``shuffle_buffer`` rows: once it is
+  full, each arriving row takes the place of a row drawn at random from it,
+  which goes out. A bigger buffer mixes better (a row can move up to about
   ``shuffle_buffer`` rows away from where the file has it) but holds that many
   rows in memory; with a buffer as large as the dataset it is a full shuffle.
 
@@ -220,11 +220,12 @@ def _minibatches(source: Source, batch_size: int, rng: Rng | None) -> Iterator[C
     order = None
     if rng is not None and source.n_blocks is not None:
         order = [int(i) for i in rng.permutation(source.n_blocks)]  # drawn before reading
-    blocks: Iterator[Chunk] = (block for _, block in
-                               read_ahead(source.read(order), source.read_ahead))
+    blocks: Iterator[Chunk] = (block for _, block in source.read(order))
     if rng is not None:
         blocks = _shuffle_buffer(blocks, source.shuffle_buffer, rng)
-    return _rebatch(blocks, batch_size)
+    # The reading thread mixes the rows too: the training thread only trains. ``rng``
+    # is the epoch's own generator, drawn from by nothing else, so the order is the same.
+    return _rebatch(read_ahead(blocks, source.read_ahead), batch_size)
 
 
 def _rebatch(blocks: Iterable[Chunk], batch_size: int) -> Iterator[Chunk]:
@@ -253,19 +254,84 @@ def _rebatch(blocks: Iterable[Chunk], batch_size: int) -> Iterator[Chunk]:
 
 
 def _shuffle_buffer(blocks: Iterable[Chunk], size: int, rng: Rng) -> Iterator[Chunk]:
-    """Rows mixed in a buffer of ``size`` rows: fill, shuffle, hand out half, refill."""
-    buffer: list[Chunk] = []
+    """Rows mixed in a buffer of ``size`` rows.
+
+    The buffer fills with the first rows; then each arriving piece of rows takes
+    the places of as many rows drawn at random from the buffer, which go out in
+    the order drawn; at the end the rows left go out shuffled. Each row is
+    copied in once and out once.
+    """
+    buffer: list[np.ndarray] = []  # X, y[, w]: the first ``held`` rows are in use
     held = 0
-    for block in blocks:
-        buffer.append(block)
-        held += int(np.shape(block[0])[0])
-        if held >= size:
-            mixed = _gather(buffer, rng.permutation(held))
-            out = held - size // 2
-            yield _rows(mixed, 0, out)
-            buffer, held = [_rows(mixed, out, held)], held - out
+    weighted = None
+    for piece in _pieces(blocks, max(1, size // 16)):
+        if weighted is None:
+            weighted = piece[2] is not None
+        elif weighted != (piece[2] is not None):
+            raise _mixed_weights()
+        n = int(np.shape(piece[0])[0])
+        if held < size:  # filling
+            take = min(size - held, n)
+            buffer = _stored(buffer, held, _rows(piece, 0, take), size)
+            held += take
+            piece, n = _rows(piece, take, n), n - take
+        for start in range(0, n, size):
+            part = _rows(piece, start, min(start + size, n))
+            slots = rng.choice(size, int(np.shape(part[0])[0]), replace=False)
+            yield _take(_chunk_of(buffer), slots)
+            buffer = _widened(buffer, part, size, held)
+            for array, new in zip(buffer, part):
+                array[slots] = new
     if held:
-        yield _gather(buffer, rng.permutation(held))
+        yield _take(_chunk_of([a[:held] for a in buffer]), rng.permutation(held))
+
+
+def _pieces(blocks: Iterable[Chunk], minimum: int) -> Iterator[Chunk]:
+    """``blocks`` joined until each piece has at least ``minimum`` rows (the last may have
+    fewer): the buffer then mixes a few large pieces, not many tiny blocks."""
+    staged: list[Chunk] = []
+    n = 0
+    for block in blocks:
+        staged.append(block)
+        n += int(np.shape(block[0])[0])
+        if n >= minimum:
+            yield _concat(staged)
+            staged, n = [], 0
+    if staged:
+        yield _concat(staged)
+
+
+def _stored(buffer: list[np.ndarray], held: int, rows: Chunk, size: int) -> list[np.ndarray]:
+    """``buffer`` with ``rows`` written after its first ``held`` rows; grown (four times,
+    up to ``size`` rows: few copies, and no full-size buffer for a small dataset)."""
+    if not buffer:
+        buffer = [np.empty((0, *np.shape(a)[1:]), dtype=np.asarray(a).dtype)
+                  for a in rows if a is not None]
+    n = held + int(np.shape(rows[0])[0])
+    buffer = _widened(buffer, rows, max(n, min(size, 4 * max(len(buffer[0]), n))), held)
+    for array, new in zip(buffer, rows):
+        array[held:n] = new
+    return buffer
+
+
+def _widened(buffer: list[np.ndarray], rows: Chunk, capacity: int,
+             held: int) -> list[np.ndarray]:
+    """``buffer``'s arrays with room for ``capacity`` rows, in dtypes that hold ``rows``'
+    values too (an int buffer meeting float labels becomes float); the first ``held``
+    rows are kept. The arrays are new only where they must be."""
+    out = []
+    for array, new in zip(buffer, rows):
+        kind = np.result_type(array, np.asarray(new))
+        if len(array) < capacity or kind != array.dtype:
+            grown = np.empty((max(capacity, len(array)), *array.shape[1:]), dtype=kind)
+            grown[:held] = array[:held]
+            array = grown
+        out.append(array)
+    return out
+
+
+def _chunk_of(arrays: list[np.ndarray]) -> Chunk:
+    return arrays[0], arrays[1], arrays[2] if len(arrays) == 3 else None
 
 
 def _rows(chunk: Chunk, start: int, stop: int) -> Chunk:
@@ -274,32 +340,19 @@ def _rows(chunk: Chunk, start: int, stop: int) -> Chunk:
 
 
 def _take(chunk: Chunk, idx: np.ndarray) -> Chunk:
-    X, y, w = chunk
-    return np.asarray(X)[idx], np.asarray(y)[idx], None if w is None else np.asarray(w)[idx]
-
-
-def _gather(chunks: list[Chunk], idx: np.ndarray) -> Chunk:
-    """``_take(_concat(chunks), idx)`` without the concatenation's copy of the buffer."""
-    if len(chunks) == 1:
-        return _take(chunks[0], idx)
-    _check_weights(chunks)
-    ends = np.cumsum([int(np.shape(c[0])[0]) for c in chunks])
-    owner = np.searchsorted(ends, idx, side="right")
-    out = []
-    for part in range(3 if chunks[0][2] is not None else 2):
-        arrays = [np.asarray(c[part]) for c in chunks]
-        whole = np.empty((len(idx), *arrays[0].shape[1:]), dtype=np.result_type(*arrays))
-        for b, a in enumerate(arrays):
-            at = np.flatnonzero(owner == b)
-            whole[at] = a[idx[at] - (ends[b] - len(a))]
-        out.append(whole)
-    return out[0], out[1], out[2] if len(out) == 3 else None
+    X, y, w = chunk  # np.take: faster than indexing for rows (2.3 against 3.7 ms, 16k x 69)
+    return (np.take(X, idx, axis=0), np.take(y, idx, axis=0),
+            None if w is None else np.take(w, idx, axis=0))
 
 
 def _check_weights(chunks: list[Chunk]) -> None:
     if any((c[2] is None) != (chunks[0][2] is None) for c in chunks):
-        raise DataError("some blocks have sample weights and some do not; give weights for "
-                        "every block or for none")
+        raise _mixed_weights()
+
+
+def _mixed_weights() -> DataError:
+    return DataError("some blocks have sample weights and some do not; give weights for "
+                     "every block or for none")
 
 
 def _concat(chunks: list[Chunk]) -> Chunk:

@@ -21,17 +21,44 @@ import numpy as np
 EXPAND_CELLS = 1 << 22
 
 
-def expand_into(out: np.ndarray, dense: np.ndarray, dense_at: np.ndarray,
-                codes: np.ndarray, code_at: np.ndarray) -> np.ndarray:
-    """Write rows into ``out`` (k, n_outputs): ``dense`` (k, d) to the columns ``dense_at``
-    (d,), and a 1 at column ``code_at[j] + codes[:, j]`` for each categorical column j of
-    ``codes`` (k, m); a negative code (a category unseen in training) writes nothing.
+#: The output columns of a layout in runs: (dense runs, one-hot runs); a dense run is
+#: (first column, stop, its first column in the dense part), a one-hot run (first, stop).
+Runs = tuple[list[tuple[int, int, int]], list[tuple[int, int]]]
+
+
+def column_runs(dense_at: np.ndarray, n_outputs: int) -> Runs:
+    """The columns ``dense_at`` (d,) of an (n, ``n_outputs``) matrix, and the others,
+    as runs of consecutive columns: rows are then written a slice at a time."""
+    dense: list[tuple[int, int, int]] = []
+    for j, at in enumerate(int(a) for a in dense_at):
+        if dense and dense[-1][1] == at:
+            first, _, src = dense[-1]
+            dense[-1] = (first, at + 1, src)
+        else:
+            dense.append((at, at + 1, j))
+    gaps: list[tuple[int, int]] = []
+    at = 0
+    for first, stop, _ in [*dense, (n_outputs, n_outputs, 0)]:
+        if first > at:
+            gaps.append((at, first))
+        at = stop
+    return dense, gaps
+
+
+def expand_into(out: np.ndarray, dense: np.ndarray, runs: Runs, codes: np.ndarray,
+                code_at: np.ndarray) -> np.ndarray:
+    """Write rows into ``out`` (k, n_outputs): ``dense`` (k, d) to its columns, given as
+    ``runs`` (see :func:`column_runs`), and a 1 at column ``code_at[j] + codes[:, j]`` for
+    each categorical column j of ``codes`` (k, m); a negative code (a category unseen in
+    training) writes nothing.
 
     ``out`` may hold anything before: every cell is written.
     """
-    out[...] = 0
-    if len(dense_at):
-        out[:, dense_at] = dense
+    dense_runs, gaps = runs
+    for first, stop in gaps:  # slices, not fancy indexing: no index arrays, fewer passes
+        out[:, first:stop] = 0
+    for first, stop, src in dense_runs:
+        out[:, first:stop] = dense[:, src:src + stop - first]
     if codes.size:
         k, width = out.shape
         # Flat positions of the ones (cheaper than 2-D fancy indexing on small batches).
@@ -71,6 +98,7 @@ class EncodedRows:
                  code_at: np.ndarray, n_outputs: int) -> None:
         self.dense, self.codes = dense, codes
         self.dense_at, self.code_at = dense_at, code_at
+        self.runs = column_runs(dense_at, n_outputs)
         self.shape = (len(dense), n_outputs)
         self.dtype = dense.dtype
 
@@ -106,13 +134,13 @@ class EncodedRows:
         idx = np.asarray(indices)
         if out is None:
             out = np.empty((len(idx), self.shape[1]), dtype=self.dtype)
-        return expand_into(out, self.dense.take(idx, axis=0, mode=mode), self.dense_at,
+        return expand_into(out, self.dense.take(idx, axis=0, mode=mode), self.runs,
                            self.codes.take(idx, axis=0, mode=mode), self.code_at)
 
     def toarray(self) -> np.ndarray:
         """The whole (n, n_outputs) matrix (rows x outputs of memory)."""
         out = np.empty(self.shape, dtype=self.dtype)
-        return expand_into(out, self.dense, self.dense_at, self.codes, self.code_at)
+        return expand_into(out, self.dense, self.runs, self.codes, self.code_at)
 
     @property
     def T(self) -> np.ndarray:  # ndarray's name: what Dense.backward asks for
@@ -135,7 +163,7 @@ class EncodedRows:
         buf = np.empty((step, self.shape[1]), dtype=self.dtype)
         for start in range(0, n, step):
             block = self[start:start + step]
-            rows = expand_into(buf[:len(block)], block.dense, self.dense_at, block.codes,
+            rows = expand_into(buf[:len(block)], block.dense, self.runs, block.codes,
                                self.code_at)
             np.dot(rows, W, out=out[start:start + len(block)])
         return out

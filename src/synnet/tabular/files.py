@@ -59,10 +59,14 @@ class Table:
     Attributes:
         columns: name -> 1-D array (see the module docstring for the types).
         source: where the table came from, for messages ("iris.csv", "<stdin>").
+        coded: for some text columns (those read from Arrow dictionaries), the same
+            values as codes into their distinct labels (see :data:`Coded`): code
+            that handles each distinct value once, not each row, uses them.
     """
 
     columns: dict[str, np.ndarray]
     source: str = "<data>"
+    coded: dict[str, Coded] = field(default_factory=dict)
     n_rows: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -77,7 +81,13 @@ class Table:
 
     def take(self, rows: np.ndarray) -> Table:
         """The given rows (an index array) of every column."""
-        return Table({k: v[rows] for k, v in self.columns.items()}, self.source)
+        return Table({k: v[rows] for k, v in self.columns.items()}, self.source,
+                     {k: (codes[rows], labels) for k, (codes, labels) in self.coded.items()})
+
+
+#: A text column as (codes (n,) intp, labels (k,) object): the column is
+#: ``labels[codes]``, so code -1 is the last label (None: a missing value, in Arrow's).
+Coded = tuple[np.ndarray, np.ndarray]
 
 
 def is_parquet(path: str | os.PathLike[str], head: bytes = b"") -> bool:

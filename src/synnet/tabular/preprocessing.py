@@ -20,6 +20,7 @@ import numbers
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,8 @@ from synnet.tabular.columns import (
     rows_text,
     text_values,
 )
-from synnet.tabular.encoded import EncodedRows, expand_into
+from synnet.tabular.encoded import EncodedRows, column_runs, expand_into
+from synnet.tabular.files import Coded
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -355,20 +357,26 @@ class Preprocessor:
         return [name for name in self.input_names if name not in have]
 
     def transform(self, data: Mapping[str, Any], first_row: int = 1,
-                  warn_unknown: bool = True, dtype: Any = np.float64) -> np.ndarray:
+                  warn_unknown: bool = True, dtype: Any = np.float64, *,
+                  coded: Mapping[str, Coded] | None = None) -> np.ndarray:
         """Columns -> (n, n_outputs) features of ``dtype``, exactly as fitted.
 
         Unknown categories become all-zero rows in their block (with an
         :class:`UnknownCategoryWarning` when ``warn_unknown``); missing values
         are filled when the preprocessor imputes, else an error. Built block
         by block (see :meth:`transform_blocks`): no temporary of the full size.
+        ``coded``: text columns of ``data`` also given as codes into their labels
+        (a :class:`~synnet.tabular.files.Table`'s ``coded``): their categories are
+        looked up once per label, not once per row; the result is the same.
         """
-        cols, n = self._checked(data, first_row)
+        coded = dict(coded or {})
+        cols, n = self._checked(data, first_row, coded)
         out = np.empty((n, self.n_outputs), dtype=dtype)
         dense_at, code_at = self.layout
+        runs = column_runs(dense_at, self.n_outputs)
         for start, dense, codes in self._blocks(cols, n, first_row, warn_unknown, out.dtype,
-                                                self.chunk_rows):
-            expand_into(out[start:start + len(dense)], dense, dense_at, codes, code_at)
+                                                self.chunk_rows, coded):
+            expand_into(out[start:start + len(dense)], dense, runs, codes, code_at)
         return out
 
     def transform_blocks(self, data: Mapping[str, Any], first_row: int = 1,
@@ -381,9 +389,10 @@ class Preprocessor:
         """
         cols, n = self._checked(data, first_row)
         dense_at, code_at = self.layout
+        runs = column_runs(dense_at, self.n_outputs)
         dtype = np.dtype(dtype)
         return (expand_into(np.empty((len(dense), self.n_outputs), dtype=dtype), dense,
-                            dense_at, codes, code_at)
+                            runs, codes, code_at)
                 for _, dense, codes in self._blocks(cols, n, first_row, warn_unknown, dtype,
                                                     self.chunk_rows))
 
@@ -419,9 +428,11 @@ class Preprocessor:
             j += width
         return np.array(dense_at, dtype=np.intp), np.array(code_at, dtype=np.intp)
 
-    def _checked(self, data: Mapping[str, Any],
-                 first_row: int) -> tuple[dict[str, np.ndarray], int]:
-        """The input columns and their length, after the checks that need every row."""
+    def _checked(self, data: Mapping[str, Any], first_row: int,
+                 coded: dict[str, Coded] | None = None) -> tuple[dict[str, np.ndarray], int]:
+        """The input columns and their length, after the checks that need every row.
+
+        ``coded`` loses its entries that are not input columns of ours."""
         if not self.columns:
             raise ConfigError("this Preprocessor is not fitted yet; call fit first")
         absent = self.missing_columns(data.keys())
@@ -431,10 +442,13 @@ class Preprocessor:
                 f"that the model was trained on; the data has {names_text(list(data))}")
         cols = {c["name"]: as_column(data[c["name"]], c["name"]) for c in self.columns}
         n = common_length(cols)
+        if coded is not None:
+            for name in [k for k in coded if k not in cols or len(coded[k][0]) != n]:
+                del coded[name]
         missing = {}
         for c in self.columns:
             if "fill" not in c:
-                rows = np.flatnonzero(missing_mask(cols[c["name"]]))
+                rows = np.flatnonzero(_missing(cols[c["name"]], (coded or {}).get(c["name"])))
                 if len(rows):
                     missing[c["name"]] = rows
         if missing:
@@ -442,14 +456,17 @@ class Preprocessor:
         return cols, n
 
     def _blocks(self, cols: dict[str, np.ndarray], n: int, first_row: int, warn_unknown: bool,
-                dtype: np.dtype[Any], step: int,
+                dtype: np.dtype[Any], step: int, coded: dict[str, Coded] | None = None,
                 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(first row, dense outputs, category codes) per block of ``step`` rows."""
         unknown: dict[str, tuple[set[str], list[np.ndarray]]] = {}
         with np.errstate(under="ignore"):
             for start in range(0, n, step):
                 rows = {name: col[start:start + step] for name, col in cols.items()}
-                yield start, *self._block(rows, first_row + start, dtype, unknown, start)
+                codes = {name: (c[start:start + step], labels)
+                         for name, (c, labels) in (coded or {}).items()}
+                yield start, *self._block(rows, first_row + start, dtype, unknown, start,
+                                          codes)
         if warn_unknown:
             for name, (unseen, where) in unknown.items():
                 shown = ", ".join(map(repr, sorted(unseen)[:MAX_LISTED]))
@@ -460,7 +477,7 @@ class Preprocessor:
 
     def _block(self, cols: dict[str, np.ndarray], first_row: int, dtype: np.dtype[Any],
                unknown: dict[str, tuple[set[str], list[np.ndarray]]],
-               offset: int) -> tuple[np.ndarray, np.ndarray]:
+               offset: int, coded: dict[str, Coded]) -> tuple[np.ndarray, np.ndarray]:
         """One block of rows, encoded: (k, numeric and date outputs) standardized values
         of ``dtype``, and (k, categorical columns) int32 codes within each column's block
         (-1 for a category unseen in training, which is added to ``unknown``)."""
@@ -472,6 +489,10 @@ class Preprocessor:
         for c in self.columns:
             name, width = c["name"], _width(c)
             column = cols[name]
+            if c["kind"] == CATEGORICAL and name in coded:
+                codes[:, m] = self._coded_categories(c, *coded[name], unknown, offset)
+                m += 1
+                continue
             # _checked has found no missing value in a column without a fill: no second scan
             mask = missing_mask(column) if "fill" in c else np.zeros(n, dtype=bool)
             if c["kind"] == NUMERIC:
@@ -491,7 +512,8 @@ class Preprocessor:
                 if mask.any():
                     text[mask] = c["fill"]
                 index = self._category_codes(c)
-                codes[:, m] = np.fromiter((index.get(t, -1) for t in text), dtype=np.intp,
+                # map over dict.get: a C loop, no Python frame per row
+                codes[:, m] = np.fromiter(map(index.get, text, repeat(-1)), dtype=np.intp,
                                           count=n)
                 known = codes[:, m] >= 0
                 if not known.all():
@@ -500,6 +522,24 @@ class Preprocessor:
                     where.append(np.flatnonzero(~known) + offset)
                 m += 1
         return dense, codes
+
+    def _coded_categories(self, spec: dict[str, Any], codes: np.ndarray, labels: np.ndarray,
+                          unknown: dict[str, tuple[set[str], list[np.ndarray]]],
+                          offset: int) -> np.ndarray:
+        """The category codes of a column given as (codes, labels): each label is looked
+        up once, as the rows would be; (k,) codes within the column's block."""
+        text = text_values(labels)
+        if "fill" in spec:
+            text[missing_mask(labels)] = spec["fill"]
+        index = self._category_codes(spec)
+        found = np.fromiter(map(index.get, text, repeat(-1)), dtype=np.intp,
+                            count=len(text))[codes]
+        if (found < 0).any():
+            unseen, where = unknown.setdefault(spec["name"], (set(), []))
+            rows = np.flatnonzero(found < 0)
+            unseen.update(text[np.unique(codes[rows])].tolist())
+            where.append(rows + offset)
+        return found
 
     def _category_codes(self, spec: dict[str, Any]) -> dict[str, int]:
         """category -> its output within the column's block (infrequent ones share the last)."""
@@ -556,6 +596,14 @@ class Preprocessor:
     def __repr__(self) -> str:
         kinds = ", ".join(f"{c['name']}:{c['kind'][:3]}" for c in self.columns)
         return f"Preprocessor(impute={self.impute!r}, columns=[{kinds}])"
+
+
+def _missing(column: np.ndarray, coded: Coded | None) -> np.ndarray:
+    """:func:`missing_mask` of ``column``; from its labels when it is also given as codes."""
+    if coded is None:
+        return missing_mask(column)
+    codes, labels = coded
+    return missing_mask(labels)[codes]
 
 
 def _width(spec: dict[str, Any]) -> int:

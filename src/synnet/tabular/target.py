@@ -28,6 +28,7 @@ from synnet.tabular.columns import (
     rows_text,
     text_values,
 )
+from synnet.tabular.files import Coded
 
 TASKS = ("classification", "regression")
 
@@ -165,12 +166,24 @@ class TargetEncoder:
         assert self.classes is not None
         return 1 if len(self.classes) == 2 else len(self.classes)
 
-    def encode(self, values: Any, first_row: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, values: Any, first_row: int = 1,
+               coded: Coded | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Targets as the network learns them, and a mask of rows whose label is known.
 
         Classification: class indices (n,) int; unknown labels get index -1 and
         ``known`` False. Regression: (n,) or (n, k) standardized floats.
+        ``coded``: ``values`` also as (codes, labels) (a Table's ``coded``): each
+        label is then encoded once, not each row; the result is the same.
         """
+        if coded is not None and self.task == "classification":
+            codes, labels = coded
+            present = ~missing_mask(labels)
+            if len(codes) and present[codes].all():  # else the rows' path says which lack one
+                table = np.full(len(labels), -1, dtype=np.intp)
+                if present.any():
+                    table[present] = self.encode(labels[present])[0]
+                indices = table[codes]
+                return indices, indices >= 0
         col = self._check(values, first_row)
         if self.task == "classification":
             assert self.classes is not None

@@ -23,9 +23,10 @@ import numpy as np
 from synnet.core.callback import Callback
 from synnet.data import IterableSource
 from synnet.data.heap import return_freed_memory
+from synnet.data.source import read_ahead
 from synnet.errors import ConfigError, DataError, DivergenceError
 from synnet.tabular import scores as metrics
-from synnet.tabular.chunks import read_chunks
+from synnet.tabular.chunks import Select, read_chunks
 from synnet.tabular.files import Table
 from synnet.tabular.model import Model
 from synnet.tabular.preprocessing import Preprocessor
@@ -85,18 +86,16 @@ class Split:
             np.ones(len(ids), dtype=bool)
 
 
-def _part(read: Callable[[str], Iterator[tuple[int, Table]]], path: str, fraction: float,
+def _part(read: Callable[..., Iterator[tuple[int, Table]]], path: str, fraction: float,
           seed: int, valid: bool) -> Iterator[Table]:
     """The training (or validation) rows of ``path``, chunk by chunk."""
-    for start, table in read(path):
-        if not fraction:
-            if not valid:
-                yield table
-            continue
-        held = valid_rows(np.arange(start, start + table.n_rows), fraction, seed)
-        rows = np.flatnonzero(held if valid else ~held)
-        if len(rows):
-            yield table.take(rows)
+    if not fraction:
+        return iter(()) if valid else (table for _, table in read(path))
+
+    def select(start: int, n: int) -> np.ndarray:
+        held = valid_rows(np.arange(start, start + n), fraction, seed)
+        return np.flatnonzero(held if valid else ~held)
+    return (table for _, table in read(path, select=select))
 
 
 def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = (),
@@ -113,8 +112,9 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
     # throughout, as a whole-file read has them (found by the statistics pass).
     text: list[str] = []
 
-    def read(file: str) -> Iterator[tuple[int, Table]]:
-        return read_chunks(file, TRAIN_CHUNK_ROWS, sep, na_values=na_values, text=text)
+    def read(file: str, select: Select | None = None) -> Iterator[tuple[int, Table]]:
+        return read_chunks(file, TRAIN_CHUNK_ROWS, sep, na_values=na_values, text=text,
+                           select=select)
     first = next(read(path))[1]
     features = feature_names(first, settings)
     task, reason = resolve_task(first, settings)
@@ -171,10 +171,12 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
     def prepared(tables: Callable[[], Iterator[Table]],
                  weighted: bool = False) -> Callable[[], Iterator[Any]]:
         def blocks() -> Iterator[Any]:
-            for table in tables():
-                X = preprocessor.transform(table.columns, warn_unknown=False,
-                                           dtype=dtype)  # built in dtype: no copy after
-                y = _targets(target, table.columns[settings.target], task)
+            # Decoding the next chunk (pyarrow, without the GIL) in a thread of its own,
+            # while this one transforms and the training thread trains.
+            for table in read_ahead(tables(), 1):
+                X = preprocessor.transform(table.columns, warn_unknown=False, dtype=dtype,
+                                           coded=table.coded)  # built in dtype: no copy after
+                y = _targets(target, table, settings.target, task)
                 w = None if counts is None or not weighted else \
                     balanced_from_counts(counts, y)
                 yield X, (y.astype(dtype) if binary else y), w
@@ -221,9 +223,10 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
                   0 if checkpoint is None else checkpoint.resumed_batches)
 
 
-def _targets(target: TargetEncoder, raw: np.ndarray, task: str) -> np.ndarray:
+def _targets(target: TargetEncoder, table: Table, name: str, task: str) -> np.ndarray:
+    raw = table.columns[name]
     if task == "classification":
-        codes, known = target.encode(raw)
+        codes, known = target.encode(raw, coded=table.coded.get(name))
         if not known.all():
             label = raw[np.flatnonzero(~known)[0]]
             raise DataError(f"the target {target.name!r} has the label {label!r}, which the "
@@ -243,11 +246,12 @@ def _scores(model: Model, preprocessor: Preprocessor, name: str,
     sums = metrics.RegressionSums() if classes is None else \
         metrics.ClassificationSums(len(classes), ranks=False)
     for table in tables():
-        X = preprocessor.transform(table.columns, warn_unknown=False)
+        X = preprocessor.transform(table.columns, warn_unknown=False, coded=table.coded)
         out = model.network.predict(X.astype(model.network.param_dtype))
         raw = table.columns[name]
         if isinstance(sums, metrics.ClassificationSums):
-            sums.add(model.target.encode(raw)[0], model.proba_from_output(out))
+            sums.add(model.target.encode(raw, coded=table.coded.get(name))[0],
+                     model.proba_from_output(out))
         else:
             sums.add(model.target.values(raw), model.target.decode(out))
     if not sums.rows:

@@ -15,6 +15,7 @@ import numpy as np
 from synnet._rng import Rng
 from synnet.core.batch import Batch, prepare
 from synnet.core.evaluation import evaluate_batch
+from synnet.core.layers import Dense
 from synnet.core.losses import Loss
 from synnet.core.metrics import Metric
 from synnet.data.source import ArraySource, Source, as_source, minibatches
@@ -22,6 +23,10 @@ from synnet.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from synnet.core.network import Network
+
+#: A validation source is scored in batches of about this many activations (8 MiB of
+#: float64) per layer, or the training's batch size if larger.
+EVAL_CELLS = 1 << 20
 
 
 def source_of(X: Any, y: Any, sample_weight: Any) -> Source | None:
@@ -102,7 +107,12 @@ def evaluate_source(network: Network, source: Source, loss: Loss, metrics: dict[
     without weights), summed losses are added, metrics weighted by row counts.
     """
     assert network.param_dtype is not None
-    batches = SourceBatches(source, batch_size, False, network, loss, network.param_dtype,
+    # Evaluated in batches of about EVAL_CELLS activations, not the training's small
+    # batches: the same sums, with far less Python overhead per row.
+    widest = max([network.n_inputs, *(layer.out_features for layer in network.layers
+                                      if isinstance(layer, Dense))])
+    step = max(batch_size, EVAL_CELLS // max(1, widest))
+    batches = SourceBatches(source, step, False, network, loss, network.param_dtype,
                             what="X_val")
     sums: dict[str, float] = {}
     mass = rows = 0.0
