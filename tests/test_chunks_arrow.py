@@ -149,13 +149,13 @@ def test_coded_text_transforms_and_warns_as_the_values_do(tmp_path: Path,
                 warnings.simplefilter("always")
                 try:
                     plain = pre.transform(t.columns, first_row=10 * k + 1)
-                except Exception as exc:  # noqa: BLE001 (compared below)
+                except Exception as exc:
                     plain = exc
             with warnings.catch_warnings(record=True) as coded_warnings:
                 warnings.simplefilter("always")
                 try:
                     coded = pre.transform(t.columns, first_row=10 * k + 1, coded=t.coded)
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     coded = exc
             assert [str(w.message) for w in plain_warnings] == \
                 [str(w.message) for w in coded_warnings]
@@ -177,7 +177,7 @@ def test_coded_targets_encode_as_the_values_do(tmp_path: Path) -> None:
         raw, coded = t.columns["y"], t.coded["y"]
         try:
             want = target.encode(raw)
-        except Exception as exc:  # noqa: BLE001 (a missing label: the same error)
+        except Exception as exc:
             assert "is missing in row" in str(exc)
             with pytest.raises(type(exc)) as same:
                 target.encode(raw, coded=coded)
