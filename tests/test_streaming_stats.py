@@ -258,3 +258,74 @@ def test_streaming_refuses_decimal_commas_as_the_in_memory_fit() -> None:
                                  "classification", "mean", categorical=["comma"], keep=[])
     _close(Preprocessor("mean", ["comma"]).fit(columns, ["comma", "x"]).to_config(),
            pre.to_config())
+
+
+def _coded(table: Table, rng: np.random.Generator) -> Table:
+    """``table`` with its object columns also as (codes, labels), the labels in a
+    shuffled order (an Arrow dictionary's order is not the rows' after a ``take``)."""
+    coded = {}
+    for name, col in table.columns.items():
+        if col.dtype.kind != "O":
+            continue
+        distinct = list(dict.fromkeys(v for v in col.tolist() if v is not None))
+        labels = np.array([*rng.permutation(np.array(distinct, dtype=object)).tolist(),
+                           None], dtype=object)
+        index = {v: i for i, v in enumerate(labels.tolist()[:-1])}
+        codes = np.array([-1 if v is None else index[v] for v in col.tolist()], dtype=np.intp)
+        assert [labels[c] for c in codes] == col.tolist()
+        coded[name] = (codes, labels)
+    return Table(table.columns, table.source, coded)
+
+
+def _mixed_text(n: int, seed: int, missing: bool) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    columns = _table(n, seed, missing=missing)
+    codes = np.array(["007", "12", "1,234", "0", "x"], dtype=object)
+    columns["code"] = rng.choice(codes, n)
+    days = np.array(["2024-01-05", "2023-12-31 10:30", "2024-02-29"], dtype=object)
+    columns["day"] = rng.choice(days, n)
+    if missing:
+        columns["day"][rng.random(n) < 0.1] = None
+    return columns
+
+
+@pytest.mark.parametrize("impute", [None, "mean", "most_frequent", "median"])
+@pytest.mark.parametrize("size", [7, 128])
+def test_coded_text_gives_the_statistics_of_the_values(impute: str | None, size: int) -> None:
+    """Each label parsed and counted once (Table.coded) gives exactly what each row does:
+    the Preprocessor, the classes, class counts, left-out columns, and the same errors."""
+    columns = _mixed_text(600, 4, missing=impute is not None)
+    names = [*NAMES, "code", "day"]
+    rng = np.random.default_rng(0)
+
+    def fit(chunks: list[Table]) -> object:
+        counts: list[int] = []
+        try:
+            pre, enc, rows, ignored = fit_streaming(
+                chunks, names, "label", "classification", impute, categorical=["code"],
+                class_counts=counts, feature_rows=lambda ids: ids % 3 != 0, keep=[],
+                reread=lambda text: chunks)
+        except (ConfigError, DataError) as exc:
+            return type(exc), str(exc)
+        assert enc.classes is not None
+        return pre.to_config(), enc.classes.tolist(), rows, ignored, counts
+
+    plain = _chunks(columns, size)
+    coded = [_coded(t, rng) for t in plain]
+    assert coded[0].coded and not plain[0].coded
+    found = fit(plain)
+    assert fit(coded) == found
+    config = found[0]
+    assert isinstance(config, dict)
+    kinds = {c["name"]: c["kind"] for c in config["columns"]}
+    assert kinds["day"] == "datetime" and kinds["code"] == "categorical"
+    # text among numbers, or among dates: the same errors, naming the same rows
+    for name, value in (("text_numbers", "n/a"), ("day", "soon")):
+        broken = {k: v.copy() for k, v in columns.items()}
+        broken[name][[5, 300]] = value
+        plain = _chunks(broken, size)
+        coded = [_coded(t, rng) for t in plain]
+        error = fit(plain)
+        assert isinstance(error, tuple) and error[0] in (ConfigError, DataError)
+        assert "row 6" in error[1], error[1]  # row 301 is a validation row
+        assert fit(coded) == error

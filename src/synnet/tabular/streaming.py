@@ -50,7 +50,7 @@ from synnet.tabular.columns import (
     rows_text,
     text_values,
 )
-from synnet.tabular.files import Table
+from synnet.tabular.files import Coded, Table
 from synnet.tabular.median import exact_medians, median_of_sorted
 from synnet.tabular.preprocessing import (
     CATEGORICAL,
@@ -143,8 +143,9 @@ class _Column:
     median: float | None = None  # the median of the numbers, when impute='median' asks
     first: list[Any] = field(default_factory=list)  # the first present values, for messages
 
-    def add(self, column: np.ndarray, ids: np.ndarray) -> None:
-        """Count a chunk of the column; ``ids``: its rows' numbers in the file (0-based)."""
+    def add(self, column: np.ndarray, ids: np.ndarray, coded: Coded | None = None) -> None:
+        """Count a chunk of the column; ``ids``: its rows' numbers in the file (0-based);
+        ``coded``: the column also as (codes, labels), so each label is parsed once."""
         missing = missing_mask(column)
         present = ~missing
         self.rows += len(column)
@@ -156,32 +157,14 @@ class _Column:
         if self.decimal_commas and present.any():
             values = column[present]
             self.first.extend(values[:3 - len(self.first)].tolist())
+            if coded is not None:  # the labels present stand for the values
+                codes, labels = coded
+                values = labels[np.unique(codes[present])]
             self.decimal_commas = decimal_comma_error(
                 values, "", np.zeros(len(values), dtype=bool)) is not None
         if column.dtype.kind == "O":
             self.object_dtype = True
-            values = np.full(len(column), np.nan)
-            dated: list[list[float]] = []
-            for i in np.flatnonzero(present):
-                f = parse_float(column[i])
-                if f is None:
-                    d = parse_datetime(column[i])
-                    if d is not None:
-                        dated.append([datetime_part(d, part) for part in ALL_PARTS])
-                        self.timed = self.timed or has_time(column[i])
-                    elif len(self.not_dates) < MAX_LISTED:
-                        self.not_dates.append((int(ids[i]), column[i]))
-                    self.n_bad += 1
-                    if len(self.bad) < MAX_LISTED:
-                        self.bad.append((int(ids[i]), column[i]))
-                else:
-                    values[i] = f
-                    if len(self.not_dates) < MAX_LISTED:
-                        self.not_dates.append((int(ids[i]), column[i]))
-            self._add_dates(np.asarray(dated).reshape(-1, len(ALL_PARTS)))
-            ok = present & ~np.isnan(values)
-            self.parsed += int(ok.sum())
-            x = values[ok]
+            x = self._add_text(column, ids, present, coded)
         else:
             self.parsed += int(present.sum())
             x = column[present].astype(np.float64)
@@ -196,8 +179,50 @@ class _Column:
                 self.increasing = bool(x[0] > self.last and np.all(np.diff(x) > 0))
                 self.last = float(x[-1])
         if self.texts is not None:
-            self.texts.update(text_values(column[present]).tolist())
+            if coded is None:
+                self.texts.update(text_values(column[present]).tolist())
+            else:  # counted per label, in the order the rows first show them
+                codes, labels = coded
+                found, first, counts = np.unique(codes[present], return_index=True,
+                                                 return_counts=True)
+                order = np.argsort(first, kind="stable")
+                for text, n in zip(text_values(labels[found[order]]).tolist(),
+                                   counts[order].tolist()):
+                    self.texts[text] += n
             self._cap()
+
+    def _add_text(self, column: np.ndarray, ids: np.ndarray, present: np.ndarray,
+                  coded: Coded | None) -> np.ndarray:
+        """Parse a chunk of an object column: numbers, dates and other text; the numbers
+        of its present rows, in order. Each distinct label is parsed once (every value,
+        without ``coded``)."""
+        codes, labels = coded if coded is not None else (np.arange(len(column)), column)
+        rows = np.flatnonzero(present)
+        lab = codes[rows]
+        number = np.full(len(labels), np.nan)
+        is_date = np.zeros(len(labels), dtype=bool)
+        timed = np.zeros(len(labels), dtype=bool)
+        parts = np.zeros((len(labels), len(ALL_PARTS)))
+        for j in np.unique(lab):
+            f = parse_float(labels[j])
+            if f is not None:
+                number[j] = f
+                continue
+            d = parse_datetime(labels[j])
+            if d is not None:
+                is_date[j], timed[j] = True, has_time(labels[j])
+                parts[j] = [datetime_part(d, part) for part in ALL_PARTS]
+        values = number[lab]
+        text, dated = np.isnan(values), is_date[lab]
+        self.n_bad += int(text.sum())
+        for listed, which in ((self.bad, text), (self.not_dates, ~dated)):
+            if len(listed) < MAX_LISTED:
+                first = rows[which][:MAX_LISTED - len(listed)]
+                listed.extend((int(ids[i]), column[i]) for i in first)
+        self._add_dates(parts[lab[dated]])
+        self.timed = self.timed or bool(timed[lab[dated]].any())
+        self.parsed += len(values) - int(text.sum())
+        return values[~text]
 
     def merge(self, b: _Column) -> None:
         """Add the counts of the rows ``b`` saw, which come after this column's rows
@@ -416,20 +441,33 @@ class Stats:
         self.n_features += len(ids) if rows is None else len(rows)
         for name in self.names:
             col = as_column(table.columns[name], name)
+            coded = table.coded.get(name)
             self.kinds.setdefault(name, set()).add(col.dtype.kind)
-            self.columns[name].add(col if rows is None else col[rows],
-                                   ids if rows is None else ids[rows])
+            if rows is None:
+                self.columns[name].add(col, ids, coded)
+            else:
+                self.columns[name].add(col[rows], ids[rows],
+                                       None if coded is None else (coded[0][rows], coded[1]))
             if self.split and name in self.every:
-                self.every[name].add(col, ids)
+                self.every[name].add(col, ids, coded)
         self.kinds.setdefault(self.target, set()).add(
             np.asarray(table.columns[self.target]).dtype.kind)
         y = self.encoder._check(table.columns[self.target], start + 1)
         if self.task == "classification":
-            self.labels.update(np.unique(_class_labels(y)).tolist())
+            coded = table.coded.get(self.target)
+            # the distinct labels: from the codes when there are (no sort of every row)
+            seen = y if coded is None else coded[1][np.unique(coded[0])]
+            self.labels.update(np.unique(_class_labels(seen)).tolist())
             if self.count_classes:
-                kept, n = np.unique(_class_labels(y if rows is None else y[rows]),
-                                    return_counts=True)
-                self.class_counts.update(dict(zip(kept.tolist(), n.tolist())))
+                if coded is None:
+                    kept, n = np.unique(_class_labels(y if rows is None else y[rows]),
+                                        return_counts=True)
+                else:
+                    found, n = np.unique(coded[0] if rows is None else coded[0][rows],
+                                         return_counts=True)
+                    kept = _class_labels(coded[1][found])
+                for label, count in zip(kept.tolist(), n.tolist()):
+                    self.class_counts[label] += count
             self._check_labels()
         else:
             self.y_moments.add(self.encoder.values(y, start + 1))
