@@ -185,3 +185,32 @@ def test_coded_targets_encode_as_the_values_do(tmp_path: Path) -> None:
             continue
         got = target.encode(raw, coded=coded)
         assert all(np.array_equal(a, b) for a, b in zip(want, got))
+
+
+def test_a_model_predicts_coded_chunks_as_their_values(tmp_path: Path) -> None:
+    """Model.predict_with_proba on a Table (its text columns also as codes, as synnet
+    predict hands them) equals it on the plain columns: outputs and warnings."""
+    from synnet.cli import main
+    from synnet.tabular.model import Model
+
+    path = _coded_file(tmp_path)
+    train = pd.read_parquet(path).dropna().iloc[:500]
+    train = train[~train.city.isin(["c3", "c4"])]  # unknown when predicting
+    train.to_csv(tmp_path / "train.csv", index=False)
+    assert main(["train", str(tmp_path / "train.csv"), "--target", "y", "--epochs", "2",
+                 "--impute", "most_frequent", "--seed", "0", "-q",
+                 "-o", str(tmp_path / "m.synnet")]) == 0
+    model = Model.load(tmp_path / "m.synnet")
+    for start, table in read_chunks(path, 200):
+        assert table.coded
+        runs = []
+        for X in (table, table.columns):
+            with warnings.catch_warnings(record=True) as seen:
+                warnings.simplefilter("always")
+                pred, proba = model.predict_with_proba(X, first_row=start + 1)
+            runs.append((pred, proba, [str(w.message) for w in seen]))
+        (pred_a, proba_a, warn_a), (pred_b, proba_b, warn_b) = runs
+        assert np.array_equal(pred_a, pred_b) and warn_a == warn_b
+        assert proba_a is not None and proba_b is not None
+        np.testing.assert_array_equal(proba_a.view(np.uint8), proba_b.view(np.uint8))
+        assert any("c3" in w or "c4" in w for w in warn_a)

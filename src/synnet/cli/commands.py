@@ -221,9 +221,10 @@ def _trained(args: argparse.Namespace, result: Any, source: str, stdout: TextIO,
 
 
 def _model_input(model: Any, table: Any) -> Any:
-    """What Model.transform takes: named columns, or a numeric matrix of every column."""
+    """What Model.transform takes: the table (named columns, some also as codes), or a
+    numeric matrix of every column."""
     if model.feature_names is not None:
-        return table.columns
+        return table
     target = model.target.name if model.target is not None else None
     cols = [np.asarray(v) for k, v in table.columns.items() if k != target]
     if any(c.dtype.kind not in "fiub" for c in cols):

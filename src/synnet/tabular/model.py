@@ -22,7 +22,7 @@ from synnet.io.model_file import DEFAULT_MAX_BYTES, ModelFile
 from synnet.io.reader import load_model
 from synnet.io.writer import save_model
 from synnet.tabular.columns import written_as_number
-from synnet.tabular.files import frame_to_table
+from synnet.tabular.files import Coded, Table, frame_to_table
 from synnet.tabular.memory import memory_guard
 from synnet.tabular.preprocessing import CATEGORICAL, Preprocessor
 from synnet.tabular.target import TargetEncoder
@@ -37,6 +37,11 @@ def _columns_of(X: Any) -> Mapping[str, Any] | None:
     if hasattr(X, "columns") and hasattr(X, "dtypes"):  # a pandas DataFrame
         return frame_to_table(X).columns
     return None
+
+
+def _coded_of(X: Any) -> Mapping[str, Coded] | None:
+    """A Table's text columns as codes (each label then looked up once), else None."""
+    return X.coded if isinstance(X, Table) else None
 
 
 class Model:
@@ -158,7 +163,8 @@ class Model:
     def transform(self, X: Any, first_row: int = 1) -> np.ndarray:
         """Raw data -> the network's input matrix (n, n_inputs)."""
         if self.preprocessor is not None:
-            return self.preprocessor.transform(self._named_columns(X), first_row)
+            return self.preprocessor.transform(self._named_columns(X), first_row,
+                                               coded=_coded_of(X))
         return self._plain_input(X)
 
     def _named_columns(self, X: Any) -> Mapping[str, Any]:
@@ -202,7 +208,8 @@ class Model:
             # float64 features, as one whole transform gives them (the network computes
             # in float64 on them, which the ONNX export reproduces)
             blocks = [self.network.predict(block) for block in
-                      self.preprocessor.transform_blocks(self._named_columns(X), first_row)]
+                      self.preprocessor.transform_blocks(self._named_columns(X), first_row,
+                                                         coded=_coded_of(X))]
             if not blocks:
                 return self.network.predict(np.empty((0, self.network.n_inputs)))
             return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)

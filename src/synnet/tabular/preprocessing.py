@@ -380,21 +380,23 @@ class Preprocessor:
         return out
 
     def transform_blocks(self, data: Mapping[str, Any], first_row: int = 1,
-                         warn_unknown: bool = True,
-                         dtype: Any = np.float64) -> Iterator[np.ndarray]:
+                         warn_unknown: bool = True, dtype: Any = np.float64, *,
+                         coded: Mapping[str, Coded] | None = None) -> Iterator[np.ndarray]:
         """The rows of :meth:`transform`, as consecutive (k, n_outputs) blocks.
 
         Every column is checked for missing values before the first block;
         memory stays at one block (:attr:`chunk_rows` rows), whatever the data's size.
+        ``coded``: as :meth:`transform` takes it.
         """
-        cols, n = self._checked(data, first_row)
+        coded = dict(coded or {})
+        cols, n = self._checked(data, first_row, coded)
         dense_at, code_at = self.layout
         runs = column_runs(dense_at, self.n_outputs)
         dtype = np.dtype(dtype)
         return (expand_into(np.empty((len(dense), self.n_outputs), dtype=dtype), dense,
                             runs, codes, code_at)
                 for _, dense, codes in self._blocks(cols, n, first_row, warn_unknown, dtype,
-                                                    self.chunk_rows))
+                                                    self.chunk_rows, coded))
 
     def encode(self, data: Mapping[str, Any], first_row: int = 1, warn_unknown: bool = True,
                dtype: Any = np.float64) -> EncodedRows:
