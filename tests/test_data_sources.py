@@ -141,6 +141,26 @@ def test_read_ahead_raises_the_readers_error_in_order() -> None:
     stopped.close()  # the thread ends; nothing hangs
 
 
+def test_closing_nested_read_ahead_stops_every_thread() -> None:
+    """A reading thread whose items come from another reading thread (train --stream
+    decodes in one and transforms in another): closing the outer stops both."""
+    import threading
+    import time
+
+    def transformed():  # type: ignore[no-untyped-def]
+        for item in read_ahead(iter(range(10_000)), 1):
+            yield item * 2
+
+    outer = read_ahead(transformed(), 1)
+    assert [next(outer) for _ in range(3)] == [0, 2, 4]
+    assert sum(t.name == "synnet-read-ahead" for t in threading.enumerate()) == 2
+    outer.close()
+    deadline = time.monotonic() + 5
+    while any(t.name == "synnet-read-ahead" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "a reading thread is still running"
+        time.sleep(0.01)
+
+
 def test_bad_sources_are_refused_before_training(table: tuple, tmp_path: Path) -> None:
     X, y, d = table
     with pytest.raises(DataError, match="no column 'zz'"):

@@ -397,6 +397,10 @@ def read_ahead(items: Iterator[Any], depth: int) -> Iterator[Any]:
             q.put((None, _DONE))
         except BaseException as exc:  # handed to the consumer, raised there
             q.put((exc, None))
+        finally:  # stopped early: close ``items`` here, so a read_ahead inside it stops too
+            close = getattr(items, "close", None)
+            if callable(close):
+                close()
 
     thread = threading.Thread(target=produce, name="synnet-read-ahead", daemon=True)
     thread.start()
