@@ -263,6 +263,19 @@ def test_the_shuffle_buffer_mixes_rows_across_blocks() -> None:
     assert first_block.max() - first_block.min() > 1000
 
 
+def test_the_shuffle_buffer_refuses_blocks_of_other_widths() -> None:
+    from synnet.data.source import _shuffle_buffer
+
+    blocks = [(np.ones((50, 3)), np.zeros(50), None), (np.ones((50, 4)), np.zeros(50), None)]
+    with pytest.raises(DataError, match="X have different shapes"):
+        list(_shuffle_buffer(iter(blocks), 40, np.random.default_rng(0)))
+    with pytest.raises(DataError, match="X have different shapes"):
+        list(_shuffle_buffer(iter(blocks), 400, np.random.default_rng(0)))
+    small = [(b[0][:3], b[1][:3], None) for b in blocks]  # joined into one piece first
+    with pytest.raises(DataError, match="X have different shapes"):
+        list(_shuffle_buffer(iter(small), 400, np.random.default_rng(0)))
+
+
 def test_the_shuffle_buffer_refuses_weights_in_some_blocks_only() -> None:
     from synnet.data.source import _shuffle_buffer
 

@@ -10,9 +10,10 @@ shuffled:
   blocks in any order (Parquet); a CSV file or an iterable is read in order;
 - rows are shuffled inside a buffer of ``shuffle_buffer`` rows: once it is
   full, each arriving row takes the place of a row drawn at random from it,
-  which goes out. A bigger buffer mixes better (a row can move up to about
-  ``shuffle_buffer`` rows away from where the file has it) but holds that many
-  rows in memory; with a buffer as large as the dataset it is a full shuffle.
+  which goes out. A bigger buffer mixes better (a row goes out about
+  ``shuffle_buffer`` rows from where the file has it, on average; some stay
+  much longer) but holds that many rows in memory; with a buffer as large as
+  the dataset it is a full shuffle.
 
 Everything random is drawn from the generator passed in (the network's), so a
 run, and a run resumed from a checkpoint, see the same batches.
@@ -319,6 +320,7 @@ def _widened(buffer: list[np.ndarray], rows: Chunk, capacity: int,
     """``buffer``'s arrays with room for ``capacity`` rows, in dtypes that hold ``rows``'
     values too (an int buffer meeting float labels becomes float); the first ``held``
     rows are kept. The arrays are new only where they must be."""
+    _check_shapes([(*buffer, None)[:3], rows])
     out = []
     for array, new in zip(buffer, rows):
         kind = np.result_type(array, np.asarray(new))
@@ -350,6 +352,16 @@ def _check_weights(chunks: list[Chunk]) -> None:
         raise _mixed_weights()
 
 
+def _check_shapes(chunks: list[Any]) -> None:
+    """Every chunk's X (and y, and w) rows of one shape: else a DataError, not NumPy's."""
+    for part, what in enumerate(("X", "y", "sample weights")):
+        shapes = {np.shape(c[part])[1:] for c in chunks if c[part] is not None}
+        if len(shapes) > 1:
+            raise DataError(f"the blocks' {what} have different shapes (rows of "
+                            f"{' and '.join(map(str, sorted(shapes)))}); every block needs "
+                            "the same columns")
+
+
 def _mixed_weights() -> DataError:
     return DataError("some blocks have sample weights and some do not; give weights for "
                      "every block or for none")
@@ -359,6 +371,7 @@ def _concat(chunks: list[Chunk]) -> Chunk:
     if len(chunks) == 1:
         return chunks[0]
     _check_weights(chunks)
+    _check_shapes(chunks)
     X = np.concatenate([np.asarray(c[0]) for c in chunks])
     y = np.concatenate([np.asarray(c[1]) for c in chunks])
     w = None if chunks[0][2] is None else np.concatenate([np.asarray(c[2]) for c in chunks])
