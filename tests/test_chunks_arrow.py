@@ -113,7 +113,7 @@ def test_dictionaries_differ_between_chunks(tmp_path: Path, kind: pa.DataType) -
     assert got == [["b", "a", None], ["z", "b", "b"]]
 
 
-def _coded_file(tmp_path: Path, missing_target: bool = False) -> Path:
+def _coded_file(tmp_path: Path, missing_target: bool = False, fmt: str = "parquet") -> Path:
     rng = np.random.default_rng(3)
     n = 900
     city = np.array([f"c{i}" for i in range(25)], dtype=object)[rng.integers(0, 25, n)]
@@ -123,20 +123,28 @@ def _coded_file(tmp_path: Path, missing_target: bool = False) -> Path:
     if missing_target:
         y[700] = None
     frame = pd.DataFrame({"x": rng.normal(size=n), "city": city, "seg": seg, "y": y})
+    if fmt == "csv":
+        frame.to_csv(tmp_path / "c.csv", index=False)
+        return tmp_path / "c.csv"
     path = tmp_path / "c.parquet"
     frame.to_parquet(path, row_group_size=300)
     return path
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
 @pytest.mark.parametrize("impute", ["most_frequent", None])
 def test_coded_text_transforms_and_warns_as_the_values_do(tmp_path: Path,
-                                                          impute: str | None) -> None:
+                                                          impute: str | None,
+                                                          fmt: str) -> None:
     """Table.coded (each distinct label looked up once) against the plain columns (each
     row): the same bits, the same unknown-category warnings, the same errors."""
-    path = _coded_file(tmp_path)
+    path = _coded_file(tmp_path, fmt=fmt)
     chunks = [t for _, t in read_chunks(path, 128)]
     assert all(set(t.coded) == {"city", "seg", "y"} for t in chunks)
-    fit = pd.read_parquet(path).iloc[:400]
+    for t in chunks:
+        for name, (codes, labels) in t.coded.items():
+            assert labels[codes].tolist() == t.columns[name].tolist()
+    fit = pd.read_parquet(_coded_file(tmp_path)).iloc[:400]
     fit = fit[~fit.city.isin(["c0", "c1"])]  # unseen in training: all-zero blocks later
     if impute is None:
         fit = fit.dropna()

@@ -98,8 +98,8 @@ def _csv_chunks(pd: Any, opener: _Opener, sep: str, na_values: tuple[str, ...],
     # pandas alone would fill short rows with missing values.
     check_structure(opener, opener.source, sep)
     dtype = text_dtype(pd, opener, sep, text)
-    for columns, _ in csv_chunks(pd, opener, sep, na_values, dtype, rows=rows):
-        table = Table(columns, opener.source)
+    for columns, _, coded in csv_chunks(pd, opener, sep, na_values, dtype, rows=rows):
+        table = Table(columns, opener.source, coded)
         yield table.n_rows, partial(_taken, table)
 
 

@@ -396,7 +396,7 @@ def _fill_columns(pd: Any, opener: _Opener, sep: str, na_values: tuple[str, ...]
     filled: dict[str, _Column] = {}
     mixed: dict[Any, type] = {}
     chunk = min(CSV_CHUNK_ROWS, max(CSV_MIN_CHUNK_ROWS, rows // 16))
-    for columns, labels in csv_chunks(pd, opener, sep, na_values, dtype, chunk):
+    for columns, labels, _ in csv_chunks(pd, opener, sep, na_values, dtype, chunk):
         for name, values in columns.items():
             column = filled.setdefault(name, _Column(rows))
             if not column.add(values):
@@ -454,8 +454,9 @@ class _Column:
 
 def csv_chunks(pd: Any, opener: _Opener, sep: str, na_values: tuple[str, ...],
                dtype: dict[Any, Any] | None = None, rows: int = CSV_CHUNK_ROWS,
-               ) -> Iterator[tuple[dict[str, np.ndarray], dict[str, Any]]]:
-    """The CSV data ``rows`` rows at a time: ({name: column}, {name: pandas' label}).
+               ) -> Iterator[tuple[dict[str, np.ndarray], dict[str, Any], dict[str, Coded]]]:
+    """The CSV data ``rows`` rows at a time: ({name: column}, {name: pandas' label},
+    {name: the column as codes, for text columns}).
 
     The one CSV parse of read_table and the chunked readers: only empty cells
     (and ``na_values``) are missing; numbers with thousands separators stay text
@@ -470,11 +471,14 @@ def csv_chunks(pd: Any, opener: _Opener, sep: str, na_values: tuple[str, ...],
                                      chunksize=rows):
                 columns: dict[str, np.ndarray] = {}
                 labels: dict[str, Any] = {}
+                coded: dict[str, Coded] = {}
                 for column in chunk.columns:
                     name = str(column).strip()
                     labels[name] = column
-                    columns[name] = _column(chunk[column], name, source)
-                yield columns, labels
+                    columns[name], codes = _coded_column(chunk[column], name, source)
+                    if codes is not None:
+                        coded[name] = codes
+                yield columns, labels, coded
     except (DataError, MemoryError):
         raise
     except Exception as exc:  # the structure check catches the usual problems first
@@ -561,23 +565,30 @@ def _check_names(names: list[str], source: str) -> None:
 
 def _column(series: Any, name: str, source: str) -> np.ndarray:
     """A pandas column as a plain NumPy array (see the module docstring)."""
+    return _coded_column(series, name, source)[0]
+
+
+def _coded_column(series: Any, name: str, source: str) -> tuple[np.ndarray, Coded | None]:
+    """(:func:`_column`, and for a text column the same values as codes into its
+    distinct labels: see :data:`Coded`; else None)."""
     pd = _pandas()
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype) and not series.isna().any():
-        return series.to_numpy(dtype=bool)
+        return series.to_numpy(dtype=bool), None
     if pd.api.types.is_integer_dtype(dtype) and not series.isna().any():
-        return series.to_numpy(dtype=np.int64)
+        return series.to_numpy(dtype=np.int64), None
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+        return series.to_numpy(dtype=np.float64, na_value=np.nan), None
     if pd.api.types.is_datetime64_any_dtype(dtype):
         # As ISO 8601 text, which the preprocessing splits into date parts
         dates_only = bool((series.dropna() == series.dropna().dt.normalize()).all())
         return np.array([None if pd.isna(t) else (t.date() if dates_only else t).isoformat()
-                         for t in series], dtype=object)
+                         for t in series], dtype=object), None
     if pd.api.types.is_timedelta64_dtype(dtype):
         raise DataError(f"{source}: column {name!r} holds durations ({dtype}); "
                         "convert it to numbers first")
-    if pd.api.types.infer_dtype(series, skipna=True) == "string":
+    text = pd.api.types.infer_dtype(series, skipna=True) == "string"
+    if text:
         # One Python object per distinct text, shared by its rows: a text column
         # costs a pointer a row, not a string a row (and converts once per value).
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
@@ -593,7 +604,8 @@ def _column(series: Any, name: str, source: str) -> np.ndarray:
             distinct[k] = v.decode("utf-8", errors="replace")
         else:
             distinct[k] = str(v)
-    return distinct[codes]  # code -1 (missing) picks the last: None
+    # code -1 (missing) picks the last: None
+    return distinct[codes], ((codes.astype(np.intp), distinct) if text else None)
 
 
 def write_table(columns: dict[str, np.ndarray], path: str | os.PathLike[str] | None,
