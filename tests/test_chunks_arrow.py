@@ -222,3 +222,25 @@ def test_a_model_predicts_coded_chunks_as_their_values(tmp_path: Path) -> None:
         assert proba_a is not None and proba_b is not None
         np.testing.assert_array_equal(proba_a.view(np.uint8), proba_b.view(np.uint8))
         assert any("c3" in w or "c4" in w for w in warn_a)
+
+
+def test_a_chunk_makes_strings_of_the_labels_it_uses_only(tmp_path: Path) -> None:
+    """A row group of 20,000 different texts (an ID) read in 1,000-row chunks: each
+    chunk's labels are its own texts, not the row group's whole dictionary, with
+    missing values and picked rows too."""
+    ids = np.array([f"id{i}" for i in range(20_000)], dtype=object)
+    ids[::7] = None
+    path = tmp_path / "ids.parquet"
+    pq.write_table(pa.table({"id": pa.array(ids.tolist(), pa.string())}), path,
+                   row_group_size=20_000)
+    keep = np.arange(0, 1000, 3)
+    for select in (None, lambda start, n: keep[keep < n]):
+        got = []
+        for _, t in read_chunks(path, 1000, select=select):
+            codes, labels = t.coded["id"]
+            assert len(labels) <= t.n_rows + 1 and labels[-1] is None
+            assert labels[codes].tolist() == t.columns["id"].tolist()
+            got.extend(t.columns["id"].tolist())
+        rows = np.arange(20_000) if select is None else \
+            (np.arange(0, 20_000, 1000)[:, None] + keep).ravel()
+        assert got == ids[rows].tolist()

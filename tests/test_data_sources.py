@@ -263,6 +263,45 @@ def test_the_shuffle_buffer_mixes_rows_across_blocks() -> None:
     assert first_block.max() - first_block.min() > 1000
 
 
+def test_an_error_while_mixing_leaves_no_reading_thread() -> None:
+    """A block with weights after blocks without: the DataError comes out, and the
+    reading threads (the source's own one inside too) end, while the error is held."""
+    import threading
+    import time
+
+    def blocks():  # type: ignore[no-untyped-def]
+        for k in range(100):
+            w = np.ones(8) if k >= 3 else None
+            yield np.ones((8, 2)), np.zeros(8), w
+
+    source = IterableSource(lambda: read_ahead(blocks(), 1), shuffle_buffer=16, read_ahead=2)
+    with pytest.raises(DataError, match="sample weights") as caught:
+        list(minibatches(source, 4, np.random.default_rng(0)))
+    deadline = time.monotonic() + 5
+    while any(t.name == "synnet-read-ahead" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "a reading thread is still running"
+        time.sleep(0.01)
+    assert caught.value is not None  # held until here
+
+
+def test_minibatches_leave_the_callers_generator_to_the_caller() -> None:
+    """The reading thread mixes rows with a generator seeded from one draw of the
+    caller's at the start: drawing from the caller's meanwhile changes nothing."""
+    rows = np.arange(2000, dtype=float)
+    orders = []
+    for draw in (False, True, True):
+        rng = np.random.default_rng(0)
+        source = ArraySource(rows[:, None], rows, block_rows=50, shuffle_buffer=300)
+        got = []
+        for batch in minibatches(source, 32, rng):
+            got.append(batch[1])
+            if draw:
+                rng.random(100)
+        orders.append(np.concatenate(got))
+    assert all(np.array_equal(orders[0], o) for o in orders[1:])
+    assert not np.array_equal(orders[0], rows)
+
+
 def test_the_shuffle_buffer_refuses_blocks_of_other_widths() -> None:
     from synnet.data.source import _shuffle_buffer
 

@@ -15,8 +15,10 @@ shuffled:
   much longer) but holds that many rows in memory; with a buffer as large as
   the dataset it is a full shuffle.
 
-Everything random is drawn from the generator passed in (the network's), so a
-run, and a run resumed from a checkpoint, see the same batches.
+Everything random comes from one draw of the generator passed in (the
+network's) at the epoch's start, which seeds the epoch's own generator: a run,
+and a run resumed from a checkpoint, see the same batches, and the reading
+thread never draws from the caller's generator.
 """
 
 from __future__ import annotations
@@ -201,14 +203,22 @@ def minibatches(source: Source, batch_size: int, rng: Rng | None,
         first_row = skip * batch_size
         first = int(np.searchsorted(starts, first_row, side="right")) - 1
         cut = first_row - int(starts[first])
-        blocks_from = (block for _, block in read_ahead(
-            source.read(range(first, len(starts))), source.read_ahead))
+        blocks_from = read_ahead(_read_mixed(source, range(first, len(starts)), None),
+                                 source.read_ahead)
         return _rebatch(_cut_first(blocks_from, cut), batch_size)
     batches = _minibatches(source, batch_size, rng)
     for _ in range(skip):
         if next(batches, None) is None:
             break
     return batches
+
+
+def epoch_generator(rng: Rng) -> np.random.Generator:
+    """A generator for one epoch's shuffling, seeded by one draw of 128 bits from ``rng``."""
+    words = (rng.integers(0, 2**32, size=4, dtype=np.uint32)
+             if isinstance(rng, np.random.Generator)
+             else rng.randint(0, 2**32, size=4, dtype=np.uint32))
+    return np.random.default_rng([int(w) for w in words])
 
 
 def _cut_first(blocks: Iterable[Chunk], cut: int) -> Iterator[Chunk]:
@@ -218,15 +228,34 @@ def _cut_first(blocks: Iterable[Chunk], cut: int) -> Iterator[Chunk]:
 
 
 def _minibatches(source: Source, batch_size: int, rng: Rng | None) -> Iterator[Chunk]:
+    # The epoch's own generator, drawn from ``rng`` here, in the caller's thread: the
+    # reading thread draws from it alone, so the caller may go on drawing from ``rng``.
+    mixing = None if rng is None else epoch_generator(rng)
     order = None
-    if rng is not None and source.n_blocks is not None:
-        order = [int(i) for i in rng.permutation(source.n_blocks)]  # drawn before reading
-    blocks: Iterator[Chunk] = (block for _, block in source.read(order))
-    if rng is not None:
-        blocks = _shuffle_buffer(blocks, source.shuffle_buffer, rng)
-    # The reading thread mixes the rows too: the training thread only trains. ``rng``
-    # is the epoch's own generator, drawn from by nothing else, so the order is the same.
-    return _rebatch(read_ahead(blocks, source.read_ahead), batch_size)
+    if mixing is not None and source.n_blocks is not None:
+        order = [int(i) for i in mixing.permutation(source.n_blocks)]  # drawn before reading
+    # The reading thread mixes the rows too: the training thread only trains.
+    return _rebatch(read_ahead(_read_mixed(source, order, mixing), source.read_ahead),
+                    batch_size)
+
+
+def _read_mixed(source: Source, order: Sequence[int] | None,
+                rng: np.random.Generator | None) -> Iterator[Chunk]:
+    """The source's blocks in ``order``, mixed in its shuffle buffer when ``rng`` is given.
+
+    The source's reader is closed however this ends: an error here (a block of another
+    shape) must not leave a reading thread inside the source running.
+    """
+    reader = source.read(order)
+    try:
+        blocks: Iterator[Chunk] = (block for _, block in reader)
+        if rng is not None:
+            blocks = _shuffle_buffer(blocks, source.shuffle_buffer, rng)
+        yield from blocks
+    finally:
+        close = getattr(reader, "close", None)
+        if callable(close):
+            close()
 
 
 def _rebatch(blocks: Iterable[Chunk], batch_size: int) -> Iterator[Chunk]:
@@ -254,13 +283,15 @@ def _rebatch(blocks: Iterable[Chunk], batch_size: int) -> Iterator[Chunk]:
         yield _concat(pending)
 
 
-def _shuffle_buffer(blocks: Iterable[Chunk], size: int, rng: Rng) -> Iterator[Chunk]:
+def _shuffle_buffer(blocks: Iterable[Chunk], size: int,
+                    rng: np.random.Generator) -> Iterator[Chunk]:
     """Rows mixed in a buffer of ``size`` rows.
 
     The buffer fills with the first rows; then each arriving piece of rows takes
     the places of as many rows drawn at random from the buffer, which go out in
     the order drawn; at the end the rows left go out shuffled. Each row is
-    copied in once and out once.
+    copied in once and out once (and once more where small blocks are joined
+    into pieces, or the buffer grows or widens its dtype).
     """
     buffer: list[np.ndarray] = []  # X, y[, w]: the first ``held`` rows are in use
     held = 0

@@ -55,7 +55,10 @@ def read_chunks(path: str | os.PathLike[str], rows: int | None = None,
     ``select(first_row, n)``, when given, picks the rows kept of each chunk of
     ``n`` rows (positions within it, increasing); Parquet rows are picked
     before they become NumPy columns, so rows left out cost little. A chunk
-    with no row kept is not yielded.
+    with no row kept is not yielded; the index yielded stays that of the
+    chunk's first row in the file, kept or not (the rows kept are not
+    consecutive: number them from ``select``'s positions). Parquet is decoded
+    up to 65,536 rows at a time and cut into chunks.
     Raises DataError for a file with no data rows (before yielding anything) or
     one that cannot be parsed; OSError when it cannot be opened.
 
@@ -112,14 +115,18 @@ def _parquet_chunks(opener: _Opener, rows: int) -> Iterator[_Chunk]:
     with parquet_file(opener) as f:  # checks that pyarrow is installed
         import pyarrow.parquet as pq
 
-        schema = pq.ParquetFile(f).schema_arrow
+        footer = pq.ParquetFile(f)
+        schema = footer.schema_arrow
         names = [str(c) for c in schema.names]
         _check_names(names, path)
         # Text columns as Arrow dictionaries (Parquet stores them so): their values are
-        # made once per chunk, not once per row (see arrow_column)
-        reader = pq.ParquetFile(f, pre_buffer=False, read_dictionary=[
-            name for name, kind in zip(schema.names, schema.types) if _is_text(kind)])
-        decode = max(rows, min(CHUNK_ROWS, DECODE_CELLS // max(1, len(names))))
+        # made once per label a chunk uses, not once per row (see arrow_text)
+        reader = pq.ParquetFile(f, pre_buffer=False, metadata=footer.metadata,
+                                read_dictionary=[name for name, kind in
+                                                 zip(schema.names, schema.types)
+                                                 if _is_text(kind)])
+        # a whole number of chunks per decoded batch: no short chunk after each
+        decode = rows * max(1, min(CHUNK_ROWS, DECODE_CELLS // max(1, len(names))) // rows)
         for batch in reader.iter_batches(batch_size=decode):
             for start in range(0, batch.num_rows, rows):
                 piece = batch.slice(start, rows)
@@ -162,10 +169,18 @@ def arrow_text(array: Any) -> Coded | None:
         kind = array.type
     if not (pa.types.is_dictionary(kind) and _is_text(kind.value_type)):
         return None
-    # the last: None, for missing (code -1); each chunk has its own dictionary
-    labels = np.array([*array.dictionary.to_pylist(), None], dtype=object)
     codes = array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
-    return codes, labels
+    dictionary = array.dictionary
+    if len(dictionary) > len(codes):
+        # A slice of a row group keeps the row group's whole dictionary (as does a
+        # take): only the labels this chunk uses become Python strings.
+        used, codes = np.unique(codes, return_inverse=True)
+        missing = used[0] < 0
+        dictionary = dictionary.take(pa.array(used[1:] if missing else used))
+        codes = codes - 1 if missing else codes  # the missing ones back to -1
+    # the last: None, for missing (code -1)
+    labels = np.array([*dictionary.to_pylist(), None], dtype=object)
+    return codes.astype(np.intp), labels
 
 
 def arrow_column(array: Any, name: str, source: str) -> np.ndarray:

@@ -491,8 +491,9 @@ class Preprocessor:
         for c in self.columns:
             name, width = c["name"], _width(c)
             column = cols[name]
-            if c["kind"] == CATEGORICAL and name in coded:
-                codes[:, m] = self._coded_categories(c, *coded[name], unknown, offset)
+            if c["kind"] == CATEGORICAL:  # each row its own label when not given as codes
+                index, labels = coded.get(name) or (np.arange(n), column)
+                codes[:, m] = self._categories(c, index, labels, unknown, offset)
                 m += 1
                 continue
             # _checked has found no missing value in a column without a fill: no second scan
@@ -503,33 +504,20 @@ class Preprocessor:
                     x[mask] = c["fill"]
                 dense[:, d] = (x - c["mean"]) / c["scale"]
                 d += 1
-            elif c["kind"] == DATETIME:
+            else:  # DATETIME
                 x = _date_parts(column, name, mask, c["parts"], first_row)
                 if mask.any():
                     x[mask] = c["fill"]
                 dense[:, d:d + width] = (x - c["mean"]) / np.asarray(c["scale"])
                 d += width
-            else:
-                text = text_values(column)
-                if mask.any():
-                    text[mask] = c["fill"]
-                index = self._category_codes(c)
-                # map over dict.get: a C loop, no Python frame per row
-                codes[:, m] = np.fromiter(map(index.get, text, repeat(-1)), dtype=np.intp,
-                                          count=n)
-                known = codes[:, m] >= 0
-                if not known.all():
-                    unseen, where = unknown.setdefault(name, (set(), []))
-                    unseen.update(text[~known].tolist())
-                    where.append(np.flatnonzero(~known) + offset)
-                m += 1
         return dense, codes
 
-    def _coded_categories(self, spec: dict[str, Any], codes: np.ndarray, labels: np.ndarray,
-                          unknown: dict[str, tuple[set[str], list[np.ndarray]]],
-                          offset: int) -> np.ndarray:
-        """The category codes of a column given as (codes, labels): each label is looked
-        up once, as the rows would be; (k,) codes within the column's block."""
+    def _categories(self, spec: dict[str, Any], codes: np.ndarray, labels: np.ndarray,
+                    unknown: dict[str, tuple[set[str], list[np.ndarray]]],
+                    offset: int) -> np.ndarray:
+        """The category codes of a column given as (codes, labels), the column being
+        ``labels[codes]``: each label is looked up once; (k,) codes within the column's
+        block (-1 for a category unseen in training, which is added to ``unknown``)."""
         text = text_values(labels)
         if "fill" in spec:
             text[missing_mask(labels)] = spec["fill"]

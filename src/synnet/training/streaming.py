@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from synnet._rng import Rng
 from synnet.core.batch import Batch, prepare
 from synnet.core.evaluation import evaluate_batch
 from synnet.core.layers import Dense
@@ -66,8 +65,8 @@ class SourceBatches:
     def start(self, skip: int) -> Iterator[Batch]:
         """The epoch's batches after its first ``skip``, which are read but not prepared.
 
-        The epoch's shuffling draws from its own generator, seeded now by one draw
-        from the network's: the order then depends only on the network
+        The epoch's shuffling draws from its own generator, which ``minibatches``
+        seeds now by one draw from the network's: the order then depends only on the network
         generator's state at the epoch's start, not on what training draws from it
         in between (dropout), so a resumed epoch rebuilds it exactly. Skipped
         batches are read again (a CSV file cannot be entered in the middle, and
@@ -75,8 +74,8 @@ class SourceBatches:
         shuffling where the source knows its block starts (Parquet): reading
         starts at the row group of the first batch wanted.
         """
-        shuffle_rng = _epoch_generator(self.network.rng) if self.shuffle else None
-        raw = minibatches(self.source, self.batch_size, shuffle_rng, skip)
+        raw = minibatches(self.source, self.batch_size,
+                          self.network.rng if self.shuffle else None, skip)
         return self._prepared(raw, empty=skip == 0)
 
     def _prepared(self, raw: Iterator[Any], empty: bool) -> Iterator[Batch]:
@@ -89,14 +88,6 @@ class SourceBatches:
         if empty:
             raise DataError(f"the {'validation ' if self.what == 'X_val' else ''}source "
                             "yielded no rows")
-
-
-def _epoch_generator(rng: Rng) -> np.random.Generator:
-    """A generator for one epoch's shuffling, seeded by one draw of 128 bits from ``rng``."""
-    words = (rng.integers(0, 2**32, size=4, dtype=np.uint32)
-             if isinstance(rng, np.random.Generator)
-             else rng.randint(0, 2**32, size=4, dtype=np.uint32))
-    return np.random.default_rng([int(w) for w in words])
 
 
 def evaluate_source(network: Network, source: Source, loss: Loss, metrics: dict[str, Metric],
