@@ -382,7 +382,7 @@ def test_streamed_scores_equal_the_scores_of_the_whole_part(
     model = load(path)
     pre, encoder = model.preprocessor, model.target
     assert pre is not None and encoder is not None
-    got = _scores(model, pre, target, lambda: (t for _, t in read_chunks(data, 64)))
+    got = _scores(model, target, lambda: (t for _, t in read_chunks(data, 64)))
     columns = read_table(data).columns
     out = model.network.predict(pre.transform(columns, warn_unknown=False))
     if target == "label":

@@ -23,6 +23,14 @@ class History(Callback):
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
 
+    def extend(self, first: int, logs: dict[str, list[float]]) -> None:
+        """Record several epochs at once, from ``first`` on: what ``on_epoch_end`` of
+        each would record, given each key's values in epoch order."""
+        n = len(next(iter(logs.values()), []))
+        self.epoch.extend(range(first, first + n))
+        for key, values in logs.items():
+            self.history.setdefault(key, []).extend(values)
+
     def __getitem__(self, key: str) -> list[float]:
         return self.history[key]
 

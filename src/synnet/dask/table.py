@@ -211,8 +211,7 @@ class _Prepare:
         return self.dtype if self.target.n_outputs == 1 else np.dtype(np.intp)
 
     def __call__(self, table: Table, start: int, valid: bool) -> Part:
-        train = self.split.train_mask(np.arange(start, start + table.n_rows))
-        rows = np.flatnonzero(~train if valid else train)
+        rows = self.split.rows(start, table.n_rows, valid)
         if not len(rows):
             return (np.empty((0, self.pre.n_outputs), self.dtype), np.empty(0, self.y_dtype),
                     np.empty(0))

@@ -295,12 +295,9 @@ def _shuffle_buffer(blocks: Iterable[Chunk], size: int,
     """
     buffer: list[np.ndarray] = []  # X, y[, w]: the first ``held`` rows are in use
     held = 0
-    weighted = None
     for piece in _pieces(blocks, max(1, size // 16)):
-        if weighted is None:
-            weighted = piece[2] is not None
-        elif weighted != (piece[2] is not None):
-            raise _mixed_weights()
+        if buffer:
+            _check_weights([_chunk_of(buffer), piece])
         n = int(np.shape(piece[0])[0])
         if held < size:  # filling
             take = min(size - held, n)
@@ -380,7 +377,8 @@ def _take(chunk: Chunk, idx: np.ndarray) -> Chunk:
 
 def _check_weights(chunks: list[Chunk]) -> None:
     if any((c[2] is None) != (chunks[0][2] is None) for c in chunks):
-        raise _mixed_weights()
+        raise DataError("some blocks have sample weights and some do not; give weights for "
+                        "every block or for none")
 
 
 def _check_shapes(chunks: list[Any]) -> None:
@@ -391,11 +389,6 @@ def _check_shapes(chunks: list[Any]) -> None:
             raise DataError(f"the blocks' {what} have different shapes (rows of "
                             f"{' and '.join(map(str, sorted(shapes)))}); every block needs "
                             "the same columns")
-
-
-def _mixed_weights() -> DataError:
-    return DataError("some blocks have sample weights and some do not; give weights for "
-                     "every block or for none")
 
 
 def _concat(chunks: list[Chunk]) -> Chunk:

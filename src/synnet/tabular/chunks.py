@@ -169,7 +169,7 @@ def arrow_text(array: Any) -> Coded | None:
         kind = array.type
     if not (pa.types.is_dictionary(kind) and _is_text(kind.value_type)):
         return None
-    codes = array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+    codes = array.indices.fill_null(-1).to_numpy(zero_copy_only=False)
     dictionary = array.dictionary
     if len(dictionary) > len(codes):
         # A slice of a row group keeps the row group's whole dictionary (as does a
@@ -180,7 +180,7 @@ def arrow_text(array: Any) -> Coded | None:
         codes = codes - 1 if missing else codes  # the missing ones back to -1
     # the last: None, for missing (code -1)
     labels = np.array([*dictionary.to_pylist(), None], dtype=object)
-    return codes.astype(np.intp), labels
+    return codes.astype(np.intp, copy=False), labels
 
 
 def arrow_column(array: Any, name: str, source: str) -> np.ndarray:

@@ -60,18 +60,11 @@ def per_class(confusion: np.ndarray) -> dict[str, list[float]]:
 
 def classification_report(y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
     """Accuracy, the majority-class baseline, log loss, per-class scores and the confusion
-    matrix; for two classes also ROC AUC and average precision of the second class."""
-    k = proba.shape[1]
-    pred = np.argmax(proba, axis=1)
-    confusion = confusion_matrix(y, pred, k)
-    report: dict[str, Any] = {
-        "rows": len(y), "accuracy": accuracy(y, pred),
-        "majority_baseline": majority_baseline(y, k), "log_loss": log_loss(y, proba)}
-    if k == 2:  # the second class is the positive one, as in predict_proba's columns
-        report.update(roc_auc=roc_auc(y == 1, proba[:, 1]),
-                      average_precision=average_precision(y == 1, proba[:, 1]))
-    report.update(per_class=per_class(confusion), confusion_matrix=confusion.tolist())
-    return report
+    matrix; for two classes also ROC AUC and average precision of the second class
+    (``y`` (n,) class indices, all known; ``proba`` (n, k))."""
+    sums = ClassificationSums(proba.shape[1])
+    sums.add(y, proba)
+    return sums.report()
 
 
 def majority_baseline(y: np.ndarray, k: int) -> float:
@@ -166,7 +159,8 @@ def regression_report(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
 
 
 class ClassificationSums:
-    """:func:`classification_report` of rows added a chunk at a time, from running counts.
+    """The classification report (:func:`classification_report`) of rows added a chunk at
+    a time, from running counts.
 
     Memory: a (k, k) confusion matrix; with two classes (and ``ranks``), also each
     row's positive-class score (8 bytes a row, kept apart for positive and negative
@@ -204,19 +198,19 @@ class ClassificationSums:
         self.log_sum += log_likelihood(y, proba)
         if self._ranked is not None:
             positive = y == 1
-            self._ranked[0].append(proba[positive, 1].astype(np.float64))  # copies
-            self._ranked[1].append(proba[~positive, 1].astype(np.float64))
+            # (the positive class is the second, as in predict_proba's columns)
+            self._ranked[0].append(proba[positive, 1].astype(np.float64, copy=False))
+            self._ranked[1].append(proba[~positive, 1].astype(np.float64, copy=False))
 
     def report(self) -> dict[str, Any]:
         """:func:`classification_report` of the known rows; with unknown rows, ``rows``,
         ``accuracy`` and ``majority_baseline`` over every row, and ``unknown_rows``."""
-        n = self.known
+        n, total = self.known, self.rows
         support = self.confusion.sum(axis=1)
-        correct = int(np.trace(self.confusion))
         report: dict[str, Any] = {
-            "rows": n, "accuracy": correct / n if n else math.nan,
-            "majority_baseline": int(support.max()) / n if n else math.nan,
-            "log_loss": -self.log_sum / n if n else math.nan}
+            "rows": total, "accuracy": int(np.trace(self.confusion)) / total if total
+            else math.nan, "majority_baseline": int(support.max()) / total if total
+            else math.nan, "log_loss": -self.log_sum / n if n else math.nan}
         if self._ranked is not None:
             for part in self._ranked:  # one sorted array each, in place of the chunks'
                 whole = np.concatenate(part) if part else np.empty(0)
@@ -228,10 +222,7 @@ class ClassificationSums:
         report.update(per_class=per_class(self.confusion),
                       confusion_matrix=self.confusion.tolist())
         if self.unknown:
-            total = n + self.unknown
-            report.update(rows=total, accuracy=correct / total,
-                          majority_baseline=int(support.max()) / total,
-                          unknown_rows=self.unknown)
+            report["unknown_rows"] = self.unknown
         return report
 
 

@@ -12,7 +12,7 @@ import math
 import secrets
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from synnet.core.callback import Callback
-from synnet.core.history import History
 from synnet.core.layer import Layer
 from synnet.core.layers import Dense, Dropout
 from synnet.core.network import Network
@@ -260,13 +259,11 @@ def warn_ignored(ignored: dict[str, str]) -> None:
                       f"keep_columns={list(ignored)!r}", IgnoredColumnWarning, stacklevel=4)
 
 
-def train(table: Table, settings: Settings, callbacks: Sequence[Callback] = (),
-          fit: Callable[..., History] | None = None) -> Result:
+def train(table: Table, settings: Settings, callbacks: Sequence[Callback] = ()) -> Result:
     """Train a model on ``table``; see the module docstring.
 
     ``callbacks`` (progress display, ...) are passed to ``Network.fit`` after the
-    job's own early stopping and checkpoints. ``fit`` replaces ``Network.fit``
-    (same arguments), e.g. to train on a cluster. Running out of memory raises
+    job's own early stopping and checkpoints. Running out of memory raises
     :class:`synnet.tabular.memory.NotEnoughMemory` saying what to try.
     """
     settings.check()
@@ -274,11 +271,10 @@ def train(table: Table, settings: Settings, callbacks: Sequence[Callback] = (),
                       "fewer rows or columns, a lower max_categories, dtype='float32', or "
                       "smaller hidden layers and batch_size",
                       params=["max_categories", "dtype", "hidden", "batch_size"]):
-        return _train(table, settings, callbacks, fit)
+        return _train(table, settings, callbacks)
 
 
-def _train(table: Table, settings: Settings, callbacks: Sequence[Callback],
-           fit: Callable[..., History] | None) -> Result:
+def _train(table: Table, settings: Settings, callbacks: Sequence[Callback]) -> Result:
     features, ignored = usable_features(table, feature_names(table, settings), settings)
     raw_y = table.columns[settings.target]
     task, reason = resolve_task(table, settings)
@@ -302,8 +298,7 @@ def _train(table: Table, settings: Settings, callbacks: Sequence[Callback],
     train_columns = {c: table.columns[c][train_rows] for c in features}
     preprocessor.fit(train_columns, features)
     dtype = np.dtype(settings.dtype)
-    compact = fit is None and encode_categories(preprocessor, len(train_rows), dtype,
-                                                settings.batch_size)
+    compact = encode_categories(preprocessor, len(train_rows), dtype, settings.batch_size)
     to_matrix = preprocessor.encode if compact else preprocessor.transform
     X_train: Any = to_matrix(train_columns, dtype=dtype)  # built block by block
     del train_columns
@@ -329,8 +324,8 @@ def _train(table: Table, settings: Settings, callbacks: Sequence[Callback],
         weights = balanced_weights(y_all[train_rows], len(target.classes))
     started = time.perf_counter()
     try:
-        history = (fit or Network.fit)(
-            network, X_train, y_train, loss, settings.make_optimizer(), epochs=settings.epochs,
+        history = network.fit(
+            X_train, y_train, loss, settings.make_optimizer(), epochs=settings.epochs,
             batch_size=settings.batch_size, validation_data=validation,
             callbacks=[*own, *callbacks],
             metrics=["accuracy"] if task == "classification" else [],

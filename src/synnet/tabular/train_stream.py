@@ -29,7 +29,6 @@ from synnet.tabular import scores as metrics
 from synnet.tabular.chunks import Select, read_chunks
 from synnet.tabular.files import Table
 from synnet.tabular.model import Model
-from synnet.tabular.preprocessing import Preprocessor
 from synnet.tabular.settings import Settings
 from synnet.tabular.streaming import fit_streaming
 from synnet.tabular.target import TargetEncoder
@@ -85,17 +84,20 @@ class Split:
         return ~valid_rows(ids, self.fraction, self.seed) if self.fraction else \
             np.ones(len(ids), dtype=bool)
 
+    def rows(self, start: int, n: int, valid: bool) -> np.ndarray:
+        """The positions of the validation (or training) rows among the ``n`` rows from
+        row ``start`` of the file."""
+        train = self.train_mask(np.arange(start, start + n))
+        return np.flatnonzero(~train if valid else train)
 
-def _part(read: Callable[..., Iterator[tuple[int, Table]]], path: str, fraction: float,
-          seed: int, valid: bool) -> Iterator[Table]:
+
+def _part(read: Callable[..., Iterator[tuple[int, Table]]], path: str, split: Split,
+          valid: bool) -> Iterator[Table]:
     """The training (or validation) rows of ``path``, chunk by chunk."""
-    if not fraction:
+    if not split.fraction:
         return iter(()) if valid else (table for _, table in read(path))
-
-    def select(start: int, n: int) -> np.ndarray:
-        held = valid_rows(np.arange(start, start + n), fraction, seed)
-        return np.flatnonzero(held if valid else ~held)
-    return (table for _, table in read(path, select=select))
+    return (table for _, table in
+            read(path, select=lambda start, n: split.rows(start, n, valid)))
 
 
 def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = (),
@@ -126,6 +128,7 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
     settings.seed = seed
     fraction = 0.0 if valid_path else settings.valid_fraction
+    split = Split(fraction, seed)
     # The preprocessing learns from the training rows, the target's classes (or scale)
     # from every row, as in memory (a validation file's rows come after the data's).
     rows_of_data: list[int] = []
@@ -143,7 +146,7 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
     def feature_rows(ids: np.ndarray) -> np.ndarray:
         if rows_of_data:  # the validation file
             return np.zeros(len(ids), dtype=bool)
-        return Split(fraction, seed).train_mask(ids)
+        return split.train_mask(ids)
 
     def reread(mixed: list[str]) -> Iterator[Table]:
         text[:] = mixed
@@ -166,8 +169,6 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
         return {"file": os.path.abspath(file), "part": part, "fraction": fraction, "seed": seed,
                 "size": st and st.st_size, "mtime_ns": st and st.st_mtime_ns}
 
-    # class_weight='balanced' from the statistics pass's counts of the training rows
-
     def prepared(tables: Callable[[], Iterator[Table]],
                  weighted: bool = False) -> Callable[[], Iterator[Any]]:
         def blocks() -> Iterator[Any]:
@@ -177,12 +178,13 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
                 X = preprocessor.transform(table.columns, warn_unknown=False, dtype=dtype,
                                            coded=table.coded)  # built in dtype: no copy after
                 y = _targets(target, table, settings.target, task)
+                # class_weight='balanced' from the statistics pass's counts of the training rows
                 w = None if counts is None or not weighted else \
                     balanced_from_counts(counts, y)
                 yield X, (y.astype(dtype) if binary else y), w
         return blocks
 
-    train_source = IterableSource(prepared(lambda: _part(read, path, fraction, seed, valid=False),
+    train_source = IterableSource(prepared(lambda: _part(read, path, split, valid=False),
                                            weighted=True),
                                   shuffle_buffer=shuffle_buffer, read_ahead=1,
                                   identity=identity(path, "train"))
@@ -192,7 +194,7 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
         valid_tables = lambda: (t for _, t in  # noqa: E731
                                 read(valid_path))
     elif fraction:
-        valid_tables = lambda: _part(read, path, fraction, seed, valid=True)  # noqa: E731
+        valid_tables = lambda: _part(read, path, split, valid=True)  # noqa: E731
     validation = None if valid_tables is None else IterableSource(
         prepared(valid_tables), read_ahead=1,
         identity=identity(valid_path or path, "valid"))
@@ -212,10 +214,10 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
     except DivergenceError as exc:
         raise Diverged(str(exc), model) from exc
     seconds = time.perf_counter() - started
-    found = {"train": _scores(model, preprocessor, settings.target,
-                              lambda: _part(read, path, fraction, seed, valid=False))}
+    found = {"train": _scores(model, settings.target,
+                              lambda: _part(read, path, split, valid=False))}
     if valid_tables is not None:
-        found["valid"] = _scores(model, preprocessor, settings.target, valid_tables)
+        found["valid"] = _scores(model, settings.target, valid_tables)
     best = None if early is None or early.best_epoch is None else early.best_epoch + 1
     return Result(model, settings, reason, found, seconds, len(history.epoch), best, n_train,
                   found.get("valid", {}).get("rows", 0),
@@ -236,18 +238,18 @@ def _targets(target: TargetEncoder, table: Table, name: str, task: str) -> np.nd
     return target.encode(raw)[0]
 
 
-def _scores(model: Model, preprocessor: Preprocessor, name: str,
-            tables: Callable[[], Iterator[Table]]) -> dict[str, Any]:
+def _scores(model: Model, name: str, tables: Callable[[], Iterator[Table]]) -> dict[str, Any]:
     """The job's scores of a part, predicted chunk by chunk, from running sums
     (:class:`~synnet.tabular.scores.ClassificationSums` / ``RegressionSums``), so memory
     does not grow with the part."""
-    assert model.target is not None
+    assert model.target is not None and model.preprocessor is not None
     classes = model.classes
     sums = metrics.RegressionSums() if classes is None else \
         metrics.ClassificationSums(len(classes), ranks=False)
     for table in tables():
-        X = preprocessor.transform(table.columns, warn_unknown=False, coded=table.coded)
-        out = model.network.predict(X.astype(model.network.param_dtype))
+        X = model.preprocessor.transform(table.columns, warn_unknown=False,
+                                         dtype=model.network.param_dtype, coded=table.coded)
+        out = model.network.predict(X)
         raw = table.columns[name]
         if isinstance(sums, metrics.ClassificationSums):
             sums.add(model.target.encode(raw, coded=table.coded.get(name))[0],

@@ -385,8 +385,7 @@ class _Loop:
         finally:  # an interrupt too: the epochs finished are recorded
             network.epochs_trained = start + len(losses)
             if losses:
-                history.epoch.extend(range(start, network.epochs_trained))
-                history.history.setdefault("loss", []).extend(losses)
+                history.extend(start, {"loss": losses})
                 logs.clear()
                 logs["loss"] = losses[-1]
         if failed is not None:
