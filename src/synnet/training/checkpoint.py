@@ -54,6 +54,7 @@ from synnet.io.writer import check_savable, save_model
 from synnet.training.checkpoint_state import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
+    POSITION_KEYS,
     CheckpointState,
     SavedCallback,
     match_callbacks,
@@ -205,8 +206,8 @@ class Checkpoint(Callback):
             "fingerprint": self._fingerprint,
             "callbacks": [],
             "position": None if position is None else {
-                "batches": position.batches, "epoch_rng": position.epoch_rng,
-                "loss_sum": float(position.loss_sum), "seen": position.seen,
+                **{key: getattr(position, key) for key in sorted(POSITION_KEYS)},
+                "loss_sum": float(position.loss_sum),
                 "metric_sums": {k: float(v) for k, v in position.metric_sums.items()}},
         }
         arrays: dict[str, np.ndarray] = {}
@@ -323,10 +324,8 @@ class Checkpoint(Callback):
         history.history = {k: list(v) for k, v in saved_history.history.items()}
         history.epoch = list(saved_history.epoch)
         if state.position is not None:  # the loop picks the epoch up where it stood
-            p = state.position
-            self.params["position"].resume = ResumePoint(
-                state.epochs_trained, p["batches"], p["epoch_rng"], state.rng, p["loss_sum"],
-                p["seen"], dict(p["metric_sums"]))
+            self.params["position"].resume = ResumePoint(state.epochs_trained, rng=state.rng,
+                                                         **state.position)
 
 
 # -- finding checkpoints ------------------------------------------------------------------

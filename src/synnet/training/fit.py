@@ -304,8 +304,10 @@ class _Loop:
         loss, fused, l2, mean = self.loss, self.fused, self.l2, self.mean
         # Tracked only for per-batch callbacks (a mid-epoch checkpoint reads it).
         pos = self.position if self.batch_hooks else None
-        epoch_batches, first, total_loss, seen, metric_sums = self.position.begin_epoch(
-            epoch, batches, network.rng, self.metrics, pos is not None)
+        epoch_batches = self.position.begin_epoch(epoch, batches, network.rng, self.metrics,
+                                                  pos is not None)
+        p = self.position
+        first, total_loss, seen, metric_sums = p.batches, p.loss_sum, p.seen, p.metric_sums
         want_output = bool(self.metrics)
         for b, batch in enumerate(epoch_batches, first):
             try:

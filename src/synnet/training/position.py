@@ -42,7 +42,6 @@ class ResumePoint:
 class Position:
     """The live position of a fit (updated only while per-batch callbacks run)."""
 
-    epoch: int = 0
     batches: int = 0
     epoch_rng: dict[str, Any] | None = None
     loss_sum: float = 0.0
@@ -61,14 +60,14 @@ class Position:
         return self.resume is not None and self.resume.epoch == epoch
 
     def begin_epoch(self, epoch: int, batches: Any, rng: Rng, metrics: Iterable[str],
-                    track: bool) -> tuple[Iterator[Any], int, float, int, dict[str, float]]:
-        """The epoch's batches, the first one's number, and the running sums to start from.
+                    track: bool) -> Iterator[Any]:
+        """The epoch's batches; the position then holds the first one's number
+        (``batches``) and the running sums to start from.
 
         ``batches`` is the loop's batch maker (``iter(batches)`` draws a fresh epoch
         order, ``batches.start(k)`` draws it and skips the first ``k`` batches).
         With ``track``, the generator's state at the epoch's start is kept for
-        checkpoints. Returns (iterator, first batch number, loss sum, rows seen,
-        metric sums); the metric sums are a dict the loop adds to in place.
+        checkpoints. ``metric_sums`` is a new dict the loop adds to in place.
         """
         sums = dict.fromkeys(metrics, 0.0)
         point = self.take_resume(epoch)
@@ -82,6 +81,6 @@ class Position:
             self.epoch_rng = point.epoch_rng
             first, loss_sum, seen = point.batches, point.loss_sum, point.seen
             sums.update(point.metric_sums)
-        self.epoch, self.batches, self.loss_sum, self.seen = epoch, first, loss_sum, seen
+        self.batches, self.loss_sum, self.seen = first, loss_sum, seen
         self.metric_sums = sums
-        return batch_iter, first, loss_sum, seen, sums
+        return batch_iter
