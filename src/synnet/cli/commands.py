@@ -122,7 +122,7 @@ def _cluster_train(args: argparse.Namespace, settings: Settings,
                           params=["workers" if args.workers is not None else "scheduler"]
                           ) from None
     return train_on_cluster(args.data, settings, progress, workers=args.workers,
-                            scheduler=args.scheduler, sep=args.sep, na_values=args.na_values)
+                            scheduler=args.scheduler)
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -160,7 +160,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             source = args.data
             progress += [] if args.quiet else [RowRate(err)]
             result = train_stream(args.data, settings, progress, args.valid,
-                                  args.shuffle_buffer, sep=args.sep, na_values=args.na_values)
+                                  args.shuffle_buffer)
         else:
             table = read_table(args.data, sep=args.sep, na_values=args.na_values)
             source = table.source

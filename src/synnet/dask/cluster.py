@@ -20,10 +20,10 @@ from synnet.tabular.train import Result
 
 
 def train_on_cluster(path: str, settings: Settings, callbacks: Sequence[Callback] = (), *,
-                     workers: int | None = None, scheduler: str | None = None,
-                     sep: str | None = None, na_values: Sequence[str] = ()) -> Result:
+                     workers: int | None = None, scheduler: str | None = None) -> Result:
     """Train on ``path`` on a new LocalCluster of ``workers`` processes, or the
-    cluster at ``scheduler``; two partitions per worker where the file allows."""
+    cluster at ``scheduler``; two partitions per worker where the file allows (read
+    with ``settings.sep`` and ``settings.na_values``)."""
     if workers is not None and scheduler is not None:
         raise ConfigError("give --workers or --scheduler, not both",
                           params=["workers", "scheduler"])
@@ -45,8 +45,7 @@ def train_on_cluster(path: str, settings: Settings, callbacks: Sequence[Callback
                 raise ConfigError(f"the Dask cluster at {scheduler} has no workers; start "
                                   "some (dask worker ...) and run again",
                                   params=["scheduler"])
-            return train_table(client, path, settings, callbacks, sep=sep,
-                               na_values=na_values, n_parts=2 * n)
+            return train_table(client, path, settings, callbacks, n_parts=2 * n)
     finally:
         if cluster is not None:
             cluster.close()

@@ -31,6 +31,7 @@ import fsspec
 from fsspec.utils import read_block
 
 from synnet.errors import DataError, SynnetError
+from synnet.tabular.chunks import arrow_table
 from synnet.tabular.files import (
     Table,
     _check_names,
@@ -38,7 +39,6 @@ from synnet.tabular.files import (
     _pandas,
     _read_csv,
     data_format,
-    frame_to_table,
     parquet_file,
 )
 
@@ -60,7 +60,6 @@ class Layout:
     sep: str | None
     parts: list[tuple[int, ...]]
     header: bytes = b""
-    compressed: bool = False
 
 
 def absolute(path: str) -> str:
@@ -86,10 +85,10 @@ def describe(path: str, sep: str | None, n_parts: int) -> Layout:
                 cuts = sorted({n * k // per_group for k in range(per_group + 1)})
                 parts += [(g, a, b) for a, b in zip(cuts[:-1], cuts[1:])] or [(g, 0, 0)]
             return Layout(path, None, parts)
+        if opener.compression is not None:  # one partition: no header to put before others
+            return Layout(path, sep, [(0, -1)])
         with opener.open() as f:
             header = f.readline()
-        if opener.compression is not None:
-            return Layout(path, sep, [(0, -1)], header, compressed=True)
         fs, name = _filesystem(path)
         size = fs.size(name)
         block = min(BLOCK_BYTES, max(1, -(-size // max(1, n_parts))))
@@ -131,9 +130,7 @@ def _parquet_part(layout: Layout, k: int) -> Table:
         data = pq.ParquetFile(f).read_row_group(group).slice(first, end - first)
     names = [str(c) for c in data.column_names]
     _check_names(names, layout.path)
-    frame = data.to_pandas()
-    frame.columns = names
-    return frame_to_table(frame, layout.path)
+    return arrow_table(data, names, layout.path)
 
 
 def _filesystem(path: str) -> tuple[Any, str]:

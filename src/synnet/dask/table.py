@@ -41,11 +41,11 @@ from distributed import Client, Future
 from synnet.core.callback import Callback, Logs
 from synnet.core.network import Network
 from synnet.dask.fit import fit as dask_fit
-from synnet.dask.reading import Layout, absolute, describe, read_part
+from synnet.dask.reading import absolute, describe, read_part
 from synnet.errors import ConfigError, DataError, DivergenceError
 from synnet.tabular import scores as metrics
 from synnet.tabular import train as job
-from synnet.tabular.files import Table, check_reading
+from synnet.tabular.files import Table
 from synnet.tabular.model import Model
 from synnet.tabular.preprocessing import Preprocessor
 from synnet.tabular.settings import Settings
@@ -62,7 +62,6 @@ Part = tuple[np.ndarray, np.ndarray, np.ndarray]
 class Partitions:
     """A file's partitions, read and kept on the workers: futures of Tables, in file order."""
 
-    layout: Layout
     tables: list[Future]
     starts: list[int]  # each partition's first row in the file (0-based)
     rows: list[int]
@@ -78,7 +77,7 @@ def read_partitions(client: Client, path: str, sep: str | None = None,
     if not sum(rows):
         raise DataError(f"{path} has a header but no data rows")
     starts = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(int).tolist()
-    return Partitions(layout, tables, starts, rows)
+    return Partitions(tables, starts, rows)
 
 
 def fit_statistics(client: Client, data: Partitions, names: Sequence[str], target: str,
@@ -107,13 +106,12 @@ def fit_statistics(client: Client, data: Partitions, names: Sequence[str], targe
 
 
 def train_table(client: Client, path: str, settings: Settings,
-                callbacks: Sequence[Callback] = (), *, sep: str | None = None,
-                na_values: Sequence[str] = (), n_parts: int = 2) -> Result:
-    """The table job of :func:`synnet.tabular.train.train` on ``path``, read by the workers."""
-    settings.check()
-    check_reading(sep, na_values)
+                callbacks: Sequence[Callback] = (), *, n_parts: int = 2) -> Result:
+    """The table job of :func:`synnet.tabular.train.train` on ``path``, read by the workers
+    (with ``settings.sep`` and ``settings.na_values``)."""
+    settings.check()  # checks sep and na_values too
     check_streamable(settings.impute)
-    data = read_partitions(client, path, sep, na_values, n_parts)
+    data = read_partitions(client, path, settings.sep, settings.na_values, n_parts)
     first = next(k for k, n in enumerate(data.rows) if n)
     features, task, reason = client.submit(_head, data.tables[first], settings,
                                            pure=False).result()

@@ -130,11 +130,14 @@ def _parquet_chunks(opener: _Opener, rows: int) -> Iterator[_Chunk]:
         for batch in reader.iter_batches(batch_size=decode):
             for start in range(0, batch.num_rows, rows):
                 piece = batch.slice(start, rows)
-                yield piece.num_rows, partial(_arrow_table, piece, names, path)
+                yield piece.num_rows, partial(arrow_table, piece, names, path)
 
 
-def _arrow_table(batch: Any, names: list[str], path: str, rows: np.ndarray | None) -> Table:
-    """The rows ``rows`` (all for None) of an Arrow record batch, as a Table."""
+def arrow_table(batch: Any, names: list[str], path: str,
+                rows: np.ndarray | None = None) -> Table:
+    """The rows ``rows`` (all for None) of an Arrow record batch or table, as the Table
+    :func:`~synnet.tabular.files.frame_to_table` makes of it (see :func:`arrow_column`),
+    its text columns also as codes; ``names``: the column names (the caller checks them)."""
     if rows is not None:
         import pyarrow as pa
 
@@ -161,6 +164,8 @@ def arrow_text(array: Any) -> Coded | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if isinstance(array, pa.ChunkedArray):  # a table's column
+        array = array.combine_chunks()
     kind = array.type
     if _is_text(kind):
         array = pc.dictionary_encode(array)

@@ -101,11 +101,11 @@ def _part(read: Callable[..., Iterator[tuple[int, Table]]], path: str, split: Sp
 
 
 def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = (),
-                 valid_path: str | None = None, shuffle_buffer: int = 65536, *,
-                 sep: str | None = None, na_values: Sequence[str] = ()) -> Result:
+                 valid_path: str | None = None, shuffle_buffer: int = 65536) -> Result:
     """Train on ``path`` read in chunks; the same Result as :func:`train`.
 
-    ``sep``, ``na_values``: as :func:`~synnet.tabular.files.read_table` reads.
+    The file is read as :func:`~synnet.tabular.files.read_table` reads it, with
+    ``settings.sep`` and ``settings.na_values``.
     """
     settings.check()
     return_freed_memory()  # chunk-sized arrays: freed back to the system, not kept
@@ -115,8 +115,8 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
     text: list[str] = []
 
     def read(file: str, select: Select | None = None) -> Iterator[tuple[int, Table]]:
-        return read_chunks(file, TRAIN_CHUNK_ROWS, sep, na_values=na_values, text=text,
-                           select=select)
+        return read_chunks(file, TRAIN_CHUNK_ROWS, settings.sep,
+                           na_values=settings.na_values, text=text, select=select)
     first = next(read(path))[1]
     features = feature_names(first, settings)
     task, reason = resolve_task(first, settings)
