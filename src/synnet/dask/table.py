@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import operator
-import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from synnet.core.callback import Callback, Logs
 from synnet.core.network import Network
 from synnet.dask.fit import fit as dask_fit
 from synnet.dask.reading import absolute, describe, read_part
-from synnet.errors import ConfigError, DataError, DivergenceError
+from synnet.errors import DataError, DivergenceError
 from synnet.tabular import scores as metrics
 from synnet.tabular import train as job
 from synnet.tabular.files import Table
@@ -115,11 +114,7 @@ def train_table(client: Client, path: str, settings: Settings,
     first = next(k for k, n in enumerate(data.rows) if n)
     features, task, reason = client.submit(_head, data.tables[first], settings,
                                            pure=False).result()
-    if settings.class_weight is not None and task != "classification":
-        raise ConfigError(f"class_weight needs a classification task; the target "
-                          f"{settings.target!r} is {reason}", params=["class_weight"])
-    seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
-    settings.seed = seed
+    seed = job.job_seed(settings)
     split = Split(settings.valid_fraction, seed)
     counts: list[int] | None = [] if settings.class_weight == "balanced" else None
     pre, target, n_train, ignored = fit_statistics(

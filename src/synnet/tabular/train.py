@@ -146,12 +146,25 @@ def feature_names(table: Table, settings: Settings) -> list[str]:
 
 
 def resolve_task(table: Table, settings: Settings) -> tuple[str, str]:
-    """(task, why): ``settings.task``, or inferred from the target column."""
+    """(task, why): ``settings.task``, or inferred from the target column. A ConfigError
+    when ``settings.class_weight`` asks for classes and the task is not classification."""
     if settings.task != "auto":
-        return settings.task, f"set explicitly (task={settings.task!r})"
-    if settings.target not in table.columns:
-        feature_names(table, settings)  # raises the error naming the columns
-    return infer_task(table.columns[settings.target])
+        task, reason = settings.task, f"set explicitly (task={settings.task!r})"
+    else:
+        if settings.target not in table.columns:
+            feature_names(table, settings)  # raises the error naming the columns
+        task, reason = infer_task(table.columns[settings.target])
+    if settings.class_weight is not None and task != "classification":
+        raise ConfigError(f"class_weight needs a classification task; the target "
+                          f"{settings.target!r} is {reason}", params=["class_weight"])
+    return task, reason
+
+
+def job_seed(settings: Settings) -> int:
+    """``settings.seed``, or a new one drawn and stored there (the model file records it)."""
+    if settings.seed is None:
+        settings.seed = secrets.randbelow(2**31)
+    return settings.seed
 
 
 def balanced_weights(y: np.ndarray, k: int) -> np.ndarray:
@@ -278,13 +291,9 @@ def _train(table: Table, settings: Settings, callbacks: Sequence[Callback]) -> R
     features, ignored = usable_features(table, feature_names(table, settings), settings)
     raw_y = table.columns[settings.target]
     task, reason = resolve_task(table, settings)
-    if settings.class_weight is not None and task != "classification":
-        raise ConfigError(f"class_weight needs a classification task; the target "
-                          f"{settings.target!r} is {reason}", params=["class_weight"])
     target = TargetEncoder(task, settings.target).fit(raw_y)
     y_all, _ = target.encode(raw_y)
-    seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
-    settings.seed = seed
+    seed = job_seed(settings)
     split_rng, net_seed = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0]), seed
     strata = y_all if task == "classification" else None
     train_rows, valid_rows = split_rows(table.n_rows, settings.valid_fraction, split_rng, strata)

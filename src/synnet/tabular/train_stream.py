@@ -12,7 +12,6 @@ the first chunk's target values (16,384 rows).
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from synnet.core.callback import Callback
 from synnet.data import IterableSource
 from synnet.data.heap import return_freed_memory
 from synnet.data.source import read_ahead
-from synnet.errors import ConfigError, DataError, DivergenceError
+from synnet.errors import DataError, DivergenceError
 from synnet.tabular import scores as metrics
 from synnet.tabular.chunks import Select, read_chunks
 from synnet.tabular.files import Table
@@ -40,6 +39,7 @@ from synnet.tabular.train import (
     build_network,
     feature_names,
     job_callbacks,
+    job_seed,
     resolve_task,
     warn_ignored,
 )
@@ -120,13 +120,9 @@ def train_stream(path: str, settings: Settings, callbacks: Sequence[Callback] = 
     first = next(read(path))[1]
     features = feature_names(first, settings)
     task, reason = resolve_task(first, settings)
-    if settings.class_weight is not None and task != "classification":
-        raise ConfigError(f"class_weight needs a classification task; the target "
-                          f"{settings.target!r} is {reason}", params=["class_weight"])
     if settings.task == "auto":
         reason += f" (from the first {first.n_rows} rows)"
-    seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
-    settings.seed = seed
+    seed = job_seed(settings)
     fraction = 0.0 if valid_path else settings.valid_fraction
     split = Split(fraction, seed)
     # The preprocessing learns from the training rows, the target's classes (or scale)
