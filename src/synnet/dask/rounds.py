@@ -29,7 +29,7 @@ from synnet.core.optimizers import Optimizer
 from synnet.dask import shards
 from synnet.dask.plan import rank_groups
 from synnet.dask.reducer import ReducerAborted, abort_tree, start_tree
-from synnet.dask.worker import PeerLost, RoundResult, RoundSpec, run_round
+from synnet.dask.worker import PeerLost, RoundResult, RoundSpec, run_round, shipped
 from synnet.errors import SynnetError
 
 POLL_S = 0.2  # how often the client checks that the round's workers are still there
@@ -109,13 +109,8 @@ def _place(client: Client, spec: RoundSpec, state: tuple[Network, Optimizer],
         plan = shards.assign(client, parts, rows, workers)
     placement.plan, placement.groups = plan, [list(p) for p in plan.values()]
     # Not the history: fit's callbacks (in its params) hold this placement, locks, files.
-    network, history = state[0], state[0].history
-    network.history = None
-    try:
-        placement.template = client.scatter(state, workers=list(plan), broadcast=True,
-                                            hash=False)
-    finally:
-        network.history = history
+    placement.template = client.scatter((shipped(state[0]), state[1]), workers=list(plan),
+                                        broadcast=True, hash=False)
     placement.state = None
     placement.abort = f"synnet-abort-{uuid.uuid4().hex}"
     if spec.mode == "gradient":

@@ -62,8 +62,12 @@ def persist_parts(client: Client, X: Any, y: Any, sample_weight: Any,
         if f.status == "error":
             f.result()  # raises the worker's error (a DataError naming the problem)
     check_alive(futures, 0.0)
-    rows = client.gather(client.map(_n_rows, futures, pure=False))
-    return futures, [int(r) for r in rows]
+    return futures, part_rows(client, futures)
+
+
+def part_rows(client: Client, parts: list[Future]) -> list[int]:
+    """The rows of each part (a future of (X, y, ...)), counted on the workers."""
+    return [int(n) for n in client.gather(client.map(_n_rows, parts, pure=False))]
 
 
 def _n_rows(part: tuple[np.ndarray, ...]) -> int:

@@ -25,7 +25,6 @@ As with ``--stream``, the task is inferred from the first partition, and
 
 from __future__ import annotations
 
-import copy
 import operator
 import time
 from collections.abc import Sequence
@@ -41,6 +40,8 @@ from synnet.core.callback import Callback, Logs
 from synnet.core.network import Network
 from synnet.dask.fit import fit as dask_fit
 from synnet.dask.reading import absolute, describe, read_part
+from synnet.dask.shards import part_rows
+from synnet.dask.worker import shipped
 from synnet.errors import DataError, DivergenceError
 from synnet.tabular import scores as metrics
 from synnet.tabular import train as job
@@ -129,8 +130,8 @@ def train_table(client: Client, path: str, settings: Settings,
                    for t, s in zip(data.tables, data.starts)]
     valid_parts = [client.submit(prepare, t, s, True, pure=False)
                    for t, s in zip(data.tables, data.starts)] if split.fraction else []
-    train_rows = _rows_of(client, train_parts)
-    valid_n = _rows_of(client, valid_parts)
+    train_rows = part_rows(client, train_parts)
+    valid_n = part_rows(client, valid_parts)
     del data  # the tables are released once the parts are made
     network, loss = job.build_network(pre.n_outputs, target.n_outputs, task, settings, seed)
     model = Model(network, pre, target,
@@ -233,14 +234,6 @@ def _outputs(part: Part, network: Network) -> tuple[np.ndarray, np.ndarray]:
 
 # -- on the client ------------------------------------------------------------------
 
-def _rows_of(client: Client, parts: list[Future]) -> list[int]:
-    return [int(n) for n in client.gather(client.map(_part_rows, parts, pure=False))]
-
-
-def _part_rows(part: Part) -> int:
-    return len(part[0])
-
-
 def _array(parts: list[Future], rows: list[int], index: int | None,
            shape: tuple[int, ...], dtype: np.dtype[Any]) -> Any:
     """Element ``index`` of each part (None: the part) as one dask array; ``shape``: a row's."""
@@ -249,13 +242,6 @@ def _array(parts: list[Future], rows: list[int], index: int | None,
         value = part if index is None else dask.delayed(operator.getitem)(part, index)
         blocks.append(da.from_delayed(value, shape=(n, *shape), dtype=dtype))
     return da.concatenate(blocks)
-
-
-def _shipped(network: Network) -> Network:
-    """The network without its history (callbacks, the client's state) for the workers."""
-    light = copy.copy(network)
-    light.history = None
-    return light
 
 
 class _Validation(Callback):
@@ -267,7 +253,7 @@ class _Validation(Callback):
 
     def on_epoch_end(self, epoch: int, logs: Logs) -> None:
         sums = self.client.gather(self.client.map(
-            _loss_sum, self.parts, network=_shipped(self.network), loss=self.loss,
+            _loss_sum, self.parts, network=shipped(self.network), loss=self.loss,
             pure=False))
         logs["val_loss"] = sum(s for s, _ in sums) / sum(n for _, n in sums)
 
@@ -275,7 +261,7 @@ class _Validation(Callback):
 def _scores(client: Client, model: Model, parts: list[Future]) -> dict[str, Any]:
     """The job's scores of the rows in ``parts`` (as train_stream scores them)."""
     assert model.target is not None
-    pairs = client.gather(client.map(_outputs, parts, network=_shipped(model.network),
+    pairs = client.gather(client.map(_outputs, parts, network=shipped(model.network),
                                      pure=False))
     truth = np.concatenate([t for t, _ in pairs])
     out = np.concatenate([o for _, o in pairs])

@@ -29,6 +29,14 @@ from synnet.errors import DivergenceError
 Part = tuple[np.ndarray, np.ndarray, np.ndarray | None]  # (X, prepared y, sample weight)
 
 
+def shipped(network: Network) -> Network:
+    """The network without its history (fit's callbacks, the client's state) for the
+    workers: a shallow copy, the client's network untouched."""
+    light = copy.copy(network)
+    light.history = None
+    return light
+
+
 class PeerLost(RuntimeError):
     """The all-reduce failed (its actor or a peer is gone): the round can be retried."""
 
